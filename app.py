@@ -1,0 +1,127 @@
+"""The application factory: configuration, extensions, blueprints, error handlers, security headers, CLI."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, make_response, render_template, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+import htmx
+import ui
+from extensions import babel, csrf, limiter, login_manager, migrate
+from models import User, db
+from services.clock import register_template_filters
+from ui import ERRORS
+
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'self'; object-src 'none'"
+)
+ROOT = Path(__file__).resolve().parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    from config import defaults
+
+    app.config.update(defaults(app.instance_path))
+    if config:
+        app.config.update(config)
+    if app.config.get("TESTING") and not app.config.get("RATELIMIT_ENABLED_IN_TESTS"):
+        app.config.setdefault("RATELIMIT_ENABLED", True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    babel.init_app(app, locale_selector=_select_locale, default_translation_directories=str(ROOT / "translations"))
+
+    _register_blueprints(app)
+    _register_errors(app)
+    register_template_filters(app)
+    htmx.init_app(app)
+    ui.init_app(app)
+
+    from cli import register_cli
+
+    register_cli(app)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
+        return response
+
+    logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def _select_locale() -> str:
+    lang = request.args.get("lang") or request.cookies.get("lang")
+    return lang if lang in ("zh_CN", "en") else "zh_CN"
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id))
+    return user if user and user.active else None
+
+
+def _register_blueprints(app: Flask) -> None:
+    from admin import bp as admin_bp
+    from api import bp as api_bp
+    from auth import bp as auth_bp
+    from kiosk import bp as kiosk_bp
+    from portal import bp as portal_bp
+
+    for bp in (auth_bp, admin_bp, portal_bp, kiosk_bp, api_bp):
+        app.register_blueprint(bp)
+
+
+def _register_errors(app: Flask) -> None:
+    def handler(code: int):
+        def render(error):
+            if code == 500:
+                db.session.rollback()
+            title, message = ERRORS[code]
+            if htmx.is_htmx():
+                response = make_response(render_template("errors/_fragment.html", code=code), code)
+                response.headers["HX-Retarget"] = "#flash"
+                response.headers["HX-Reswap"] = "innerHTML"
+                return response
+            return render_template("errors/error.html", code=code, title=title, message=message), code
+
+        return render
+
+    for code in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(code, handler(code))
+
+    from flask_wtf.csrf import CSRFError
+
+    app.register_error_handler(CSRFError, handler(400))
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    # WAL lets the hall screens read while a long import writes; SQLite ignores FKs unless asked.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()

@@ -1,0 +1,50 @@
+"""Configuration from the environment: DATABASE_URL, SECRET_KEY, HALL_TZ and a few limits."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def load_secret_key(instance_path: str) -> str:
+    """SECRET_KEY from the environment, else one generated once into the instance folder."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def database_url(instance_path: str) -> str:
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'hallscore.db'}"
+    # Heroku-style and libpq URLs name the driver "postgres"; SQLAlchemy wants psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def defaults(instance_path: str) -> dict:
+    return {
+        "SECRET_KEY": load_secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
+        "HALL_TZ": os.environ.get("HALL_TZ", "Asia/Shanghai"),
+        "HALL_NAME": os.environ.get("HALL_NAME", "市政务服务大厅"),
+        "EVIDENCE_DIR": os.environ.get("EVIDENCE_DIR", str(Path(instance_path) / "evidence")),
+        "MAX_CONTENT_LENGTH": 40 * 1024 * 1024,
+        "EVIDENCE_MAX_BYTES": 10 * 1024 * 1024,
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": os.environ.get("HALL_TZ", "Asia/Shanghai"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "LOGIN_RATE_LIMIT": "5 per minute",
+        "RATELIMIT_HEADERS_ENABLED": False,
+    }

@@ -1,0 +1,19 @@
+"""The data model: one module per aggregate; import from here."""
+
+from models.audit import AuditLog
+from models.base import Base, UTCDateTime, db, utcnow
+from models.calendar import CalendarDay, ClockOutage, ClockPunch
+from models.incident import Evidence, Incident, IncidentHistory, IncidentStatus, Warning
+from models.month import Month, MonthStatus
+from models.rulebook import RulebookVersion
+from models.setting import KioskScreen, Setting
+from models.staff import Posting, Staff
+from models.unit import Unit, split_windows
+from models.user import Role, User
+
+__all__ = [
+    "AuditLog", "Base", "CalendarDay", "ClockOutage", "ClockPunch", "Evidence", "Incident",
+    "IncidentHistory", "IncidentStatus", "KioskScreen", "Month", "MonthStatus", "Posting", "Role",
+    "RulebookVersion", "Setting", "Staff", "Unit", "UTCDateTime", "User", "Warning", "db", "split_windows",
+    "utcnow",
+]

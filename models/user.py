@@ -1,0 +1,48 @@
+"""Users and roles."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from models.base import db
+from models.unit import Unit
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    INSPECTOR = "inspector"
+    LEADER = "leader"
+    UNIT = "unit"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(60), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(12))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    unit: Mapped[Unit | None] = relationship()
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.username

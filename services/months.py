@@ -1,0 +1,88 @@
+"""The month lifecycle: open (live) -> closed (frozen snapshot) -> published (bulletin); reopen with a reason."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from models import Month, MonthStatus, db
+from services import DomainError
+from services.audit import acting_user_id, record
+from services.clock import utc_now
+from services.rulebooks import version_in_force
+from services.standings import live_standings, month_row, result_to_dict
+
+
+def get_or_create(year: int, month: int) -> Month:
+    row = month_row(year, month)
+    if row is None:
+        row = Month(year=year, month=month, status=MonthStatus.OPEN)
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def is_open(year: int, month: int) -> bool:
+    row = month_row(year, month)
+    return row is None or row.status == MonthStatus.OPEN
+
+
+def require_open_for(at: datetime | date) -> None:
+    """Nothing dated in a closed month changes without reopening it."""
+    from services.clock import to_hall
+
+    day = to_hall(at).date() if isinstance(at, datetime) else at
+    if not is_open(day.year, day.month):
+        raise DomainError(f"{day.year}年{day.month}月已关账,不能修改该月的记录;如确需修改,请先重新开放该月")
+
+
+def close(year: int, month: int) -> Month:
+    row = get_or_create(year, month)
+    if row.status != MonthStatus.OPEN:
+        raise DomainError(f"{row.label} 已经关账")
+    result = live_standings(year, month)
+    row.snapshot = result_to_dict(result)
+    row.rulebook_key = result.rulebook_key or version_in_force(date(year, month, 1)).key
+    row.status = MonthStatus.CLOSED
+    row.closed_at = utc_now()
+    row.closed_by_id = acting_user_id()
+    record("month.close", f"month:{row.label}", before={"status": "open"}, after={"status": "closed"})
+    db.session.flush()
+    return row
+
+
+def publish(year: int, month: int) -> Month:
+    row = month_row(year, month)
+    if row is None or row.status == MonthStatus.OPEN:
+        raise DomainError("只能发布已关账的月份,请先关账")
+    if row.status == MonthStatus.PUBLISHED:
+        raise DomainError(f"{row.label} 已经发布")
+    row.status = MonthStatus.PUBLISHED
+    row.published_at = utc_now()
+    row.published_by_id = acting_user_id()
+    record("month.publish", f"month:{row.label}", before={"status": "closed"}, after={"status": "published"})
+    db.session.flush()
+    return row
+
+
+def reopen(year: int, month: int, reason: str) -> Month:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("重新开放月份必须填写原因")
+    row = month_row(year, month)
+    if row is None or row.status == MonthStatus.OPEN:
+        raise DomainError("该月尚未关账,无需重新开放")
+    before = row.status
+    row.status = MonthStatus.OPEN
+    row.snapshot = None
+    row.published_at = None
+    record("month.reopen", f"month:{row.label}", before={"status": before}, after={"status": "open", "reason": reason})
+    db.session.flush()
+    return row
+
+
+def last_published() -> Month | None:
+    from sqlalchemy import select
+
+    return db.session.scalar(
+        select(Month).where(Month.status == MonthStatus.PUBLISHED).order_by(Month.year.desc(), Month.month.desc())
+    )

@@ -1,0 +1,58 @@
+"""The standings service against the database: the same numbers as the rulebook's readings."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from models import IncidentStatus
+from services import incidents, months
+from services.standings import standings, standings_json
+
+
+def test_unit_without_items_scores_100(make):
+    make.unit("U01")
+    data = standings_json(2024, 3)
+    assert data["units"] == [
+        {"code": "U01", "name": "测试单位U01", "rank": 1, "score": 100, "deductions": 0, "bonus": 0,
+         "grade": "excellent", "flags": []}
+    ]
+    assert data["status"] == "open" and data["rulebook"] == "anshan-2023"
+
+
+def test_confirmed_counts_voided_and_proposed_do_not(make, app):
+    unit = make.unit("U01")
+    make.unit("U02")
+    make.incident(unit, "D02c", count=3)
+    voided = make.incident(unit, "D01")
+    incidents.void(voided, "误录")
+    make.incident(unit, "D07b", status=IncidentStatus.PROPOSED)
+    data = standings_json(2024, 3)
+    first, second = data["units"]
+    assert second["code"] == "U01"
+    assert second["deductions"] == 15 and second["score"] == 85 and second["grade"] == "good"
+    assert second["flags"] == ["notice_feedback"]
+    assert first == {**first, "code": "U02", "rank": 1, "score": 100}
+
+
+def test_closed_month_is_frozen(make, app):
+    from models import db
+
+    unit = make.unit("U01")
+    make.incident(unit, "D01", at=datetime(2024, 2, 5, 9, 0))
+    months.close(2024, 2)
+    db.session.commit()
+    assert standings(2024, 2).unit("U01").score == 98
+    # A new unit appearing later does not change the frozen month.
+    make.unit("U02")
+    assert [u.code for u in standings(2024, 2).units] == ["U01"]
+    assert standings_json(2024, 2)["status"] == "closed"
+
+
+def test_d19b_from_earlier_month_lands_in_next(make, app):
+    unit = make.unit("U01")
+    make.incident(unit, "D19a", at=datetime(2024, 2, 10, 9, 0), deadline=date(2024, 2, 29))
+    feb = standings(2024, 2).unit("U01")
+    mar = standings(2024, 3).unit("U01")
+    assert feb.deductions == 5
+    assert mar.deductions == 5 and [i.rule_code for i in mar.items] == ["D19b"]
+    assert "leadership_report" in mar.flag_codes

@@ -2,7 +2,7 @@
 
 from models.audit import AuditLog
 from models.base import Base, UTCDateTime, db, utcnow
-from models.calendar import CalendarDay, ClockOutage, ClockPunch
+from models.calendar import CalendarDay, ClockOutage, ClockPunch, Leave
 from models.incident import Evidence, Incident, IncidentHistory, IncidentStatus, Warning
 from models.month import Month, MonthStatus
 from models.rulebook import RulebookVersion
@@ -13,7 +13,7 @@ from models.user import Role, User
 
 __all__ = [
     "AuditLog", "Base", "CalendarDay", "ClockOutage", "ClockPunch", "Evidence", "Incident",
-    "IncidentHistory", "IncidentStatus", "KioskScreen", "Month", "MonthStatus", "Posting", "Role",
+    "IncidentHistory", "IncidentStatus", "KioskScreen", "Leave", "Month", "MonthStatus", "Posting", "Role",
     "RulebookVersion", "Setting", "Staff", "Unit", "UTCDateTime", "User", "Warning", "db", "split_windows",
     "utcnow",
 ]

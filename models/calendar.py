@@ -37,3 +37,16 @@ class ClockOutage(db.Model):
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     note: Mapped[str] = mapped_column(String(200), default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+
+class Leave(db.Model):
+    """Approved leave of a staff member (whole days, inclusive): no D16 is proposed inside it."""
+
+    __tablename__ = "leave"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_pk: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))

@@ -45,6 +45,8 @@ class Incident(db.Model):
     source: Mapped[str] = mapped_column(String(12), default="desk")  # desk, patrol, import, detect
     detection_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     detection_reason: Mapped[str | None] = mapped_column(Text)
+    # A tablet's own id for a tap, so a tap re-sent after a dropped connection is stored once.
+    client_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

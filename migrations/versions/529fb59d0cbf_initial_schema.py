@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 3e1b9ab6f217
+Revision ID: 529fb59d0cbf
 Revises: 
-Create Date: 2026-11-25 12:04:43.048559
+Create Date: 2026-11-25 12:05:24.705770
 
 """
 from alembic import op
@@ -10,9 +10,11 @@ import sqlalchemy as sa
 
 import models.base
 
+import models.base
+
 
 # revision identifiers, used by Alembic.
-revision = '3e1b9ab6f217'
+revision = '529fb59d0cbf'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -141,6 +143,7 @@ def upgrade():
     sa.Column('source', sa.String(length=12), nullable=False),
     sa.Column('detection_key', sa.String(length=80), nullable=True),
     sa.Column('detection_reason', sa.Text(), nullable=True),
+    sa.Column('client_key', sa.String(length=64), nullable=True),
     sa.Column('recorded_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', models.base.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['linked_id'], ['incident.id'], name=op.f('fk_incident_linked_id_incident')),
@@ -149,12 +152,27 @@ def upgrade():
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_incident_unit_id_unit')),
     sa.ForeignKeyConstraint(['voided_by_id'], ['user.id'], name=op.f('fk_incident_voided_by_id_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_incident')),
+    sa.UniqueConstraint('client_key', name=op.f('uq_incident_client_key')),
     sa.UniqueConstraint('detection_key', name=op.f('uq_incident_detection_key'))
     )
     with op.batch_alter_table('incident', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_incident_rule_code'), ['rule_code'], unique=False)
         batch_op.create_index('ix_incident_status_occurred', ['status', 'occurred_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_incident_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('leave',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('staff_pk', sa.Integer(), nullable=False),
+    sa.Column('start_date', sa.Date(), nullable=False),
+    sa.Column('end_date', sa.Date(), nullable=False),
+    sa.Column('note', sa.String(length=200), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_leave_created_by_id_user')),
+    sa.ForeignKeyConstraint(['staff_pk'], ['staff.id'], name=op.f('fk_leave_staff_pk_staff')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_leave'))
+    )
+    with op.batch_alter_table('leave', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_leave_staff_pk'), ['staff_pk'], unique=False)
 
     op.create_table('month',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -258,6 +276,10 @@ def downgrade():
 
     op.drop_table('rulebook_version')
     op.drop_table('month')
+    with op.batch_alter_table('leave', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_leave_staff_pk'))
+
+    op.drop_table('leave')
     with op.batch_alter_table('incident', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_incident_unit_id'))
         batch_op.drop_index('ix_incident_status_occurred')

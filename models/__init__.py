@@ -4,6 +4,7 @@ from models.audit import AuditLog
 from models.base import Base, UTCDateTime, db, utcnow
 from models.calendar import CalendarDay, ClockOutage, ClockPunch, Leave
 from models.incident import Evidence, Incident, IncidentHistory, IncidentStatus, Warning
+from models.job import Job
 from models.month import Month, MonthStatus
 from models.rulebook import RulebookVersion
 from models.setting import KioskScreen, Setting
@@ -13,7 +14,7 @@ from models.user import Role, User
 
 __all__ = [
     "AuditLog", "Base", "CalendarDay", "ClockOutage", "ClockPunch", "Evidence", "Incident",
-    "IncidentHistory", "IncidentStatus", "KioskScreen", "Leave", "Month", "MonthStatus", "Posting", "Role",
+    "IncidentHistory", "IncidentStatus", "Job", "KioskScreen", "Leave", "Month", "MonthStatus", "Posting", "Role",
     "RulebookVersion", "Setting", "Staff", "Unit", "UTCDateTime", "User", "Warning", "db", "split_windows",
     "utcnow",
 ]

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 529fb59d0cbf
+Revision ID: 9f4488203c8e
 Revises: 
-Create Date: 2026-11-25 12:05:24.705770
+Create Date: 2026-11-25 12:06:09.344691
 
 """
 from alembic import op
@@ -14,7 +14,7 @@ import models.base
 
 
 # revision identifiers, used by Alembic.
-revision = '529fb59d0cbf'
+revision = '9f4488203c8e'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -160,6 +160,20 @@ def upgrade():
         batch_op.create_index('ix_incident_status_occurred', ['status', 'occurred_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_incident_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('job',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('done', sa.Integer(), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.Column('result', sa.JSON(), nullable=True),
+    sa.Column('created_at', models.base.UTCDateTime(), nullable=False),
+    sa.Column('finished_at', models.base.UTCDateTime(), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_job_created_by_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_job'))
+    )
     op.create_table('leave',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('staff_pk', sa.Integer(), nullable=False),
@@ -280,6 +294,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_leave_staff_pk'))
 
     op.drop_table('leave')
+    op.drop_table('job')
     with op.batch_alter_table('incident', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_incident_unit_id'))
         batch_op.drop_index('ix_incident_status_occurred')

@@ -79,7 +79,7 @@ def test_every_rule_of_the_rulebook_is_covered_here():
 
 def test_unit_with_no_items_scores_100():
     unit = one([])
-    assert (unit.score, unit.deductions, unit.bonus, unit.grade, unit.rank) == (100, 0, 0, Grade.GOOD, 1)
+    assert (unit.score, unit.deductions, unit.bonus, unit.grade, unit.rank) == (100, 0, 0, Grade.EXCELLENT, 1)
     assert unit.items == () and unit.flags == ()
 
 
@@ -389,8 +389,10 @@ def test_unqualified_month_is_quarter_ineligible():
     }
 
 
-@pytest.mark.parametrize(("earlier", "replace"), [(None, False), ({}, False), ({"U01": 1}, True), ({"U01": 3}, True),
-                                                  ({"U02": 1}, False)])
+@pytest.mark.parametrize(
+    ("earlier", "replace"),
+    [(None, False), ({}, False), ({"U01": 1}, True), ({"U01": 3}, True), ({"U02": 1}, False)],
+)
 def test_replace_staff_from_the_second_unqualified_month(earlier, replace):
     unit = one(FAIL, earlier=earlier)
     assert flags(unit).get("replace_staff") == (("month:2024-03",) if replace else None)
@@ -405,8 +407,9 @@ def _year_incidents(fail_months: list[tuple[int, int]]) -> list[IncidentIn]:
 
 
 def test_score_year_feeds_earlier_unqualified_forward():
-    results = score_year(lambda y, m: RB, [U1], _year_incidents([(2024, 1), (2024, 3), (2024, 5)]), 2024, 5,
-                         TODAY)
+    results = score_year(
+        lambda y, m: RB, [U1], _year_incidents([(2024, 1), (2024, 3), (2024, 5)]), 2024, 5, TODAY
+    )
     assert [r.label for r in results] == ["2024-01", "2024-02", "2024-03", "2024-04", "2024-05"]
     codes = [r.units[0].flag_codes for r in results]
     assert "replace_staff" not in codes[0]  # the first one is never flagged afterwards
@@ -425,7 +428,9 @@ def test_new_year_starts_from_zero():
 
 
 def test_score_year_uses_each_months_rulebook():
-    lenient = dataclasses.replace(RB, key="lenient", settings=dataclasses.replace(RB.settings, base_score=110))
+    lenient = dataclasses.replace(
+        RB, key="lenient", settings=dataclasses.replace(RB.settings, base_score=110)
+    )
     results = score_year(lambda y, m: RB if m < 3 else lenient, [U1], [], 2024, 4, TODAY)
     assert [(r.rulebook_key, r.units[0].score) for r in results] == [
         ("anshan-2023", 100),

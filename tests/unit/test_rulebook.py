@@ -12,8 +12,8 @@ import pytest
 
 from scoring import (
     FlagCode,
-    RuleKind,
     RulebookError,
+    RuleKind,
     Settings,
     default_rulebook_path,
     load_rulebook,
@@ -216,8 +216,12 @@ BROKEN = [
     pytest.param(_setting("bonus_cap", "20"), None, "bonus_cap", id="setting-str"),
     pytest.param(_setting("bonus_capp", 20), None, "bonus_capp", id="setting-unknown"),
     pytest.param(_setting("unqualified_flag", "nope"), None, "unqualified_flag", id="setting-flag"),
-    pytest.param(_setting("clock_in_morning", ["8:25", "08:30"]), None, "clock_in_morning", id="setting-time"),
-    pytest.param(_setting("clock_in_evening", ["17:00", "16:55"]), None, "clock_in_evening", id="setting-span"),
+    pytest.param(
+        _setting("clock_in_morning", ["8:25", "08:30"]), None, "clock_in_morning", id="setting-time"
+    ),
+    pytest.param(
+        _setting("clock_in_evening", ["17:00", "16:55"]), None, "clock_in_evening", id="setting-span"
+    ),
     pytest.param(_setting("good_from", 95), None, "good_from", id="grade-bounds"),
 ]
 
@@ -280,7 +284,7 @@ def test_toml_syntax_error_names_the_line(tmp_path: Path):
     [
         ("points = 2", "points = 2.0", "D05a", "points"),
         ("points = 2", 'points = "2"', "D05a", "points"),
-        ('flags = []', 'flags = ["praise"]', "D05a", "flags"),
+        ("flags = []", 'flags = ["praise"]', "D05a", "flags"),
         ('kind = "deduction"', 'kind = "fine"', "D05a", "kind"),
         ('applies = "W"', 'applies = "Z"', "D05a", "applies"),
     ],

@@ -1,20 +1,376 @@
-"""Click commands (flask --app app …): parse arguments, call a service, print. The only place that prints."""
+"""Click commands (flask --app app …): parse arguments, call a service, print. The only place that prints.
+
+Every command answers in Chinese; a bad argument or a refused change prints "错误:…" on stderr and exits
+with a non-zero code, never a traceback. Each command commits once, after its service calls succeed.
+"""
 
 from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+import sys
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask
 from flask_migrate import upgrade
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
-from models import db
+from models import Role, Unit, User, db
+from services import DomainError
 from services.rulebooks import ensure_shipped
+
+log = logging.getLogger(__name__)
+
+ROLE_NAMES = {"admin": "管理员", "inspector": "巡查员", "leader": "局领导", "unit": "单位用户"}
+GRADE_NAMES = {"excellent": "优秀", "good": "良好", "qualified": "合格", "unqualified": "不合格"}
+STATUS_NAMES = {"open": "进行中(实时)", "closed": "已关账", "published": "已发布"}
+FLAG_NAMES = {
+    "notice_feedback": "书面通报并要求反馈", "discipline_report": "报纪检监察组",
+    "leadership_report": "报营商环境建设领导小组", "quarter_ineligible": "取消当季评优资格",
+    "replace_staff": "要求更换相关人员",
+}
+MIN_PASSWORD = 8
+
+
+class CliError(click.ClickException):
+    """A Chinese error line on stderr and exit code 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"错误:{self.format_message()}", err=True)
+
+
+def handled(command: Callable) -> Callable:
+    """Turn every failure into a Chinese message and a non-zero exit, with the session rolled back."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException):
+            db.session.rollback()
+            raise
+        except click.Abort:
+            db.session.rollback()
+            raise CliError("已取消") from None
+        except DomainError as error:
+            db.session.rollback()
+            raise CliError(str(error)) from None
+        except SQLAlchemyError as error:
+            db.session.rollback()
+            log.debug("database error", exc_info=True)
+            raise CliError(f"数据库错误(数据库是否已用 init-db 初始化?):{_first_line(error)}") from None
+        except OSError as error:
+            db.session.rollback()
+            raise CliError(f"文件读写失败:{error.strerror or error}({error.filename or ''})") from None
+        except Exception as error:  # never a traceback on the operator's terminal; the log keeps it
+            db.session.rollback()
+            log.debug("unexpected error", exc_info=True)
+            raise CliError(f"意外错误:{type(error).__name__}: {error}") from None
+
+    return wrapper
+
+
+def _first_line(error: Exception) -> str:
+    text = str(getattr(error, "orig", None) or error)
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def parse_month_arg(text: str | None) -> tuple[int, int]:
+    from scoring import parse_month
+
+    if not text:
+        raise CliError("请用 --month YYYY-MM 指定月份(如 2024-03)")
+    try:
+        return parse_month(text)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+
+
+# ---------------------------------------------------------------- CJK-aware table
+
+
+def text_width(text: str) -> int:
+    """Columns a string takes in a terminal: CJK characters are two wide."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def pad(text: str, width: int, align: str = "<") -> str:
+    gap = max(0, width - text_width(text))
+    return (" " * gap + text) if align == ">" else (text + " " * gap)
+
+
+def format_table(headers: list[str], rows: list[list[str]], align: str) -> str:
+    widths = [max(text_width(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    lines = []
+    for row in [headers, *rows]:
+        cells = [pad(str(cell), widths[i], align[i]) for i, cell in enumerate(row)]
+        lines.append("  ".join(cells).rstrip())
+        if row is headers:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- progress
+
+
+class ProgressPrinter:
+    """Prints "进度 done/total (NN%)" now and then: in place on a terminal, as lines otherwise."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.tty = sys.stderr.isatty()
+        self.last = -1
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        if not total:
+            if message:
+                click.echo(f"{self.label}:{message}", err=True)
+            return
+        percent = done * 100 // total
+        if percent == self.last:
+            return
+        self.last = percent
+        line = f"{self.label} {done}/{total}({percent}%)"
+        if self.tty:
+            click.echo("\r" + line, err=True, nl=done >= total)
+        else:
+            click.echo(line, err=True)
 
 
 def register_cli(app: Flask) -> None:
     @app.cli.command("init-db")
+    @handled
     def init_db() -> None:
         """Create or upgrade the database to the newest schema and load the shipped rulebook."""
         upgrade()
         ensure_shipped()
         db.session.commit()
         click.echo("数据库已就绪")
+
+    @app.cli.command("demo")
+    @click.option("--if-empty", is_flag=True, help="只在数据库中没有单位时载入演示数据")
+    @click.option("--seed", type=int, default=None, hidden=True)
+    @handled
+    def demo_command(if_empty: bool, seed: int | None) -> None:
+        """Load the demo hall (about 30 units, 150 staff, a year of incidents) and print the logins."""
+        from services import demo
+
+        if demo.has_units():
+            if demo.is_loaded():
+                click.echo("演示数据已载入,未重复载入。")
+                _print_logins(demo.logins())
+                return
+            if if_empty:
+                click.echo("数据库中已有单位,未载入演示数据。")
+                return
+            raise CliError("数据库中已有单位,演示数据只能载入空数据库")
+        ensure_shipped()
+        summary = demo.load(seed if seed is not None else demo.DEFAULT_SEED, progress=ProgressPrinter("演示数据"))
+        db.session.commit()
+        click.echo(
+            f"演示数据已载入:{summary['units']} 个单位,{summary['staff']} 名工作人员,"
+            f"{summary['incidents']} 条扣加分记录({summary['first_month']} 起共 {summary['months']} 个月),"
+            f"{summary['punches']} 条打卡记录,{summary['d16_pending']} 条待确认的检测结果。"
+        )
+        _print_logins(demo.logins())
+
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--role", default=None, help="admin | inspector | leader | unit")
+    @click.option("--unit", "unit_code", default=None, help="单位代码(单位用户必填)")
+    @click.option("--password", default=None, help="不填则提示输入")
+    @click.option("--name", "display_name", default="", help="显示名称")
+    @handled
+    def create_user(username: str, role: str | None, unit_code: str | None, password: str | None,
+                    display_name: str) -> None:
+        """Create a user; prompts twice (hidden) for the password when --password is not given."""
+        from services.audit import record
+
+        username = username.strip()
+        if not username or len(username) > 64 or re.search(r"\s", username):
+            raise CliError("用户名不能为空、不能含空格,且不超过 64 个字符")
+        if role not in ROLE_NAMES:
+            raise CliError(f"角色 {role or '(未填)'} 无效,请用 --role 指定:admin、inspector、leader 或 unit")
+        unit = None
+        if role == Role.UNIT:
+            if not unit_code:
+                raise CliError("单位用户必须用 --unit 指定单位代码")
+            unit = db.session.scalar(select(Unit).where(Unit.code == unit_code))
+            if unit is None:
+                raise CliError(f"单位代码 {unit_code} 不存在")
+        elif unit_code:
+            raise CliError("只有单位用户(--role unit)需要指定 --unit")
+        if db.session.scalar(select(User).where(User.username == username)) is not None:
+            raise CliError(f"用户名 {username} 已存在")
+        if password is None:
+            password = click.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
+        if len(password) < MIN_PASSWORD:
+            raise CliError(f"密码至少 {MIN_PASSWORD} 位")
+        user = User(username=username, role=role, unit=unit, display_name=display_name.strip())
+        user.set_password(password)
+        db.session.add(user)
+        db.session.flush()
+        record("user.create", f"user:{username}", after={"username": username, "role": role,
+                                                           "unit": unit.code if unit else None})
+        db.session.commit()
+        where = f",单位:{unit.name}" if unit else ""
+        click.echo(f"已创建用户 {username}(角色:{ROLE_NAMES[role]}{where})")
+
+    @app.cli.command("import")
+    @click.argument("kind")
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @handled
+    def import_command(kind: str, file: Path) -> None:
+        """Import units|staff|incidents|clock|calendar from a .csv or .xlsx file; all or nothing."""
+        from services import imports
+
+        if kind not in imports.KINDS:
+            raise CliError(f"导入类型 {kind} 无效,应为:{'、'.join(imports.KINDS)}")
+        if not file.is_file():
+            raise CliError(f"找不到文件 {file}")
+        try:
+            summary = imports.import_file(kind, file.name, file.read_bytes(), progress=ProgressPrinter("导入"))
+        except imports.ImportRejected as rejected:
+            db.session.rollback()
+            click.echo(f"导入失败,未写入任何数据。共 {len(rejected.errors)} 处问题:", err=True)
+            for error in rejected.errors:
+                click.echo(f"  {error}", err=True)
+            raise click.exceptions.Exit(1) from None
+        db.session.commit()
+        click.echo(imports.summary_text(summary))
+
+    @app.cli.command("detect")
+    @click.option("--month", "month_text", default=None, help="YYYY-MM")
+    @click.option("--confirm", is_flag=True, help="确认本次产生的全部检测结果(用于脚本)")
+    @handled
+    def detect(month_text: str | None, confirm: bool) -> None:
+        """Propose D13 (staff turnover) and D16 (missed clock-in) incidents for a month."""
+        from services import detections
+
+        year, month = parse_month_arg(month_text)
+        result = detections.run(year, month, confirm=confirm, progress=ProgressPrinter("检测"))
+        db.session.commit()
+        click.echo(
+            f"{result['month']} 检测完成:新增待确认 {result['proposed']} 条,"
+            f"已存在(含已确认、已驳回){result['existing']} 条,本次确认 {result['confirmed']} 条。"
+        )
+        if result["skipped_inactive"]:
+            click.echo(f"已停用单位的 {result['skipped_inactive']} 条结果未登记。")
+        if result["unknown_staff"]:
+            click.echo(f"打卡记录中有人员名册里没有的工号:{'、'.join(result['unknown_staff'])}")
+
+    @app.cli.command("standings")
+    @click.option("--month", "month_text", default=None, help="YYYY-MM")
+    @click.option("--json", "as_json", is_flag=True, help="输出与 /api/standings 相同的 JSON")
+    @handled
+    def standings_command(month_text: str | None, as_json: bool) -> None:
+        """A month's ranking: a Chinese table, or with --json exactly the API's JSON."""
+        from services.standings import standings_json
+
+        year, month = parse_month_arg(month_text)
+        data = standings_json(year, month)
+        if as_json:
+            click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+            return
+        click.echo(f"{data['month']} 月度考核排名  规则版本:{data['rulebook']}  "
+                   f"状态:{STATUS_NAMES.get(data['status'], data['status'])}")
+        if not data["units"]:
+            click.echo("(没有参加考核的单位)")
+            return
+        rows = [
+            [str(u["rank"]), f"{u['name']}({u['code']})", str(u["score"]), str(u["deductions"]), str(u["bonus"]),
+             GRADE_NAMES.get(u["grade"], u["grade"]), "、".join(FLAG_NAMES.get(f, f) for f in u["flags"])]
+            for u in data["units"]
+        ]
+        click.echo(format_table(["名次", "单位", "得分", "扣分", "加分", "等级", "标记"], rows, "><>>><<"))
+
+    @app.cli.command("close-month")
+    @click.argument("month_text", metavar="YYYY-MM")
+    @handled
+    def close_month(month_text: str) -> None:
+        """Close a month: its standings are frozen as they are now."""
+        from services import months
+        from services.clock import hall_today
+
+        year, month = parse_month_arg(month_text)
+        today = hall_today()
+        if (year, month) > (today.year, today.month):
+            raise CliError(f"{month_text} 尚未开始,不能关账")
+        months.close(year, month)
+        db.session.commit()
+        click.echo(f"{year}年{month}月已关账,排名已固定")
+
+    @app.cli.command("publish-month")
+    @click.argument("month_text", metavar="YYYY-MM")
+    @handled
+    def publish_month(month_text: str) -> None:
+        """Publish a closed month (the monthly bulletin)."""
+        from services import months
+
+        year, month = parse_month_arg(month_text)
+        months.publish(year, month)
+        db.session.commit()
+        click.echo(f"{year}年{month}月已发布")
+
+    @app.cli.command("reopen-month")
+    @click.argument("month_text", metavar="YYYY-MM")
+    @click.option("--reason", default="", help="重新开放的原因(必填)")
+    @handled
+    def reopen_month(month_text: str, reason: str) -> None:
+        """Reopen a closed or published month, with a reason (audited)."""
+        from services import months
+
+        year, month = parse_month_arg(month_text)
+        if not reason.strip():
+            raise CliError("重新开放月份必须用 --reason 填写原因")
+        months.reopen(year, month, reason)
+        db.session.commit()
+        click.echo(f"{year}年{month}月已重新开放")
+
+    @app.cli.command("backup")
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @handled
+    def backup_command(file: Path) -> None:
+        """Write every table (and the evidence files, unless FILE ends in .json) to FILE."""
+        from services import backup
+
+        result = backup.backup(file)
+        click.echo(f"已备份到 {file}:{result['tables']} 张数据表,{result['rows']} 行,{result['files']} 个附件文件")
+        if result["missing_files"]:
+            note = "(.json 备份不含附件文件,请用 .zip)" if result["format"] == "json" else "(文件缺失)"
+            click.echo(f"注意:{result['missing_files']} 个附件文件未备份{note}")
+
+    @app.cli.command("restore")
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--yes", is_flag=True, help="不再确认")
+    @handled
+    def restore_command(file: Path, yes: bool) -> None:
+        """Replace all data with a backup's (one transaction; a bad file changes nothing)."""
+        from services import backup
+
+        if not file.is_file():
+            raise CliError(f"找不到备份文件 {file}")
+        if not yes and sys.stdin.isatty():
+            click.confirm("恢复将替换数据库中的全部数据,是否继续?", abort=True)
+        result = backup.restore(file)
+        db.session.commit()
+        click.echo(f"已从 {file} 恢复:{result['tables']} 张数据表,{result['rows']} 行,{result['files']} 个附件文件")
+
+
+def _print_logins(logins: list) -> None:
+    click.echo("演示账号:")
+    staff = [x for x in logins if x.role != Role.UNIT]
+    units = [x for x in logins if x.role == Role.UNIT]
+    rows = [[ROLE_NAMES[x.role], x.username, x.password, ""] for x in staff]
+    rows += [[ROLE_NAMES[x.role], x.username, x.password, x.unit] for x in units[:2]]
+    click.echo(format_table(["角色", "用户名", "密码", "单位"], rows, "<<<<"))
+    if len(units) > 2:
+        click.echo(f"其余单位:{units[2].username} … {units[-1].username}(按单位顺序),密码均为 {units[2].password}")
+

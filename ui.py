@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 ROLE_LABELS = {"admin": _l("管理员"), "inspector": _l("巡查员"), "leader": _l("局领导"), "unit": _l("单位用户")}
@@ -44,6 +45,7 @@ NAV = [
     ("admin.import_page", _l("导入"), ("admin",)),
     ("admin.user_list", _l("用户"), ("admin",)),
     ("admin.audit_list", _l("审计日志"), ("admin", "leader")),
+    ("admin.kiosk_settings", _l("大屏"), ("admin",)),
 ]
 
 
@@ -58,4 +60,5 @@ def init_app(app: Flask) -> None:
             "incident_status_label": lambda s: INCIDENT_STATUS_LABELS.get(str(s), s),
             "error_text": lambda code: ERRORS.get(code, ERRORS[500]),
             "nav_items": lambda: [n for n in NAV if n[0] in app.view_functions],
+            "get_locale": get_locale,  # base.html sets <html lang> from it
         }

@@ -1,12 +1,206 @@
+"""The intranet's home (dashboard), the standings of any month with each unit's items, and the tallies."""
+
 from __future__ import annotations
 
-from flask import render_template
+from collections.abc import Callable
+
+from flask import abort, current_app, flash, g, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.routing import BuildError
 
 from admin import bp
 from auth.access import STAFF_ROLES, role_required
+from htmx import render_block, render_page_or_block
+from models import Job, Role, Unit, User, db
+from scoring import format_month, parse_month
+from services import dashboard as board
+from services import jobs
+from services.standings import month_status, standings, standings_json
+
+
+def month_arg(name: str = "month") -> tuple[int, int]:
+    """The ?month=YYYY-MM of the request, or the current month (with a Chinese message when it was bad)."""
+    text = (request.args.get(name) or "").strip()
+    if text:
+        try:
+            return parse_month(text)
+        except ValueError:
+            flash(_("月份格式应为 YYYY-MM(如 2024-03),已显示本月"), "error")
+    return board.current_month()
+
+
+def year_arg() -> int:
+    text = (request.args.get("year") or "").strip()
+    if text:
+        if text.isdigit() and 2000 <= int(text) <= 2100:
+            return int(text)
+        flash(_("年份应为 2000 至 2100 之间的四位数字,已显示今年"), "error")
+    return board.current_month()[0]
+
+
+def unit_ids() -> dict[str, int]:
+    return dict(db.session.execute(select(Unit.code, Unit.id)).tuples().all())
+
+
+def incident_url(incident_id: int) -> str | None:
+    """The incident page's address, when the incidents blueprint part is there (it is built apart)."""
+    for param in ("incident_id", "id"):
+        try:
+            return url_for("admin.incident_detail", **{param: incident_id})
+        except BuildError:
+            continue
+    return None
+
+
+def quick_links(role: str) -> list[tuple[str, str]]:
+    """(label, url) of each task this role does, for endpoints that exist in this build."""
+    wanted = {
+        Role.INSPECTOR: [
+            ("admin.patrol_sheet", _("巡查表")),
+            ("admin.incident_new", _("登记扣加分")),
+            ("admin.incident_list", _("扣加分记录")),
+            ("admin.standings_page", _("排名")),
+        ],
+        Role.LEADER: [
+            ("admin.standings_page", _("排名")),
+            ("admin.month_list", _("月度关账与发布")),
+            ("admin.incident_list", _("扣加分记录")),
+            ("admin.tally_list", _("人员与窗口扣分统计")),
+            ("admin.audit_list", _("审计日志")),
+        ],
+        Role.ADMIN: [
+            ("admin.patrol_sheet", _("巡查表")),
+            ("admin.incident_new", _("登记扣加分")),
+            ("admin.incident_list", _("扣加分记录")),
+            ("admin.detection_list", _("检测待确认")),
+            ("admin.month_list", _("月度关账与发布")),
+            ("admin.standings_page", _("排名")),
+            ("admin.tally_list", _("人员与窗口扣分统计")),
+            ("admin.unit_list", _("单位")),
+            ("admin.staff_list", _("人员")),
+            ("admin.calendar_page", _("工作日历")),
+            ("admin.rulebook_list", _("考核细则")),
+            ("admin.import_page", _("导入")),
+            ("admin.user_list", _("用户")),
+            ("admin.audit_list", _("审计日志")),
+        ],
+    }.get(role, [])
+    return [
+        (label, url_for(endpoint)) for endpoint, label in wanted if endpoint in current_app.view_functions
+    ]
 
 
 @bp.route("/")
 @role_required(*STAFF_ROLES)
 def dashboard():
-    return render_template("admin/dashboard.html")
+    year, month = board.current_month()
+    waiting = {}
+    if current_user.role == Role.ADMIN:
+        waiting = {
+            "pending": board.pending_count(),
+            "pending_months": board.pending_months(),
+            "to_close": board.months_to_close(),
+        }
+    elif current_user.role == Role.LEADER:
+        waiting = {"to_close": board.months_to_close()}
+    return render_page_or_block(
+        "admin/dashboard.html",
+        "live_standings",
+        result=standings(year, month),
+        status=str(month_status(year, month)),
+        label=format_month(year, month),
+        waiting=waiting,
+        links=quick_links(current_user.role),
+        unit_ids=unit_ids(),
+    )
+
+
+@bp.route("/standings")
+@role_required(*STAFF_ROLES)
+def standings_page():
+    year, month = month_arg()
+    data = standings_json(year, month)
+    return render_page_or_block(
+        "admin/standings_page.html",
+        "standings_table",
+        result=standings(year, month),
+        data=data,
+        status=data["status"],
+        label=format_month(year, month),
+        unit_ids=unit_ids(),
+    )
+
+
+@bp.route("/standings/<month>/units/<int:unit_id>")
+@role_required(*STAFF_ROLES)
+def standings_items(month: str, unit_id: int):
+    """One unit's items in a month (the standings row's htmx expansion); ?collapse=1 folds it again."""
+    try:
+        year, mon = parse_month(month)
+    except ValueError:
+        abort(404)
+    unit = db.get_or_404(Unit, unit_id)
+    collapse = request.args.get("collapse") == "1"
+    items = [] if collapse else board.unit_items(year, mon, unit.code)
+    return render_block(
+        "admin/standings_page.html",
+        "unit_items",
+        unit=unit,
+        items=items,
+        collapse=collapse,
+        label=format_month(year, mon),
+        incident_url=incident_url,
+    )
+
+
+@bp.route("/tallies")
+@role_required(*STAFF_ROLES)
+def tally_list():
+    year = year_arg()
+    by_staff, by_window = board.tallies(year)
+    return render_page_or_block(
+        "admin/tally_list.html",
+        "tallies",
+        year=year,
+        by_staff=by_staff,
+        by_window=by_window,
+        months=range(1, 13),
+    )
+
+
+# ---------------------------------------------------------------- background jobs of the admin pages
+
+# Progress of the jobs running in this process: SQLite lets one writer at a time, and a job's own
+# transaction holds that lock until it commits, so its progress cannot be committed to the job row meanwhile.
+LIVE_PROGRESS: dict[int, tuple[int, int]] = {}
+
+
+def start_job(kind: str, user_id: int, fn: Callable[..., dict], *args) -> Job:
+    """Run `fn(*args, progress=…)` through services.jobs as the admin who asked (audit rows name them)."""
+
+    def work(progress, *work_args):
+        app = current_app._get_current_object()
+        with app.test_request_context():
+            g._login_user = db.session.get(User, user_id)
+
+            def report(done: int, total: int, message: str = "") -> None:
+                LIVE_PROGRESS[progress.job_id] = (done, total)
+                if db.engine.dialect.name != "sqlite":
+                    progress(done, total, message)
+
+            try:
+                result = fn(*work_args, progress=report)
+                db.session.commit()
+            finally:
+                LIVE_PROGRESS.pop(progress.job_id, None)
+            return result
+
+    return jobs.start(kind, work, *args)
+
+
+def job_progress(job: Job) -> tuple[int, int]:
+    if job.status == "running" and job.id in LIVE_PROGRESS:
+        return LIVE_PROGRESS[job.id]
+    return job.done, job.total

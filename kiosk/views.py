@@ -1,12 +1,95 @@
+"""The hall screen: the full-screen page and the fragment its live region polls every few seconds.
+
+The poll is built to be cheap for 100 screens: `kiosk.current_version()` is one tiny query; a poll whose
+`v` is the current version gets 204 (htmx swaps nothing), an `If-None-Match` that matches gets 304, and
+only a changed version renders the fragment (from panels cached per version).
+"""
+
 from __future__ import annotations
 
-from flask import render_template
+from flask import current_app, make_response, render_template, request, url_for
+from flask_babel import gettext as _
 
 from auth.access import public
+from htmx import render_block
 from kiosk import bp
+from models import db
+from services import kiosk
+from services.clock import hall_now, to_hall, utc_now
+
+TEMPLATE = "kiosk/screen.html"
+
+
+def _date_text(now) -> str:
+    weekdays = _("星期日,星期一,星期二,星期三,星期四,星期五,星期六").split(",")
+    weekday = weekdays[(now.weekday() + 1) % 7] if len(weekdays) == 7 else ""
+    return (
+        _("{y}年{m}月{d}日 {w}")
+        .replace("{y}", str(now.year)).replace("{m}", str(now.month)).replace("{d}", str(now.day))
+        .replace("{w}", weekday)
+    )
+
+
+def _context(version: kiosk.Version, screen: str) -> dict:
+    now = hall_now()
+    changed = version.changed_at
+    return {
+        "view": kiosk.screen_view(version),
+        "poll_url": url_for("kiosk.live", v=version.tag, screen=screen),
+        "now": now,
+        "now_ms": int(utc_now().timestamp() * 1000),
+        "utc_offset": int(now.utcoffset().total_seconds() // 60),
+        "date_text": _date_text(now),
+        "stamp_at": to_hall(changed) if changed else None,
+        "stamp_today": changed is not None and to_hall(changed).date() == now.date(),
+    }
+
+
+def _touch_after(response, screen: str):
+    """Write the screen's last contact after the response is sent, at most once a minute per process.
+
+    After, not before: a heartbeat must never delay the poll, even while an import holds SQLite's write lock.
+    """
+    if not kiosk.touch_due(screen):
+        return response
+    app = current_app._get_current_object()
+    address = (request.remote_addr or "")[:64]
+
+    def write():
+        with app.app_context():
+            if kiosk.touch(screen, address):
+                db.session.commit()
+            db.session.remove()
+
+    response.call_on_close(write)
+    return response
 
 
 @bp.route("/")
 @public
 def screen():
-    return render_template("kiosk/screen.html")
+    name = kiosk.screen_name(request.args.get("screen"))
+    version = kiosk.current_version()
+    response = make_response(render_template(TEMPLATE, **_context(version, name)))
+    # The page is never cached: its fragment carries the state, and a stale page would poll an old version.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Kiosk-Version"] = version.tag
+    return _touch_after(response, name)
+
+
+@bp.route("/live")
+@public
+def live():
+    name = kiosk.screen_name(request.args.get("screen"))
+    version = kiosk.current_version()
+    if request.args.get("v") == version.tag:
+        response = make_response("", 204)
+    elif version.tag in request.if_none_match:
+        response = make_response("", 304)
+    else:
+        response = make_response(render_block(TEMPLATE, "live", **_context(version, name)))
+    response.set_etag(version.tag)
+    # no-cache: the browser may keep the body but must ask again each time (If-None-Match -> 304).
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Kiosk-Version"] = version.tag
+    return _touch_after(response, name)

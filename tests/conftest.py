@@ -76,6 +76,10 @@ def clean_db(request):
 
     with app.app_context():
         wipe()
+        # Ids restart after a wipe, so the standings cache (keyed by the newest audit id) must go too.
+        from services import standings
+
+        standings._cache.clear()
         ensure_shipped()
         db.session.commit()
         limiter.reset()

@@ -1,0 +1,109 @@
+"""The working-day calendar as a month grid (an admin marks holidays and make-up working days, htmx swaps
+the day's cell) and the clock-in device outages that exempt D16."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from admin import bp
+from admin.forms import CalendarDayForm, OutageForm
+from auth.access import role_required
+from htmx import is_htmx, render_block
+from models import Role, db
+from scoring import format_month, next_month
+from services import DomainError
+from services.calendar_admin import add_outage, day_cell, month_grid, recent_outages, toggle_day
+from services.clock import from_hall, hall_today
+
+TEMPLATE = "admin/calendar_page.html"
+
+
+def _year_month() -> tuple[int, int]:
+    today = hall_today()
+    year_text, month_text = request.args.get("year", ""), request.args.get("month", "")
+    if not year_text and not month_text:
+        return today.year, today.month
+    if (
+        year_text.isdigit()
+        and month_text.isdigit()
+        and 2000 <= int(year_text) <= 2100
+        and 1 <= int(month_text) <= 12
+    ):
+        return int(year_text), int(month_text)
+    flash(_("年份或月份无效,已显示本月"), "error")
+    return today.year, today.month
+
+
+def _page(year: int, month: int, outage: OutageForm | None = None, status: int = 200):
+    prev = (year - 1, 12) if month == 1 else (year, month - 1)
+    return render_template(
+        TEMPLATE,
+        year=year,
+        month=month,
+        label=format_month(year, month),
+        weeks=month_grid(year, month),
+        prev=prev,
+        next=next_month(year, month),
+        outage=outage or OutageForm(formdata=None),
+        outages=recent_outages(),
+        errors={},
+    ), status
+
+
+@bp.route("/calendar")
+@role_required(Role.ADMIN)
+def calendar_page():
+    return _page(*_year_month())
+
+
+@bp.route("/calendar/days/<day>", methods=["POST"])
+@role_required(Role.ADMIN)
+def calendar_day(day: str):
+    """Toggle a day: a weekday becomes a holiday, a weekend day a make-up working day, a marked day normal."""
+    try:
+        when = date.fromisoformat(day)
+    except ValueError:
+        abort(404)
+    form = CalendarDayForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            cell = toggle_day(when, form.note.data or "")
+        except DomainError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            db.session.commit()
+    else:
+        error = "".join(str(e) for errors in form.errors.values() for e in errors)
+    if error:
+        cell = day_cell(when)
+    if is_htmx():
+        return render_block(
+            TEMPLATE, "day_cell", cell=cell, errors={when: error} if error else {}
+        ), 422 if error else 200
+    if error:
+        flash(error, "error")
+    return redirect(url_for("admin.calendar_page", year=when.year, month=when.month))
+
+
+@bp.route("/calendar/outages", methods=["POST"])
+@role_required(Role.ADMIN)
+def outage_new():
+    form = OutageForm()
+    today = hall_today()
+    if form.validate_on_submit():
+        try:
+            add_outage(from_hall(form.start_at.data), from_hall(form.end_at.data), form.note.data or "")
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("已登记打卡机故障,故障期间不会生成打卡缺失检测"), "success")
+            start = form.start_at.data
+            return redirect(url_for("admin.calendar_page", year=start.year, month=start.month))
+    return _page(today.year, today.month, outage=form, status=422)

@@ -1,0 +1,150 @@
+"""Staff: the roster with each member's current posting, add, move, end, posting history and leave.
+
+Every change goes through services.roster, which keeps the whole posting history D13 reads.
+"""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from admin import bp
+from admin.forms import LeaveForm, StaffEndForm, StaffForm, StaffMoveForm, unit_choices
+from auth.access import role_required
+from models import Role, Staff, Unit, db
+from services import DomainError, roster
+from services.calendar_admin import add_leave, leaves_of, list_units
+from services.clock import hall_today
+
+
+@bp.route("/staff")
+@role_required(Role.ADMIN)
+def staff_list():
+    unit_text = request.args.get("unit", "")
+    unit_id = int(unit_text) if unit_text.isdigit() else None
+    show_ended = request.args.get("ended") == "1"
+    today = hall_today()
+    rows = []
+    for staff in roster.all_staff():
+        current = staff.posting_on(today) or roster.open_posting(staff)
+        shown = current or staff.current
+        if unit_id and (shown is None or shown.unit_id != unit_id):
+            continue
+        if current is None and not show_ended:
+            continue
+        rows.append((staff, shown, current is not None))
+    return render_template(
+        "admin/staff_list.html", rows=rows, units=list_units(), unit_id=unit_id, show_ended=show_ended
+    )
+
+
+@bp.route("/staff/new", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def staff_new():
+    form = StaffForm()
+    form.unit_id.choices = unit_choices(_("请选择单位"))
+    if request.method == "GET" and request.args.get("unit", "").isdigit():
+        form.unit_id.data = int(request.args["unit"])
+    if form.validate_on_submit():
+        unit = db.session.get(Unit, form.unit_id.data)
+        try:
+            staff = roster.add_staff(
+                form.staff_id.data,
+                form.name.data,
+                unit,
+                form.category.data,
+                form.window.data,
+                form.start_date.data,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("已添加 %(name)s", name=staff.name), "success")
+            return redirect(url_for("admin.staff_detail", staff_pk=staff.id))
+    return render_template("admin/staff_form.html", form=form), 422 if form.errors else 200
+
+
+def _detail(staff: Staff, move=None, end=None, leave=None, status: int = 200):
+    move = move or StaffMoveForm(prefix="move", formdata=None)
+    end = end or StaffEndForm(prefix="end", formdata=None)
+    leave = leave or LeaveForm(prefix="leave", formdata=None)
+    move.unit_id.choices = unit_choices(_("请选择单位"))
+    current = roster.open_posting(staff)
+    if move.unit_id.data is None and current is not None:
+        move.unit_id.data, move.category.data = current.unit_id, current.category
+    return render_template(
+        "admin/staff_detail.html",
+        staff=staff,
+        current=current,
+        move=move,
+        end=end,
+        leave=leave,
+        leaves=leaves_of(staff),
+    ), status
+
+
+@bp.route("/staff/<int:staff_pk>")
+@role_required(Role.ADMIN)
+def staff_detail(staff_pk: int):
+    return _detail(db.get_or_404(Staff, staff_pk))
+
+
+def _apply(staff: Staff, form, change, done_message: str, **forms):
+    """Validate `form`, run `change()` (a roster service call), commit; else re-render the page with 422."""
+    if form.validate_on_submit():
+        try:
+            change()
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(done_message, "success")
+            return redirect(url_for("admin.staff_detail", staff_pk=staff.id))
+    db.session.refresh(staff)
+    return _detail(staff, status=422, **forms)
+
+
+@bp.route("/staff/<int:staff_pk>/move", methods=["POST"])
+@role_required(Role.ADMIN)
+def staff_move(staff_pk: int):
+    staff = db.get_or_404(Staff, staff_pk)
+    form = StaffMoveForm(prefix="move")
+    form.unit_id.choices = unit_choices(_("请选择单位"))
+
+    def change():
+        roster.move_staff(
+            staff,
+            db.session.get(Unit, form.unit_id.data),
+            form.window.data,
+            form.category.data,
+            form.from_date.data,
+        )
+
+    return _apply(staff, form, change, _("已调岗"), move=form)
+
+
+@bp.route("/staff/<int:staff_pk>/end", methods=["POST"])
+@role_required(Role.ADMIN)
+def staff_end(staff_pk: int):
+    staff = db.get_or_404(Staff, staff_pk)
+    form = StaffEndForm(prefix="end")
+    return _apply(
+        staff, form, lambda: roster.end_staff(staff, form.end_date.data), _("已登记离岗日期"), end=form
+    )
+
+
+@bp.route("/staff/<int:staff_pk>/leave", methods=["POST"])
+@role_required(Role.ADMIN)
+def staff_leave(staff_pk: int):
+    staff = db.get_or_404(Staff, staff_pk)
+    form = LeaveForm(prefix="leave")
+    return _apply(
+        staff,
+        form,
+        lambda: add_leave(staff, form.start_date.data, form.end_date.data, form.note.data),
+        _("已登记请假"),
+        leave=form,
+    )

@@ -1,0 +1,55 @@
+"""Units: list, add, edit (code, name, windows, display order, active)."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+
+from admin import bp
+from admin.forms import UnitForm
+from auth.access import role_required
+from models import Role, Unit, db
+from services import DomainError
+from services.calendar_admin import list_units, save_unit
+
+
+@bp.route("/units")
+@role_required(Role.ADMIN)
+def unit_list():
+    return render_template("admin/unit_list.html", units=list_units())
+
+
+def _save(form: UnitForm, unit: Unit | None):
+    if form.validate_on_submit():
+        try:
+            saved = save_unit(
+                unit,
+                code=form.code.data,
+                name=form.name.data,
+                windows=form.windows.data or "",
+                display_order=form.display_order.data,
+                active=form.active.data,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("单位 %(name)s 已保存", name=saved.name), "success")
+            return redirect(url_for("admin.unit_list"))
+    status = 422 if form.errors else 200
+    return render_template("admin/unit_form.html", form=form, unit=unit), status
+
+
+@bp.route("/units/new", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def unit_new():
+    return _save(UnitForm(unit=None), None)
+
+
+@bp.route("/units/<int:unit_id>/edit", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def unit_edit(unit_id: int):
+    unit = db.get_or_404(Unit, unit_id)
+    form = UnitForm(obj=unit, unit=unit)
+    return _save(form, unit)

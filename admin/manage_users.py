@@ -1,0 +1,106 @@
+"""Users (admin only): list, add, edit role/unit/active, reset a password. The rules are services.users'."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from admin import bp
+from admin.forms import UserEditForm, UserNewForm, UserPasswordForm, unit_choices
+from auth.access import role_required
+from models import Role, Unit, User, db
+from services import DomainError
+from services.users import create_user, list_users, reset_password, update_user
+
+
+def _unit(unit_id: int | None) -> Unit | None:
+    return db.session.get(Unit, unit_id) if unit_id else None
+
+
+@bp.route("/users")
+@role_required(Role.ADMIN)
+def user_list():
+    return render_template("admin/user_list.html", users=list_users())
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def user_new():
+    form = UserNewForm()
+    form.unit_id.choices = unit_choices("—")
+    if form.validate_on_submit():
+        try:
+            user = create_user(
+                form.username.data,
+                form.display_name.data,
+                form.role.data,
+                _unit(form.unit_id.data),
+                form.password.data,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("已添加用户 %(name)s", name=user.username), "success")
+            return redirect(url_for("admin.user_list"))
+    return render_template("admin/user_form.html", form=form, user=None), 422 if form.errors else 200
+
+
+def _edit_page(
+    user: User, form: UserEditForm | None = None, password: UserPasswordForm | None = None, status: int = 200
+):
+    form = form or UserEditForm(obj=user, formdata=None, prefix="user")
+    form.unit_id.choices = unit_choices("—")
+    if form.unit_id.data is None:
+        form.unit_id.data = user.unit_id or 0
+    password = password or UserPasswordForm(formdata=None, prefix="pw")
+    return render_template("admin/user_form.html", form=form, password=password, user=user), status
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def user_edit(user_id: int):
+    user = db.get_or_404(User, user_id)
+    form = UserEditForm(prefix="user")
+    form.unit_id.choices = unit_choices("—")
+    if form.validate_on_submit():
+        try:
+            update_user(
+                user,
+                display_name=form.display_name.data,
+                role=form.role.data,
+                unit=_unit(form.unit_id.data),
+                active=form.active.data,
+                acting=current_user,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("已保存用户 %(name)s", name=user.username), "success")
+            return redirect(url_for("admin.user_list"))
+        return _edit_page(user, form=form, status=422)
+    if form.is_submitted():
+        return _edit_page(user, form=form, status=422)
+    return _edit_page(user)
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@role_required(Role.ADMIN)
+def user_password(user_id: int):
+    user = db.get_or_404(User, user_id)
+    form = UserPasswordForm(prefix="pw")
+    if form.validate_on_submit():
+        try:
+            reset_password(user, form.password.data)
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("已重置 %(name)s 的密码", name=user.username), "success")
+            return redirect(url_for("admin.user_list"))
+    return _edit_page(user, password=form, status=422)

@@ -1,0 +1,196 @@
+"""Detections: D13 (staff turnover) from the roster history and D16 (missed clock-in) from the punches.
+
+`run` builds the scoring's plain inputs from the database, calls `scoring.detect_d13` / `detect_d16`
+and stores each proposal as a *proposed* incident (it does not count until an admin confirms it). A
+proposal's key is stored as the incident's `detection_key` (unique), and keys already held in any status
+are skipped, so a rerun proposes nothing twice and a dismissed proposal never comes back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from models import CalendarDay, ClockOutage, ClockPunch, Incident, IncidentStatus, Leave, Staff, Unit, db
+from scoring import Leave as LeaveIn
+from scoring import Outage, Proposal, Punch, detect_d13, detect_d16, unknown_staff
+from services import DomainError
+from services import incidents as incident_service
+from services.audit import record
+from services.clock import from_hall, hall_now, month_utc_range, to_hall
+from services.months import is_open
+from services.roster import roster_entries
+from services.rulebooks import rulebook_for_month
+
+Progress = Callable[[int, int], Any]
+_CHUNK = 500
+
+
+def _naive(dt: datetime) -> datetime:
+    return to_hall(dt).replace(tzinfo=None)
+
+
+def _calendar() -> dict:
+    return {row.day: row.kind for row in db.session.scalars(select(CalendarDay))}
+
+
+def _punches(year: int, month: int) -> list[Punch]:
+    start, end = month_utc_range(year, month)
+    rows = db.session.execute(
+        select(ClockPunch.staff_id, ClockPunch.punched_at)
+        .where(ClockPunch.punched_at >= start, ClockPunch.punched_at < end)
+    )
+    return [Punch(staff_id=s, punched_at=_naive(at)) for s, at in rows]
+
+
+def _outages(year: int, month: int) -> list[Outage]:
+    start, end = month_utc_range(year, month)
+    rows = db.session.scalars(select(ClockOutage).where(ClockOutage.start_at < end, ClockOutage.end_at > start))
+    return [Outage(start=_naive(o.start_at), end=_naive(o.end_at)) for o in rows]
+
+
+def _leaves() -> list[LeaveIn]:
+    rows = db.session.execute(
+        select(Staff.staff_id, Leave.start_date, Leave.end_date).join(Staff, Staff.id == Leave.staff_pk)
+    )
+    return [LeaveIn(staff_id=s, start_date=a, end_date=b) for s, a, b in rows]
+
+
+def _held_keys(keys: Iterable[str]) -> set[str]:
+    keys = list(keys)
+    held: set[str] = set()
+    for i in range(0, len(keys), _CHUNK):
+        held.update(db.session.scalars(
+            select(Incident.detection_key).where(Incident.detection_key.in_(keys[i:i + _CHUNK]))
+        ))
+    return held
+
+
+RULES = ("D13", "D16")
+
+
+def proposals(year: int, month: int, rules: Iterable[str] = RULES) -> tuple[list[Proposal], list[str]]:
+    """Every D13 and D16 proposal for the month (held or not), and the punches' unknown staff ids."""
+    rules = tuple(rules)
+    roster = roster_entries()
+    settings = rulebook_for_month(year, month).settings
+    punches = _punches(year, month)
+    # Hall "now", not just today: a clock-in window that has not ended yet is never flagged.
+    through = hall_now().replace(tzinfo=None)
+    found: list[Proposal] = []
+    if "D13" in rules:
+        found += detect_d13(roster, year, month, settings)
+    if "D16" in rules:
+        found += detect_d16(
+            roster, punches, _calendar(), year, month, settings, outages=_outages(year, month),
+            leaves=_leaves(), through=through,
+        )
+    return found, unknown_staff(punches, roster)
+
+
+def run(
+    year: int, month: int, *, confirm: bool = False, progress: Progress | None = None,
+    rules: Iterable[str] = RULES,
+) -> dict:
+    """Propose the month's D13 and D16 incidents; with `confirm`, confirm the ones made (scripted use).
+
+    `rules` narrows the run (D16 alone makes sense only for months with clock-in data imported).
+    Returns {"proposed": new proposals, "existing": proposals already held (any status), "confirmed": K,
+    "unknown_staff": punch ids no roster knows, "skipped_inactive": proposals for inactive units}.
+    """
+    if not is_open(year, month):
+        raise DomainError(f"{year}年{month}月已关账,不能运行检测;如确需检测,请先重新开放该月")
+    unknown_rules = sorted(set(rules) - set(RULES))
+    if unknown_rules:
+        raise DomainError(f"无法检测 {'、'.join(unknown_rules)}:只有 D13 和 D16 由系统检测")
+    found, unknown = proposals(year, month, rules)
+    held = _held_keys(p.key for p in found)
+    fresh = [p for p in found if p.key not in held]
+    units = {u.code: u for u in db.session.scalars(select(Unit))}
+    staff = {s.staff_id: s for s in db.session.scalars(select(Staff).options(selectinload(Staff.postings)))}
+    made: list[Incident] = []
+    skipped = 0
+    total = len(fresh)
+    for done, proposal in enumerate(fresh, start=1):
+        unit = units.get(proposal.unit_code)
+        if unit is None or not unit.active:
+            skipped += 1  # inactive units are not assessed (rulebook.md "Exact readings")
+            continue
+        person = staff.get(proposal.staff_id) if proposal.staff_id else None
+        posting = person.posting_on(proposal.occurred_at.date()) if person else None
+        window = posting.window if posting is not None and posting.unit_id == unit.id else None
+        reason = "\n".join((proposal.reason, *proposal.evidence))
+        made.append(incident_service.create(
+            unit, proposal.rule_code, from_hall(proposal.occurred_at), staff=person, window=window,
+            note=proposal.reason, public_text=proposal.reason, status=IncidentStatus.PROPOSED, source="detect",
+            detection_key=proposal.key, detection_reason=reason,
+        ))
+        if progress and done % 200 == 0:
+            progress(done, total)
+    confirmed = 0
+    if confirm:
+        for incident in made:
+            incident_service.confirm(incident)
+            confirmed += 1
+    summary = {
+        "month": f"{year:04d}-{month:02d}", "proposed": len(made), "existing": len(found) - len(fresh),
+        "confirmed": confirmed, "unknown_staff": unknown, "skipped_inactive": skipped,
+    }
+    record("detect.run", f"month:{summary['month']}", after=summary)
+    db.session.flush()
+    if progress:
+        progress(total, total)
+    return summary
+
+
+def pending(year: int | None = None, month: int | None = None) -> list[Incident]:
+    """Proposed incidents waiting for an admin, oldest first (all months, or one month)."""
+    query = (
+        select(Incident)
+        .where(Incident.status == IncidentStatus.PROPOSED)
+        .options(selectinload(Incident.unit), selectinload(Incident.staff))
+        .order_by(Incident.occurred_at, Incident.id)
+    )
+    if year is not None and month is not None:
+        start, end = month_utc_range(year, month)
+        query = query.where(Incident.occurred_at >= start, Incident.occurred_at < end)
+    return list(db.session.scalars(query))
+
+
+def pending_count() -> int:
+    from sqlalchemy import func
+
+    return db.session.scalar(
+        select(func.count(Incident.id)).where(Incident.status == IncidentStatus.PROPOSED)
+    ) or 0
+
+
+def _proposed(ids: Iterable[int]) -> list[Incident]:
+    ids = sorted({int(i) for i in ids})
+    if not ids:
+        raise DomainError("请至少选择一条检测结果")
+    rows = list(db.session.scalars(select(Incident).where(Incident.id.in_(ids)).order_by(Incident.id)))
+    if len(rows) != len(ids):
+        raise DomainError("所选的检测结果不存在")
+    return [r for r in rows if r.status == IncidentStatus.PROPOSED]
+
+
+def confirm_many(ids: Iterable[int]) -> list[Incident]:
+    """Confirm the chosen proposals (those already handled are left as they are); they count from now on."""
+    done = [incident_service.confirm(incident) for incident in _proposed(ids)]
+    db.session.flush()
+    return done
+
+
+def dismiss_many(ids: Iterable[int], reason: str) -> list[Incident]:
+    """Dismiss the chosen proposals; they are kept (never proposed again) and never count."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("驳回检测结果必须填写原因")
+    done = [incident_service.dismiss(incident, reason) for incident in _proposed(ids)]
+    db.session.flush()
+    return done

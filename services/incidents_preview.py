@@ -1,0 +1,118 @@
+"""What an incident is worth, as the scoring counts it: the desk form's before/after preview and the points
+shown beside stored incidents (lists, detail, notices).
+
+Nothing here computes a score itself: every number comes from `scoring.score_month`, fed the same inputs
+the standings use, so the preview agrees with the standings the incident will produce.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from models import Incident, Unit
+from scoring import IncidentIn, Rule, UnitIn, UnitResult, score_month
+from services.clock import hall_today, to_hall
+from services.months import is_open
+from services.rulebooks import rulebook_for_month
+from services.standings import _earlier_unqualified, active_units, incidents_for_month
+
+# The draft incident has no id yet; a negative one cannot collide with a stored incident.
+DRAFT_ID = -1
+
+
+def preview(
+    unit: Unit, rule_code: str, occurred_at: datetime, count: int = 1, exempt: bool = False,
+    deadline: date | None = None,
+) -> dict:
+    """The unit's month before and after a draft incident: dict(before=UnitResult, after=UnitResult, …).
+
+    Also gives `units` (how many units are ranked), `rule`, `points` (the draft's own signed points in its
+    month), `month` ("YYYY-MM") and `open` (False when the month is closed: the draft cannot be saved).
+    `before`/`after` are None for an inactive unit, which is not scored.
+    """
+    day = to_hall(occurred_at).date()
+    year, month = day.year, day.month
+    rulebook = rulebook_for_month(year, month)
+    rule = rulebook.rule(rule_code)
+    today = hall_today()
+    units = active_units()
+    current = incidents_for_month(year, month)
+    earlier = _earlier_unqualified(year, month, today)
+    draft = IncidentIn(
+        id=DRAFT_ID, unit_code=unit.code, rule_code=rule_code, occurred_on=day, count=count,
+        exempt=bool(exempt) and "exempt" in rule.requires,
+        deadline=deadline if "deadline" in rule.requires else None,
+    )
+    before = score_month(rulebook, units, current, year, month, today, earlier)
+    after = score_month(rulebook, units, [*current, draft], year, month, today, earlier)
+    after_unit = after.unit(unit.code)
+    points = sum(i.points for i in after_unit.items if i.incident_id == DRAFT_ID and not i.derived) \
+        if after_unit else _points_alone(rule_code, draft, year, month)
+    return {
+        "before": before.unit(unit.code),
+        "after": after_unit,
+        "units": len(after.units),
+        "rule": rule,
+        "points": points,
+        "month": after.label,
+        "open": is_open(year, month),
+    }
+
+
+def _points_alone(rule_code: str, incident: IncidentIn, year: int, month: int) -> int:
+    result = score_month(rulebook_for_month(year, month), [UnitIn(code=incident.unit_code, name="")],
+                         [incident], year, month, hall_today())
+    return sum(i.points for i in result.units[0].items if not i.derived)
+
+
+def points_by_id(incidents: Iterable[Incident]) -> dict[int, int]:
+    """Each incident's own signed points (the item it gives in its month; 0 if exempt), whatever its status.
+
+    One `score_month` call per month; an incident the scoring rejects (a rule the month's rulebook lacks)
+    is left out rather than breaking the page.
+    """
+    by_month: dict[tuple[int, int], list[Incident]] = defaultdict(list)
+    for incident in incidents:
+        day = to_hall(incident.occurred_at).date()
+        by_month[(day.year, day.month)].append(incident)
+    points: dict[int, int] = {}
+    today = hall_today()
+    for (year, month), rows in by_month.items():
+        rulebook = rulebook_for_month(year, month)
+        inputs = [_as_input(i) for i in rows if i.rule_code in rulebook.codes]
+        codes = sorted({i.unit_code for i in inputs})
+        try:
+            result = score_month(rulebook, [UnitIn(code=c, name=c) for c in codes], inputs, year, month, today)
+        except ValueError:
+            result = None
+        if result is None:
+            continue
+        for unit in result.units:
+            for item in unit.items:
+                if not item.derived and item.incident_id is not None:
+                    points[item.incident_id] = points.get(item.incident_id, 0) + item.points
+    return points
+
+
+def incident_points(incident: Incident) -> int | None:
+    return points_by_id([incident]).get(incident.id)
+
+
+def rule_of(incident: Incident) -> Rule | None:
+    """The incident's rule in the rulebook of its month (None if that version lacks it)."""
+    day = to_hall(incident.occurred_at)
+    try:
+        return rulebook_for_month(day.year, day.month).rule(incident.rule_code)
+    except KeyError:
+        return None
+
+
+def _as_input(incident: Incident) -> IncidentIn:
+    # The unit id stands in for the code: only the items are read back, by incident id.
+    return IncidentIn(
+        id=incident.id, unit_code=str(incident.unit_id), rule_code=incident.rule_code,
+        occurred_on=to_hall(incident.occurred_at).date(), count=incident.count or 1,
+        exempt=bool(incident.exempt), deadline=incident.deadline, rectified_on=incident.rectified_on,
+    )

@@ -1,0 +1,529 @@
+"""The hall screen's data: its settings, its cheap version, the panels it shows, the screens' last contact.
+
+Nothing here scores: every number comes from `services.standings` (the one place results are made);
+this module only picks the months, pages the rows and counts what the screen summarises.
+
+The poll of 100 screens must stay cheap, so `current_version()` reads one tiny row (the newest audit
+row: every change writes one, as `standings.change_marker()` uses) and everything else it needs
+(settings, working day) is cached per change in this process. The panels are built only when the
+version moved, and cached by it too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from threading import Lock
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from models import AuditLog, CalendarDay, KioskScreen, Month, MonthStatus, Setting, db
+from scoring import (
+    Grade,
+    MonthResult,
+    is_working_day,
+    quarter_candidates,
+    quarter_months,
+    quarter_of,
+    round_half_up,
+)
+from services import DomainError
+from services.audit import record
+from services.clock import hall_now, hall_today, utc_now
+from services.months import last_published
+from services.rulebooks import current_rulebook
+from services.standings import standings
+
+SETTING_KEY = "kiosk"
+PANELS = ("live", "published", "honor", "topbottom")
+DEFAULTS: dict[str, Any] = {
+    "interval": 15,  # seconds each page is shown
+    "panels": ["live", "published", "honor"],
+    # **Policy**: naming the bottom units on a public screen is a hall's choice, so the list is off.
+    "top_n": 5,
+    "quiet_enabled": False,
+    "quiet_start": "18:00",
+    "quiet_end": "08:00",
+    "quiet_non_working": False,  # weekends and holidays of the working-day calendar are quiet all day
+    "opening_text": "",  # empty: the hall hours of the rulebook in force
+    "rev": 0,  # bumped by every save: part of the screen's version
+}
+INTERVAL_RANGE = (2, 300)
+TOP_N_RANGE = (1, 10)
+DEFAULT_SCREEN = "大厅主屏"
+# Rows per page: 10 fit a 1080-pixel-high landscape screen at 32 px text, 16 a 1920-pixel portrait one.
+ROWS_LANDSCAPE = 10
+ROWS_PORTRAIT = 16
+TOUCH_EVERY = timedelta(seconds=60)  # a screen's last contact is written at most this often per process
+SILENT_AFTER = timedelta(minutes=2)
+MAX_SCREENS = 200  # the name comes from the URL: cap the rows a stranger could create
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_NAME_JUNK = re.compile(r"[\x00-\x1f\x7f<>\"'&]")
+
+_lock = Lock()
+_settings_cache: dict[tuple, dict] = {}
+_working_cache: dict[tuple, bool] = {}
+_view_cache: dict[tuple, ScreenView] = {}
+_last_touch: dict[tuple, datetime] = {}
+_build: str | None = None
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+def _normalise(raw: dict | None) -> dict:
+    """Stored settings merged over the defaults; anything stored that is no longer valid falls back."""
+    out = dict(DEFAULTS)
+    if isinstance(raw, dict):
+        for key in DEFAULTS:
+            if key in raw:
+                out[key] = raw[key]
+    try:
+        problems = _problems(out)
+    except (TypeError, ValueError):
+        problems = ["?"]
+    if problems:
+        rev = out.get("rev") if isinstance(out.get("rev"), int) else 0
+        out = {**DEFAULTS, "rev": rev}
+    out["panels"] = [p for p in PANELS if p in out["panels"]]
+    return out
+
+
+def get_settings() -> dict:
+    """The screen's settings (a fresh dict: change it and pass it to `save_settings`)."""
+    row = db.session.get(Setting, SETTING_KEY)
+    return _normalise(row.value if row else None)
+
+
+def _int_in(value: Any, bounds: tuple[int, int]) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and bounds[0] <= value <= bounds[1]
+
+
+def _problems(values: dict) -> list[str]:
+    problems = []
+    if not _int_in(values.get("interval"), INTERVAL_RANGE):
+        problems.append(f"轮播间隔应为 {INTERVAL_RANGE[0]} 至 {INTERVAL_RANGE[1]} 秒的整数")
+    panels = values.get("panels")
+    if not isinstance(panels, list | tuple) or not panels or any(p not in PANELS for p in panels):
+        problems.append("请至少选择一个要显示的版块")
+    if not _int_in(values.get("top_n"), TOP_N_RANGE):
+        problems.append(f"前后名单的单位数应为 {TOP_N_RANGE[0]} 至 {TOP_N_RANGE[1]}")
+    start, end = values.get("quiet_start"), values.get("quiet_end")
+    if not (isinstance(start, str) and _HHMM.match(start) and isinstance(end, str) and _HHMM.match(end)):
+        problems.append("非办公时间的起止时间应为 HH:MM 格式")
+    elif start == end:
+        problems.append("非办公时间的开始和结束时间不能相同")
+    text = values.get("opening_text")
+    if not isinstance(text, str) or len(text) > 80:
+        problems.append("办公时间说明不能超过 80 个字")
+    return problems
+
+
+def save_settings(values: dict) -> dict:
+    """Validate and store the settings (DomainError with every problem, nothing written), audited."""
+    before = get_settings()
+    merged = {**before, **{k: v for k, v in values.items() if k in DEFAULTS and k != "rev"}}
+    if isinstance(merged.get("opening_text"), str):
+        merged["opening_text"] = merged["opening_text"].strip()
+    problems = _problems(merged)
+    if problems:
+        raise DomainError(";".join(problems))
+    merged["panels"] = [p for p in PANELS if p in merged["panels"]]
+    merged["rev"] = int(before.get("rev") or 0) + 1
+    row = db.session.get(Setting, SETTING_KEY)
+    if row is None:
+        db.session.add(Setting(key=SETTING_KEY, value=merged))
+    else:
+        row.value = merged
+    # The audit row is also what tells every screen's poll that something changed.
+    record("kiosk.settings", "setting:kiosk", before=before, after=merged)
+    db.session.flush()
+    return merged
+
+
+def is_quiet(settings: dict, now: time, working_day: bool = True) -> bool:
+    """Quiet hours: [start, end) of hall time, across midnight when start > end; non-working days if asked."""
+    if not settings.get("quiet_enabled"):
+        return False
+    if settings.get("quiet_non_working") and not working_day:
+        return True
+    start = time.fromisoformat(settings["quiet_start"])
+    end = time.fromisoformat(settings["quiet_end"])
+    if start < end:
+        return start <= now < end
+    return now >= start or now < end
+
+
+def opening_hours() -> list[tuple[str, str]]:
+    """The hall's opening hours, from the rulebook in force (its `hall_hours` policy)."""
+    return [tuple(span) for span in current_rulebook().settings.hall_hours]
+
+
+# --- the version of the screen --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Version:
+    tag: str  # the ETag and the poll URL's `v`
+    marker: int  # the newest audit row id (standings.change_marker())
+    changed_at: datetime | None  # when that row was written: the "数据更新于" stamp
+    settings: dict
+    quiet: bool
+    today: date
+
+
+def _db_key() -> str:
+    return db.engine.url.render_as_string()
+
+
+def _build_id() -> str:
+    """Changes when the screen's template does, so a deployment refreshes every screen's fragment."""
+    global _build
+    if _build is None:
+        root = Path(__file__).resolve().parent.parent
+        digest = hashlib.sha1()
+        for path in sorted((root / "templates" / "kiosk").glob("*.html")):
+            digest.update(path.read_bytes())
+        _build = digest.hexdigest()[:6]
+    return _build
+
+
+def _cached(cache: dict, key: tuple, make):
+    with _lock:
+        if key in cache:
+            return cache[key]
+    value = make()
+    with _lock:
+        if len(cache) > 64:
+            cache.clear()
+        cache[key] = value
+    return value
+
+
+def _working(day: date) -> bool:
+    kind = db.session.scalar(select(CalendarDay.kind).where(CalendarDay.day == day))
+    try:
+        return is_working_day(day, {day: kind} if kind else {})
+    except ValueError:
+        return day.weekday() < 5
+
+
+def current_version() -> Version:
+    """The screen's version, without rendering or scoring: one indexed one-row query when nothing changed.
+
+    It moves with any change (incident, month, settings, units: each writes an audit row), a new hall
+    day, entering or leaving quiet hours, and a new screen template.
+    """
+    row = db.session.execute(select(AuditLog.id, AuditLog.at).order_by(AuditLog.id.desc()).limit(1)).first()
+    marker, changed_at = (row[0], row[1]) if row else (0, None)
+    # The row's time is in the keys too: in tests the audit ids start again after each wipe.
+    base = (_db_key(), marker, changed_at)
+    settings = _cached(_settings_cache, base, get_settings)
+    now = hall_now()
+    today = hall_today()
+    working = True
+    if settings["quiet_enabled"] and settings["quiet_non_working"]:
+        working = _cached(_working_cache, (*base, now.date()), lambda: _working(now.date()))
+    quiet = is_quiet(settings, now.time(), working)
+    tag = f"{marker}-{today:%Y%m%d}-{int(quiet)}-{settings['rev']}-{_build_id()}"
+    return Version(tag=tag, marker=marker, changed_at=changed_at, settings=settings, quiet=quiet, today=today)
+
+
+# --- the panels -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Row:
+    rank: int
+    name: str
+    score: int
+    deductions: int = 0
+    bonus: int = 0
+    grade: str = ""
+    change: int | None = None  # rank change against the month before (positive: up)
+    new: bool = False  # not ranked the month before
+    scores: tuple[int, ...] = ()  # honor roll: the quarter's monthly scores (`score` is their sum)
+
+
+@dataclass(frozen=True)
+class Slide:
+    key: str  # "live-2": the rotation keeps showing the same key across a refresh
+    panel: str
+    page: int
+    pages: int
+    rows: tuple[Row, ...]
+
+
+@dataclass
+class Panel:
+    kind: str  # live | published | honor | topbottom
+    year: int
+    month: int
+    status: str = MonthStatus.OPEN
+    rows: list[Row] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    quarter: int = 0
+    months: list[tuple[int, int]] = field(default_factory=list)
+    partial: bool = False  # honor roll of a quarter still running
+    compared_to: tuple[int, int] | None = None  # published: the month of ▲/▼
+    top: list[Row] = field(default_factory=list)
+    bottom: list[Row] = field(default_factory=list)
+    landscape: list[Slide] = field(default_factory=list)
+    portrait: list[Slide] = field(default_factory=list)
+
+
+@dataclass
+class ScreenView:
+    version: Version
+    panels: list[Panel]
+    quiet: bool
+    interval: int
+    hours: list[tuple[str, str]]
+    opening_text: str
+
+    def slides(self, orientation: str) -> list[tuple[Panel, Slide]]:
+        """Every page of every panel, in rotation order, for "landscape" or "portrait"."""
+        return [(panel, slide) for panel in self.panels for slide in getattr(panel, orientation)]
+
+
+def pages(rows: list[Row], most: int) -> list[list[Row]]:
+    """Rows split into the fewest pages of at most `most`, balanced (30 rows, 16 a page: 15 + 15)."""
+    if not rows:
+        return [[]]
+    count = -(-len(rows) // most)
+    size = -(-len(rows) // count)
+    return [rows[i:i + size] for i in range(0, len(rows), size)]
+
+
+def _slides(panel: Panel, most: int) -> list[Slide]:
+    if panel.kind == "topbottom":
+        return [Slide(key="topbottom-1", panel="topbottom", page=1, pages=1, rows=())]
+    split = pages(panel.rows, most)
+    return [
+        Slide(key=f"{panel.kind}-{i}", panel=panel.kind, page=i, pages=len(split), rows=tuple(chunk))
+        for i, chunk in enumerate(split, start=1)
+    ]
+
+
+def _average(result: MonthResult) -> int:
+    return round_half_up(sum(u.score for u in result.units), len(result.units)) if result.units else 0
+
+
+def _grades(result: MonthResult) -> dict[str, int]:
+    counts = {g.value: 0 for g in Grade}
+    for unit in result.units:
+        counts[str(unit.grade)] += 1
+    return counts
+
+
+def _month_rows(result: MonthResult) -> list[Row]:
+    # Flags are left out on purpose: they are supervisory measures against a unit (reports to the
+    # discipline inspectors, staff replacement) that the bulletin handles; a public screen shows the
+    # ranking only, as the hall's published notice does.
+    return [
+        Row(rank=u.rank, name=u.name, score=u.score, deductions=u.deductions, bonus=u.bonus,
+            grade=str(u.grade))
+        for u in result.units
+    ]
+
+
+def _previous(year: int, month: int) -> tuple[int, int]:
+    return (year - 1, 12) if month == 1 else (year, month - 1)
+
+
+def _live_panel(today: date) -> Panel:
+    result = standings(today.year, today.month)
+    row = db.session.scalar(select(Month.status).where(Month.year == today.year, Month.month == today.month))
+    items = [i for u in result.units for i in u.items]
+    return Panel(
+        kind="live", year=today.year, month=today.month, status=row or MonthStatus.OPEN,
+        rows=_month_rows(result),
+        stats={
+            "units": len(result.units), "average": _average(result),
+            "deduction_items": sum(1 for i in items if i.points < 0),
+            "bonus_items": sum(1 for i in items if i.points > 0),
+        },
+    )
+
+
+def _published_panel(published: set[tuple[int, int]]) -> Panel | None:
+    latest = last_published()
+    if latest is None:
+        return None
+    year, month = latest.year, latest.month
+    result = standings(year, month)
+    before = _previous(year, month)
+    earlier = standings(*before) if before in published else None
+    rows = _month_rows(result)
+    if earlier is not None:
+        was = {u.code: u.rank for u in earlier.units}
+        rows = [
+            Row(rank=row.rank, name=row.name, score=row.score, deductions=row.deductions, bonus=row.bonus,
+                grade=row.grade, change=None if unit.code not in was else was[unit.code] - unit.rank,
+                new=unit.code not in was)
+            for row, unit in zip(rows, result.units, strict=True)
+        ]
+    return Panel(
+        kind="published", year=year, month=month, status=MonthStatus.PUBLISHED, rows=rows,
+        stats={"units": len(result.units), "average": _average(result), "grades": _grades(result)},
+        compared_to=before if earlier is not None else None,
+    )
+
+
+def _honor_months(today: date, known: set[tuple[int, int]], published: set[tuple[int, int]]):
+    """The last complete quarter if the hall was assessing then (a month of it closed), else this one so far.
+
+    **Policy**: a quarter before the system was in use has no incidents, so every unit would score 100
+    and look like a candidate; it is skipped rather than shown.
+    """
+    year, quarter = today.year, quarter_of(today.month)
+    last_year, last_quarter = (year - 1, 4) if quarter == 1 else (year, quarter - 1)
+    months = list(quarter_months(last_year, last_quarter))
+    if any(m in known for m in months):
+        return last_year, last_quarter, months, not all(m in published for m in months)
+    months = [m for m in quarter_months(year, quarter) if m <= (today.year, today.month)]
+    return year, quarter, months, True
+
+
+def _honor_panel(today: date, known: set[tuple[int, int]], published: set[tuple[int, int]]) -> Panel:
+    year, quarter, months, partial = _honor_months(today, known, published)
+    results = [standings(y, m) for y, m in months]
+    codes = quarter_candidates(results)
+    rows = []
+    rank = 0
+    previous_total = None
+    for position, code in enumerate(codes, start=1):
+        units = [r.unit(code) for r in results]
+        scores = tuple(u.score for u in units if u is not None)
+        total = sum(scores)
+        if total != previous_total:
+            rank, previous_total = position, total
+        rows.append(Row(
+            rank=rank, name=units[-1].name, score=total, scores=scores, grade=Grade.EXCELLENT.value,
+        ))
+    return Panel(
+        kind="honor", year=year, month=months[-1][1], quarter=quarter, months=months, partial=partial,
+        rows=rows, stats={"candidates": len(rows), "units": len(results[-1].units) if results else 0},
+    )
+
+
+def _topbottom_panel(live: Panel, n: int) -> Panel:
+    rows = live.rows
+    n = min(n, len(rows) // 2) if len(rows) > 1 else len(rows)
+    panel = Panel(kind="topbottom", year=live.year, month=live.month, status=live.status, rows=rows)
+    panel.top = rows[:n]
+    panel.bottom = rows[len(rows) - n:] if n else []
+    return panel
+
+
+def _build_view(version: Version) -> ScreenView:
+    settings = version.settings
+    months = db.session.execute(select(Month.year, Month.month, Month.status)).all()
+    known = {(y, m) for y, m, _ in months}
+    published = {(y, m) for y, m, s in months if s == MonthStatus.PUBLISHED}
+    panels: list[Panel] = []
+    live = None
+    if not version.quiet:
+        wanted = settings["panels"]
+        if "live" in wanted or "topbottom" in wanted:
+            live = _live_panel(version.today)
+        for kind in wanted:
+            panel = None
+            if kind == "live":
+                panel = live
+            elif kind == "published":
+                panel = _published_panel(published)
+            elif kind == "honor":
+                panel = _honor_panel(version.today, known, published)
+            elif kind == "topbottom" and live is not None and live.rows:
+                panel = _topbottom_panel(live, settings["top_n"])
+            if panel is not None:
+                panels.append(panel)
+        if not panels:
+            # Nothing chosen can be shown yet (e.g. only the bulletin, none published): never a blank screen.
+            panels.append(live or _live_panel(version.today))
+        for panel in panels:
+            panel.landscape = _slides(panel, ROWS_LANDSCAPE)
+            panel.portrait = _slides(panel, ROWS_PORTRAIT)
+    return ScreenView(
+        version=version, panels=panels, quiet=version.quiet, interval=settings["interval"],
+        hours=opening_hours(), opening_text=settings["opening_text"],
+    )
+
+
+def screen_view(version: Version) -> ScreenView:
+    """What the screen shows for this version (built once per version in this process)."""
+    return _cached(_view_cache, (_db_key(), version.tag, version.changed_at), lambda: _build_view(version))
+
+
+def clear_caches() -> None:
+    """Forget every cached version, view and contact (tests reuse audit ids after wiping the database)."""
+    global _build
+    with _lock:
+        _settings_cache.clear()
+        _working_cache.clear()
+        _view_cache.clear()
+        _last_touch.clear()
+        _build = None
+
+
+# --- the screens' last contact --------------------------------------------------------------------
+
+def screen_name(raw: str | None) -> str:
+    """The `?screen=` name, cleaned: no control or markup characters, at most 32 characters."""
+    name = _NAME_JUNK.sub("", (raw or "")).strip()[:32]
+    return name or DEFAULT_SCREEN
+
+
+def touch_due(name: str) -> bool:
+    """Whether this process should write the screen's contact now (at most once a minute)."""
+    key = (_db_key(), name)
+    now = utc_now()
+    with _lock:
+        last = _last_touch.get(key)
+        if last is not None and abs(now - last) < TOUCH_EVERY:
+            return False
+        _last_touch[key] = now
+    return True
+
+
+def touch(name: str, address: str = "") -> bool:
+    """Record a screen's contact; no audit row (it is not a change, and it would refresh every screen).
+
+    Returns False when it was not written (too many screens, or the database busy: it is only a
+    heartbeat, it must never fail the screen's poll).
+    """
+    try:
+        screen = db.session.scalar(select(KioskScreen).where(KioskScreen.name == name))
+        if screen is None:
+            if (db.session.scalar(select(func.count(KioskScreen.id))) or 0) >= MAX_SCREENS:
+                return False
+            screen = KioskScreen(name=name)
+            db.session.add(screen)
+        screen.last_seen_at = utc_now()
+        screen.address = (address or "")[:64]
+        db.session.flush()
+        return True
+    except SQLAlchemyError:
+        db.session.rollback()
+        return False
+
+
+@dataclass(frozen=True)
+class ScreenContact:
+    name: str
+    address: str
+    last_seen_at: datetime
+    silent: bool
+
+
+def screens() -> list[ScreenContact]:
+    """Every screen that ever polled, with its last contact; silent when quiet for over two minutes."""
+    now = utc_now()
+    return [
+        ScreenContact(name=s.name, address=s.address, last_seen_at=s.last_seen_at,
+                      silent=now - s.last_seen_at > SILENT_AFTER)
+        for s in db.session.scalars(select(KioskScreen).order_by(KioskScreen.name))
+    ]

@@ -1,0 +1,172 @@
+"""Units and staff pages: add, edit, move, end, leave; bad input gives a Chinese message, a 422 and no write;
+every change keeps the roster history D13 reads and writes an audit row."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from models import AuditLog, Leave, Posting, Staff, Unit, db
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def audit_actions() -> list[str]:
+    return list(db.session.scalars(select(AuditLog.action).order_by(AuditLog.id)))
+
+
+def unit_form(**kw) -> dict:
+    data = {"code": "SW01", "name": "市税务局", "windows": "1、2、3", "display_order": "3", "active": "y"}
+    data.update(kw)
+    return data
+
+
+def test_add_and_edit_a_unit(client, login):
+    login("admin")
+    response = client.post("/admin/units/new", data=unit_form())
+    assert response.status_code == 302
+    unit = db.session.scalar(select(Unit).where(Unit.code == "SW01"))
+    assert (unit.name, unit.windows, unit.display_order, unit.active) == ("市税务局", "1;2;3", 3, True)
+    html = client.get("/admin/units").get_data(as_text=True)
+    assert "市税务局" in html and "1、2、3" in html
+    renamed = unit_form(name="国家税务总局市税务局", windows="1;2")
+    assert client.post(f"/admin/units/{unit.id}/edit", data=renamed).status_code == 302
+    db.session.refresh(unit)
+    assert (unit.name, unit.windows) == ("国家税务总局市税务局", "1;2")
+    # An unchecked "active" box turns the unit off.
+    client.post(f"/admin/units/{unit.id}/edit", data={**renamed, "active": ""})
+    db.session.refresh(unit)
+    assert unit.active is False
+    assert audit_actions()[-3:] == ["unit.create", "unit.update", "unit.update"]
+    page = client.get(f"/admin/units/{unit.id}/edit").get_data(as_text=True)
+    assert 'value="SW01"' in page
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (unit_form(code=""), "请填写单位编码"),
+        (unit_form(name=""), "请填写单位名称"),
+        (unit_form(code="U01"), "单位编码已被使用"),
+        (unit_form(windows="1;1"), "窗口号 1 重复"),
+        (unit_form(windows="1;<b>"), "窗口号 <b> 无效"),
+        (unit_form(display_order="abc"), "不是有效的整数"),
+        (unit_form(display_order="-1"), "显示顺序须为 0 至 9999 的整数"),
+        (unit_form(code="X" * 40), "单位编码不能超过 32 个字符"),
+    ],
+)
+def test_bad_unit_input(client, login, make, data, message):
+    make.unit("U01")
+    login("admin")
+    before = count(Unit)
+    response = client.post("/admin/units/new", data=data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert message.replace("<", "&lt;").replace(">", "&gt;") in html
+    assert count(Unit) == before
+
+
+def test_unit_edit_refuses_the_code_of_another(client, login, make):
+    make.unit("U01")
+    other = make.unit("U02")
+    login("admin")
+    response = client.post(f"/admin/units/{other.id}/edit", data=unit_form(code="U01"))
+    assert response.status_code == 422 and "单位编码已被使用" in response.get_data(as_text=True)
+    db.session.refresh(other)
+    assert other.code == "U02"
+
+
+def test_add_staff_then_move_and_end_keeping_history(client, login, make):
+    u1 = make.unit("U01", windows="1;2")
+    u2 = make.unit("U02", name="市社保中心", windows="5")
+    login("admin")
+    response = client.post("/admin/staff/new", data={
+        "staff_id": "S100", "name": "王五", "unit_id": str(u1.id), "category": "W", "window": "2",
+        "start_date": "2024-01-02"})
+    assert response.status_code == 302
+    staff = db.session.scalar(select(Staff).where(Staff.staff_id == "S100"))
+    listing = client.get(f"/admin/staff?unit={u1.id}").get_data(as_text=True)
+    assert "王五" in listing and "2024-01-02" in listing
+
+    response = client.post(f"/admin/staff/{staff.id}/move", data={
+        "move-unit_id": str(u2.id), "move-category": "W", "move-window": "5", "move-from_date": "2024-03-01"})
+    assert response.status_code == 302
+    response = client.post(f"/admin/staff/{staff.id}/end", data={"end-end_date": "2024-03-15"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    spans = [(p.unit.code, p.window, p.start_date, p.end_date) for p in staff.postings]
+    assert spans == [
+        ("U01", "2", date(2024, 1, 2), date(2024, 2, 29)), ("U02", "5", date(2024, 3, 1), date(2024, 3, 15)),
+    ]
+    page = client.get(f"/admin/staff/{staff.id}").get_data(as_text=True)
+    assert "岗位历史" in page and "2024-02-29" in page and "市社保中心" in page
+    assert audit_actions()[-3:] == ["staff.create", "staff.move", "staff.end"]
+    # Ended staff leave the default list and come back with "包括已离岗人员".
+    assert "王五" not in client.get("/admin/staff").get_data(as_text=True)
+    assert "王五" in client.get("/admin/staff?ended=1").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"staff_id": ""}, "请填写工号"),
+        ({"name": ""}, "请填写姓名"),
+        ({"unit_id": "0"}, "请选择单位"),
+        ({"unit_id": "abc"}, "选择无效"),
+        ({"category": "X"}, "不是有效的选择"),
+        ({"window": "9"}, "窗口 9 不属于"),
+        ({"start_date": "2024-02-30"}, "不是有效的日期值"),
+        ({"start_date": ""}, "请填写到岗日期"),
+        ({"staff_id": "S001"}, "该工号已存在"),
+    ],
+)
+def test_bad_staff_input(client, login, make, data, message):
+    unit = make.unit("U01", windows="1;2")
+    make.staff(unit, "S001")
+    login("admin")
+    form = {"staff_id": "S100", "name": "王五", "unit_id": str(unit.id), "category": "W", "window": "1",
+            "start_date": "2024-01-02"}
+    form.update(data)
+    before = (count(Staff), count(Posting))
+    response = client.post("/admin/staff/new", data=form)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert (count(Staff), count(Posting)) == before
+
+
+def test_bad_move_end_and_leave(client, login, make):
+    unit = make.unit("U01", windows="1;2")
+    staff = make.staff(unit, "S001", start=date(2024, 1, 10))
+    login("admin")
+    move = {"move-unit_id": str(unit.id), "move-category": "W", "move-window": "2",
+            "move-from_date": "2024-01-05"}
+    response = client.post(f"/admin/staff/{staff.id}/move", data=move)
+    assert response.status_code == 422 and "调岗日期必须晚于" in response.get_data(as_text=True)
+    response = client.post(f"/admin/staff/{staff.id}/end", data={"end-end_date": "2023-12-31"})
+    assert response.status_code == 422 and "早于当前岗位的开始日期" in response.get_data(as_text=True)
+    response = client.post(f"/admin/staff/{staff.id}/leave", data={
+        "leave-start_date": "2024-03-05", "leave-end_date": "2024-03-01"})
+    assert response.status_code == 422 and "请假结束日期不能早于开始日期" in response.get_data(as_text=True)
+    response = client.post(f"/admin/staff/{staff.id}/leave", data={"leave-start_date": "x"})
+    assert response.status_code == 422 and "不是有效的日期值" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert [(p.start_date, p.end_date) for p in staff.postings] == [(date(2024, 1, 10), None)]
+    assert count(Leave) == 0
+
+
+def test_leave_is_recorded_once(client, login, make):
+    unit = make.unit("U01")
+    staff = make.staff(unit, "S001", category="C", window=None)
+    login("admin")
+    data = {"leave-start_date": "2024-03-04", "leave-end_date": "2024-03-06", "leave-note": "病假"}
+    assert client.post(f"/admin/staff/{staff.id}/leave", data=data).status_code == 302
+    response = client.post(f"/admin/staff/{staff.id}/leave", data=data)
+    assert response.status_code == 422 and "与已登记的请假重叠" in response.get_data(as_text=True)
+    assert count(Leave) == 1
+    page = client.get(f"/admin/staff/{staff.id}").get_data(as_text=True)
+    assert "2024-03-04" in page and "病假" in page
+    assert "leave.create" in audit_actions()

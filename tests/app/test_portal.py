@@ -1,0 +1,257 @@
+"""The unit portal: a unit user sees its own unit's numbers (the standings service's), items, months, trend
+and the public rankings; never another unit's items or evidence, never the inspector's internal note."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, datetime
+
+import pytest
+from flask import url_for
+from PIL import Image
+
+from models import IncidentStatus, db
+from services import evidence, incidents, months
+from services.standings import standings
+
+PORTAL_URLS = ["/portal/", "/portal/months/2024-03", "/portal/months/2024-03/detail.xlsx", "/portal/rankings"]
+NOTE = "内部备注:此人态度恶劣,仅供巡查员参考"
+
+
+def text_of(html: str, element_id: str) -> str:
+    match = re.search(rf'id="{element_id}"[^>]*>(.*?)</', html, re.S)
+    assert match, f"#{element_id} not in page"
+    return re.sub(r"\s+", " ", match.group(1)).strip()
+
+
+def png_bytes() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def hall(make):
+    """Three units; U01 (the logged-in unit's) has a deduction with staff and window, a bonus, a D02c×3."""
+    u1 = make.unit("U01", name="市税务局", windows="1;2;3")
+    u2 = make.unit("U02", name="市社保中心")
+    u3 = make.unit("U03", name="市公安局")
+    li = make.staff(u1, "S001", name="李四", window="2")
+    wang = make.staff(u2, "S002", name="王五", window="1")
+    late = make.incident(u1, "D01", at=datetime(2024, 3, 5, 9, 5), staff=li, window="2", note=NOTE,
+                         public_text="09:05 到岗,迟到 5 分钟")
+    make.incident(u1, "D02c", at=datetime(2024, 3, 7, 9, 0), count=3, public_text="全天未到岗")
+    praise = make.incident(u1, "B01", at=datetime(2024, 3, 8, 15, 0), public_text="收到办事群众锦旗一面")
+    other = make.incident(u2, "D04a", at=datetime(2024, 3, 6, 10, 0), staff=wang, window="1",
+                          note="别家的内部备注", public_text="别家的情况说明")
+    make.incident(u3, "D03", at=datetime(2024, 3, 6, 11, 0))
+    return {"u1": u1, "u2": u2, "u3": u3, "late": late, "praise": praise, "other": other}
+
+
+def test_home_shows_the_units_live_numbers_from_standings(client, login, hall):
+    login("unit", unit=hall["u1"])
+    html = client.get("/portal/").get_data(as_text=True)
+    mine = standings(2024, 3).unit("U01")
+    assert mine.score == 100 - 2 - 15 + 3 == 86
+    assert text_of(html, "unit-score") == str(mine.score)
+    assert text_of(html, "unit-rank") == f"第 {mine.rank} 名 / 共 3 个单位" == "第 3 名 / 共 3 个单位"
+    assert text_of(html, "unit-grade") == "良好"
+    assert text_of(html, "unit-deductions") == "-17"
+    assert text_of(html, "unit-bonus") == "+3"
+    assert "书面通报并要求反馈" in html  # D02c more than twice: notice_feedback, in Chinese
+    assert "实时 · 暂定" in html  # the month is open
+    # The items, with rule, hall time, window, staff, count and points.
+    assert "D01" in html and "迟到或早退" in html and "2024-03-05 09:05" in html
+    assert "李四" in html and "09:05 到岗,迟到 5 分钟" in html
+    assert f'/portal/items/{hall["late"].id}"' in html
+    assert "-15" in html and "+3" in html and "收到办事群众锦旗一面" in html
+
+
+def test_home_never_shows_other_units_items_or_the_internal_note(client, login, hall):
+    login("unit", unit=hall["u1"])
+    for url in ("/portal/", "/portal/months/2024-03", f"/portal/items/{hall['late'].id}",
+                f"/portal/items/{hall['late'].id}/notice", "/portal/rankings"):
+        html = client.get(url).get_data(as_text=True)
+        assert NOTE not in html and "内部备注" not in html, url
+        assert "别家的情况说明" not in html and "王五" not in html and "D04a" not in html, url
+
+
+def test_other_units_item_and_notice_are_404(client, login, hall):
+    login("unit", unit=hall["u1"])
+    other = hall["other"].id
+    for url in (f"/portal/items/{other}", f"/portal/items/{other}/notice", "/portal/items/999999"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert "别家的情况说明" not in response.get_data(as_text=True)
+
+
+def test_other_units_evidence_is_404_own_is_served(app, client, login, hall):
+    own = evidence.store(hall["late"], [evidence.Upload("own.png", "image/png", png_bytes())])[0]
+    theirs = evidence.store(hall["other"], [evidence.Upload("theirs.png", "image/png", png_bytes())])[0]
+    db.session.commit()
+    login("unit", unit=hall["u1"])
+    html = client.get(f"/portal/items/{hall['late'].id}").get_data(as_text=True)
+    assert "own.png" in html
+    with app.test_request_context():
+        own_src = url_for("admin.evidence_file", evidence_id=own.id)
+        theirs_src = url_for("admin.evidence_file", evidence_id=theirs.id)
+    assert f'src="{own_src}"' in html
+    response = client.get(own_src)
+    assert response.status_code == 200 and response.data == png_bytes()
+    assert client.get(theirs_src).status_code == 404
+
+
+def test_proposed_and_dismissed_incidents_are_not_shown(client, login, make, hall):
+    kw = {"at": datetime(2024, 3, 9, 9, 0), "status": IncidentStatus.PROPOSED}
+    proposed = make.incident(hall["u1"], "D07b", public_text="待确认的检测", **kw)
+    dismissed = make.incident(hall["u1"], "D07a", public_text="已驳回的检测", **kw)
+    incidents.dismiss(dismissed, "误报")
+    db.session.commit()
+    login("unit", unit=hall["u1"])
+    home = client.get("/portal/").get_data(as_text=True)
+    assert "待确认的检测" not in home and "已驳回的检测" not in home
+    assert text_of(home, "unit-score") == "86"
+    assert client.get(f"/portal/items/{proposed.id}").status_code == 404
+    assert client.get(f"/portal/items/{dismissed.id}").status_code == 404
+
+
+def test_voided_item_shows_the_reason_and_does_not_count(client, login, hall):
+    incidents.void(hall["late"], "经核实为系统误录")
+    db.session.commit()
+    login("unit", unit=hall["u1"])
+    home = client.get("/portal/").get_data(as_text=True)
+    assert f"/portal/items/{hall['late'].id}" not in home
+    assert text_of(home, "unit-score") == str(standings(2024, 3).unit("U01").score) == "88"
+    detail = client.get(f"/portal/items/{hall['late'].id}").get_data(as_text=True)
+    assert "已作废" in detail and "经核实为系统误录" in detail and "不计分" in detail
+
+
+def test_item_detail_shows_rule_text_time_window_staff_and_notice(client, login, hall):
+    login("unit", unit=hall["u1"])
+    response = client.get(f"/portal/items/{hall['late'].id}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert text_of(html, "item-time") == "2024-03-05 09:05"  # hall time, stored as 01:05 UTC
+    assert text_of(html, "item-window") == "2"
+    assert text_of(html, "item-staff") == "李四"
+    assert text_of(html, "item-text") == "09:05 到岗,迟到 5 分钟"
+    assert "以任何借口提前离开窗口的" in html  # the rule's full text
+    assert "违规违纪通知单" in html and f"/portal/items/{hall['late'].id}/notice" in html
+    notice = client.get(f"/portal/items/{hall['late'].id}/notice")
+    assert notice.status_code == 200 and "data-print" in notice.get_data(as_text=True)
+
+
+def test_bonus_item_has_a_bonus_notice_not_a_violation_notice(client, login, hall):
+    login("unit", unit=hall["u1"])
+    html = client.get(f"/portal/items/{hall['praise'].id}").get_data(as_text=True)
+    assert "锦旗" in html and "考核加分通知单" in html and "违规违纪通知单" not in html
+    notice = client.get(f"/portal/items/{hall['praise'].id}/notice")
+    assert notice.status_code == 200 and "考核加分通知单" in notice.get_data(as_text=True)
+
+
+def test_overdue_d19a_shows_its_derived_d19b(client, login, make):
+    unit = make.unit("U01")
+    d19a = make.incident(unit, "D19a", at=datetime(2024, 2, 10, 9, 0), deadline=date(2024, 2, 29))
+    login("unit", unit=unit)
+    home = client.get("/portal/").get_data(as_text=True)
+    assert "D19b" in home and "逾期未整改" in home and "2024-03-01" in home
+    detail = client.get(f"/portal/items/{d19a.id}").get_data(as_text=True)
+    assert "整改期限" in detail and "2024-02-29" in detail and "2024-03-01" in detail
+
+
+@pytest.mark.parametrize("role", ["admin", "inspector", "leader"])
+def test_staff_roles_get_403_on_portal_pages(client, login, hall, role):
+    login(role)
+    for url in [*PORTAL_URLS, f"/portal/items/{hall['late'].id}", f"/portal/items/{hall['late'].id}/notice"]:
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert "无权访问" in response.get_data(as_text=True)
+
+
+def test_anonymous_is_sent_to_login(client, hall):
+    response = client.get("/portal/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_unit_account_without_a_unit_gets_403(client, make):
+    user = make.user("unit", username="orphan")
+    client.post("/login", data={"username": "orphan", "password": "test-password-1"})
+    assert user.unit_id is None
+    assert client.get("/portal/").status_code == 403
+
+
+def test_months_list_and_month_detail(client, login, make, hall):
+    make.incident(hall["u1"], "D05a", at=datetime(2024, 1, 15, 9, 0))
+    make.incident(hall["u1"], "D07b", at=datetime(2024, 2, 15, 9, 0), public_text="与办事群众争吵")
+    months.close(2024, 2)
+    months.publish(2024, 2)
+    db.session.commit()
+    login("unit", unit=hall["u1"])
+    html = client.get("/portal/").get_data(as_text=True)
+    rows = re.findall(r'data-month="(\d{4}-\d{2})"', html)
+    assert rows == ["2024-03", "2024-02", "2024-01"]
+    for label in rows:
+        y, m = map(int, label.split("-"))
+        mine = standings(y, m).unit("U01")
+        row = html[html.index(f'data-month="{label}"'):]
+        row = row[:row.index("</tr>")]
+        assert f">{mine.score}<" in row and f"第 {mine.rank} 名" in row, label
+    assert "已发布" in html  # February's status
+    feb = client.get("/portal/months/2024-02").get_data(as_text=True)
+    assert text_of(feb, "unit-score") == "95" and "与办事群众争吵" in feb and "已发布" in feb
+    assert "实时 · 暂定" not in feb
+    assert "D01" not in feb  # March's item is not February's
+    jan = client.get("/portal/months/2024-01").get_data(as_text=True)
+    assert text_of(jan, "unit-score") == "98"
+
+
+@pytest.mark.parametrize("month", ["2024-04", "2023-12", "2024-13", "abc", "2024-3"])
+def test_month_outside_the_portal_range_or_malformed_is_404(client, login, hall, month):
+    login("unit", unit=hall["u1"])
+    assert client.get(f"/portal/months/{month}").status_code == 404
+    assert client.get(f"/portal/months/{month}/detail.xlsx").status_code == 404
+
+
+def test_trend_chart_is_server_rendered_svg(client, login, make, hall):
+    make.incident(hall["u1"], "D05a", at=datetime(2023, 11, 15, 9, 0))
+    login("unit", unit=hall["u1"])
+    html = client.get("/portal/").get_data(as_text=True)
+    for chart_id in ("trend-score", "trend-rank"):
+        start = html.index(f'id="{chart_id}"')
+        svg = html[start:html.index("</svg>", start)]
+        assert svg.count('class="point"') == 5  # 2023-11 .. 2024-03
+        assert "<polyline" in svg and "style=" not in svg and "<script" not in svg
+    assert "11月" in html and "3月" in html and "2023" in html
+    assert "名次(第1名在上)" in html
+    # The values drawn are the standings' numbers.
+    score_svg = html[html.index('id="trend-score"'):]
+    assert "2024-03:86 分" in score_svg and "2023-11:98 分" in score_svg
+
+
+def test_rankings_are_public_without_others_items_or_flags(client, login, make, hall):
+    make.incident(hall["u2"], "D02c", at=datetime(2024, 3, 11, 9, 0), count=3)  # U02 gets notice_feedback
+    login("unit", unit=hall["u2"])
+    html = client.get("/portal/rankings").get_data(as_text=True)
+    result = standings(2024, 3)
+    codes = re.findall(r'data-code="([^"]+)"', html)
+    assert codes == [u.code for u in result.units]
+    for u in result.units:
+        row = html[html.index(f'data-code="{u.code}"'):]
+        row = row[:row.index("</tr>")]
+        assert f">{u.rank}<" in row and f">{u.score}<" in row and u.name in row
+    assert "书面通报" not in html and "D01" not in html and "迟到" not in html
+    assert "本单位" in html
+
+
+def test_rankings_month_picker_validates_and_serves_the_htmx_block(client, login, make, hall):
+    make.incident(hall["u1"], "D05a", at=datetime(2024, 2, 15, 9, 0))
+    login("unit", unit=hall["u1"])
+    feb = client.get("/portal/rankings?month=2024-02").get_data(as_text=True)
+    assert "2024年2月 派驻单位考核排名" in feb
+    bad = client.get("/portal/rankings?month=2031-01")
+    assert bad.status_code == 422 and "没有该月份的排名" in bad.get_data(as_text=True)
+    assert client.get("/portal/rankings?month=<script>").status_code == 422
+    block = client.get("/portal/rankings?month=2024-02", headers={"HX-Request": "true"})
+    block = block.get_data(as_text=True)
+    assert block.lstrip().startswith('<section class="card" id="rankings"') and "<html" not in block

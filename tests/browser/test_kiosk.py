@@ -1,0 +1,256 @@
+"""The hall screen in Debian's Chromium at 1920x1080 and 1080x1920: rotation, live, offline, quiet hours.
+
+The data is a realistic hall: 30 stationed units, January and February 2024 published, March live
+(HALL_TODAY is pinned to 2024-03-20 10:00), so the rankings page and the honor roll has candidates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from models import Unit, db
+from services import incidents, kiosk, months
+from services import standings as standings_service
+from services.clock import from_hall
+from tests.browser.conftest import KIOSK, KIOSK_PORTRAIT, screenshot
+
+UNITS = [
+    "市公安局出入境管理支队", "市公安局交通警察支队", "市公安局户政管理处", "市市场监督管理局", "市税务局",
+    "市人力资源和社会保障局", "市医疗保障局", "市住房公积金管理中心", "市不动产登记中心", "市自然资源局",
+    "市住房和城乡建设局", "市生态环境局", "市交通运输局", "市商务局", "市卫生健康委员会",
+    "市民政局", "市司法局", "市财政局", "市教育局", "市文化旅游和广播电视局",
+    "市农业农村局", "市水利局", "市应急管理局", "市退役军人事务局", "市残疾人联合会",
+    "国网市供电公司", "市燃气集团", "市自来水公司", "市公证处", "市烟草专卖局",
+]
+# (unit index, rule, day, count) per month: a few deductions and bonuses, so scores and grades differ.
+JANUARY = [(3, "D01", 8, 1), (4, "D08", 9, 1), (9, "D09", 10, 1), (12, "D10", 11, 2), (20, "D11", 15, 1),
+           (7, "B03", 16, 1), (1, "B01", 17, 1), (25, "D08", 18, 1), (27, "D09", 19, 3), (29, "D01", 22, 1)]
+FEBRUARY = [(3, "D01", 5, 1), (12, "D09", 6, 1), (20, "D10", 7, 1), (5, "D08", 19, 1), (27, "D11", 20, 2),
+            (2, "B02a", 21, 1), (7, "B03", 22, 1), (16, "D01", 23, 1), (18, "D14", 26, 1), (11, "D09", 27, 1)]
+MARCH = [(4, "D01", 4, 1), (6, "D08", 5, 1), (12, "D09", 6, 1), (20, "D10", 7, 1), (27, "D02a", 11, 1),
+         (0, "B03", 12, 1), (8, "B01", 13, 1), (15, "D01", 14, 1), (22, "D08", 15, 2), (29, "D14", 18, 1)]
+
+
+def build_hall(make) -> list[Unit]:
+    units = [make.unit(code=f"D{i + 1:02d}", name=name, windows="1;2;3", display_order=i)
+             for i, name in enumerate(UNITS)]
+    for month, rows in ((1, JANUARY), (2, FEBRUARY), (3, MARCH)):
+        for index, rule, day, count in rows:
+            incidents.create(units[index], rule, from_hall(datetime(2024, month, day, 9, 30)), count=count)
+        db.session.commit()
+    for month in (1, 2):
+        months.close(2024, month)
+        months.publish(2024, month)
+    db.session.commit()
+    return units
+
+
+@pytest.fixture
+def hall(make):
+    standings_service._cache.clear()  # audit ids restart after each test's wipe: a stale hit would lie
+    kiosk.clear_caches()
+    units = build_hall(make)
+    yield units
+    kiosk.clear_caches()
+
+
+def configure(**values) -> None:
+    kiosk.save_settings(values)
+    db.session.commit()
+
+
+ACTIVE = "[data-slide][data-active]:visible"  # the page shown, in the set of the screen's orientation
+
+
+def open_kiosk(open_page, live_server, viewport=KIOSK):
+    page = open_page(viewport)
+    page.goto(f"{live_server.url}/kiosk/?screen=测试屏")
+    page.locator(ACTIVE).wait_for()
+    return page
+
+
+def active_key(page) -> str:
+    return page.evaluate(
+        """() => { for (const s of document.querySelectorAll('.k-slides')) {
+             if (getComputedStyle(s).display !== 'none') {
+               const a = s.querySelector('[data-slide][data-active]'); return a ? a.dataset.slide : null; } }
+           return null; }"""
+    )
+
+
+def wait_for_slide(page, key: str, timeout: float = 8000) -> None:
+    page.wait_for_function(
+        """key => { for (const s of document.querySelectorAll('.k-slides')) {
+             if (getComputedStyle(s).display !== 'none') {
+               const a = s.querySelector('[data-slide][data-active]');
+               return a && a.dataset.slide === key; } }
+           return false; }""",
+        arg=key, timeout=timeout,
+    )
+    page.wait_for_timeout(800)  # the cross-fade
+
+
+def assert_fits(page) -> None:
+    sizes = page.evaluate(
+        """() => ({scroll: document.documentElement.scrollHeight, inner: window.innerHeight,
+                  scrollW: document.documentElement.scrollWidth, innerW: window.innerWidth,
+                  cursor: getComputedStyle(document.body).cursor})"""
+    )
+    assert sizes["scroll"] <= sizes["inner"] and sizes["scrollW"] <= sizes["innerW"], sizes
+    assert sizes["cursor"] == "none"
+
+
+def assert_rows_fit(page) -> None:
+    """Every row of the shown page is inside the screen (nothing cut off at the bottom)."""
+    bottom = page.evaluate(
+        """() => { let b = 0; for (const s of document.querySelectorAll('.k-slides')) {
+             if (getComputedStyle(s).display === 'none') continue;
+             const a = s.querySelector('[data-slide][data-active]');
+             for (const el of a.querySelectorAll('tr, .k-stat')) {
+               b = Math.max(b, el.getBoundingClientRect().bottom); }
+             const tabs = s.querySelector('.k-tabs').getBoundingClientRect();
+             return {rows: b, tabs: tabs.top, height: window.innerHeight}; } }"""
+    )
+    assert bottom["rows"] <= bottom["tabs"] + 1 and bottom["tabs"] < bottom["height"], bottom
+
+
+def ranking_font_px(page) -> float:
+    return page.evaluate(
+        """() => { for (const s of document.querySelectorAll('.k-slides')) {
+             if (getComputedStyle(s).display === 'none') continue;
+             const td = s.querySelector('[data-slide][data-active] td.k-name');
+             return parseFloat(getComputedStyle(td).fontSize); } }"""
+    )
+
+
+def test_landscape_rotates_through_every_panel_and_page(hall, open_page, live_server):
+    configure(interval=2)
+    page = open_kiosk(open_page, live_server)
+    assert page.locator("h1").first.inner_text() == "市政务服务大厅"
+    assert active_key(page) == "live-1"
+    shown = page.locator(ACTIVE)
+    assert "2024年3月 实时排名" in shown.inner_text() and "实时 · 暂定" in shown.inner_text()
+    assert shown.locator("tbody tr").count() == 10  # 30 units: three pages of ten
+    assert "第 1 / 3 页" in shown.inner_text()
+    keys = page.evaluate(
+        "() => [...document.querySelectorAll('.k-landscape [data-slide]')].map(s => s.dataset.slide)"
+    )
+    assert keys[:6] == ["live-1", "live-2", "live-3", "published-1", "published-2", "published-3"]
+    assert keys[6] == "honor-1" and all(k.startswith("honor-") for k in keys[6:])
+    for key in keys[1:] + ["live-1"]:  # every page in turn, then round again
+        wait_for_slide(page, key, timeout=4000)
+        assert page.locator(".k-landscape [data-slide][data-active]").count() == 1
+        assert_fits(page)
+    assert page.locator(".k-landscape [data-tab=live][data-active]").count() == 1
+
+
+@pytest.mark.parametrize("panel", ["live", "published", "honor"])
+def test_each_panel_at_1080p(hall, open_page, live_server, panel):
+    configure(interval=300, panels=[panel])
+    page = open_kiosk(open_page, live_server)
+    page.wait_for_timeout(900)
+    screenshot(page, f"kiosk_{panel}")
+    shown = page.locator(ACTIVE)
+    text = shown.inner_text()
+    if panel == "live":
+        assert "2024年3月 实时排名" in text and "实时 · 暂定" in text and "参评单位" in text
+    elif panel == "published":
+        assert "2024年2月 考核通报" in text and "正式结果" in text and "较1月" in text and "优秀" in text
+        assert shown.locator(".k-up, .k-down").count() > 0  # ▲/▼ against January, published too
+    else:
+        assert "光荣榜" in text and "候选" in text and "2024年第一季度" in text
+    assert shown.locator("tbody tr").count() > 0
+    assert ranking_font_px(page) >= 32
+    assert_fits(page)
+    assert_rows_fit(page)
+
+
+def test_portrait_shows_longer_pages(hall, open_page, live_server):
+    configure(interval=2, panels=["live", "published", "honor", "topbottom"], top_n=5)
+    page = open_kiosk(open_page, live_server, KIOSK_PORTRAIT)
+    assert active_key(page) == "live-1"
+    assert page.locator(".k-landscape").is_hidden()
+    shown = page.locator(ACTIVE)
+    assert shown.locator("tbody tr").count() == 15  # 30 units: two pages of fifteen
+    page.wait_for_timeout(800)
+    screenshot(page, "kiosk_portrait")
+    assert ranking_font_px(page) >= 32
+    assert_fits(page)
+    assert_rows_fit(page)
+    for key in ("live-2", "published-1"):
+        wait_for_slide(page, key)
+    assert_rows_fit(page)
+    screenshot(page, "kiosk_portrait_published")
+    for key in ("published-2", "honor-1", "topbottom-1"):
+        wait_for_slide(page, key)
+    text = page.locator(ACTIVE).inner_text()
+    assert "前5名" in text and "后5名" in text
+    assert_rows_fit(page)
+    screenshot(page, "kiosk_portrait_topbottom")
+
+
+def test_an_incident_logged_appears_within_five_seconds(hall, open_page, live_server):
+    configure(interval=300, panels=["live"])
+    page = open_kiosk(open_page, live_server)
+    page.evaluate("() => { window.__notReloaded = true; }")
+    row = page.locator(".k-landscape tr", has_text="市民政局")
+    assert row.locator("td.k-score").text_content().strip() == "98"
+
+    incidents.create(hall[15], "D09", from_hall(datetime(2024, 3, 19, 10, 0)))
+    db.session.commit()
+
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.k-landscape tr')].some(
+             tr => tr.textContent.includes('市民政局')
+                   && tr.querySelector('td.k-score').textContent.trim() === '93')""",
+        timeout=5000,
+    )
+    assert page.evaluate("() => window.__notReloaded") is True  # swapped in place, no reload
+    assert active_key(page) == "live-1"
+    assert page.locator(".k-landscape [data-slide][data-active]").count() == 1
+
+
+def test_offline_mark_keeps_content_and_recovers(hall, open_page, live_server):
+    configure(interval=300, panels=["live"])
+    page = open_kiosk(open_page, live_server)
+    before = page.locator(ACTIVE).inner_text()
+    live_server.stop()
+    page.wait_for_selector("body[data-offline]", state="attached", timeout=10_000)
+    assert page.locator(".k-offline").is_visible()
+    assert "离线 · 最后更新 10:0" in page.locator(".k-offline").inner_text()
+    assert page.locator(ACTIVE).inner_text() == before  # the last content stays
+    page.wait_for_timeout(4500)  # another failed poll or two: still the same, nothing blank
+    assert page.locator(ACTIVE).inner_text() == before
+    screenshot(page, "kiosk_offline")
+
+    live_server.start()
+    page.wait_for_function("() => !document.body.hasAttribute('data-offline')", timeout=10_000)
+    assert page.locator(".k-offline").is_hidden()
+    assert page.locator(ACTIVE).inner_text() == before
+
+
+def test_quiet_hours_show_a_calm_screen(hall, open_page, live_server):
+    configure(quiet_enabled=True, quiet_start="09:00", quiet_end="12:00")  # HALL_NOW is 10:00
+    page = open_page(KIOSK)
+    page.goto(f"{live_server.url}/kiosk/")
+    page.wait_for_selector(".k-quiet")
+    text = page.locator(".k-quiet").inner_text()
+    assert "非办公时间" in text and "市政务服务大厅" in text and "08:30–11:30" in text
+    assert page.locator(".k-head").is_hidden()
+    assert "D0" not in page.content() and "市民政局" not in page.content()
+    page.wait_for_timeout(1200)
+    assert_fits(page)
+    screenshot(page, "kiosk_quiet")
+
+    # Leaving quiet hours (here: the setting turned off) brings the rankings back without a touch.
+    configure(quiet_enabled=False)
+    page.wait_for_selector(".k-landscape [data-slide][data-active]", timeout=6000)
+    assert page.locator(".k-head").is_visible()
+    page.set_viewport_size(KIOSK_PORTRAIT)
+    configure(quiet_enabled=True)
+    page.wait_for_selector(".k-quiet", timeout=6000)
+    page.wait_for_timeout(1200)
+    assert_fits(page)
+    screenshot(page, "kiosk_quiet_portrait")

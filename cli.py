@@ -210,7 +210,11 @@ def register_cli(app: Flask) -> None:
         if db.session.scalar(select(User).where(User.username == username)) is not None:
             raise CliError(f"用户名 {username} 已存在")
         if password is None:
-            password = click.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
+            # Two plain prompts rather than click's confirmation_prompt, whose mismatch message is English.
+            password = click.prompt("密码", hide_input=True, default="", show_default=False)
+            again = click.prompt("再次输入密码", hide_input=True, default="", show_default=False)
+            if password != again:
+                raise CliError("两次输入的密码不一致")
         if len(password) < MIN_PASSWORD:
             raise CliError(f"密码至少 {MIN_PASSWORD} 位")
         user = User(username=username, role=role, unit=unit, display_name=display_name.strip())

@@ -97,7 +97,7 @@ def _row_response(incident: Incident, error: str | None = None):
     at = to_hall(incident.occurred_at)
     context = _context(at.year, at.month)
     status = 422 if error else 200
-    return render_block(TEMPLATE, "detection_row", i=incident, error=error, **context), status
+    return render_block(TEMPLATE, "detection_row", i=incident, error=error, oob=True, **context), status
 
 
 def _one(incident_id: int, change, done: str):

@@ -332,6 +332,13 @@ class MultiCheckboxField(SelectMultipleField):
     widget = widgets.ListWidget(prefix_label=False)
     option_widget = widgets.CheckboxInput()
 
+    def pre_validate(self, form):
+        # WTForms' own message for this case has no Chinese translation.
+        allowed = {value for value, _label in self.choices}
+        unknown = [str(v) for v in self.data or [] if v not in allowed]
+        if unknown:
+            raise ValidationError(_l("不是有效的选择:%(values)s", values="、".join(unknown)))
+
 
 def _span_text(span) -> str:
     return f"{span[0]}-{span[1]}"

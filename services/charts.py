@@ -94,7 +94,7 @@ def line_chart(
         ty = round(y(t), 1)
         parts.append(_line(LEFT, ty, WIDTH - RIGHT, ty, GRID))
         parts.append(
-            f'<text x="{LEFT - 5}" y="{ty + 4}" font-size="12" text-anchor="end" fill="{MUTED}">{t}</text>'
+            f'<text x="{LEFT - 5}" y="{ty + 4}" font-size="13" text-anchor="end" fill="{MUTED}">{t}</text>'
         )
     base = TOP + plot_h
     parts.append(_line(LEFT, base, WIDTH - RIGHT, base, AXIS))
@@ -103,13 +103,13 @@ def line_chart(
     for i, label in enumerate(labels):
         lx = round(x(i), 1)
         parts.append(
-            f'<text x="{lx}" y="{base + 17}" font-size="12" text-anchor="middle" fill="{MUTED}">'
+            f'<text x="{lx}" y="{base + 18}" font-size="13" text-anchor="middle" fill="{MUTED}">'
             f"{escape(label)}</text>"
         )
         sub = sublabels[i] if sublabels and i < len(sublabels) else ""
         if sub:
             parts.append(
-                f'<text x="{lx}" y="{base + 32}" font-size="11" text-anchor="middle" fill="{MUTED}">'
+                f'<text x="{lx}" y="{base + 34}" font-size="12" text-anchor="middle" fill="{MUTED}">'
                 f"{escape(sub)}</text>"
             )
 

@@ -398,8 +398,8 @@ class _Builder:
         """Ordinary patrol findings and bonuses for one unit and month, by the unit's profile."""
         roll = self.rng.random()
         bands = {
-            "steady": ((0.72, (0, 6)), (0.97, (7, 12)), (1.0, (13, 18))),
-            "average": ((0.45, (0, 6)), (0.85, (8, 16)), (1.0, (18, 26))),
+            "steady": ((0.75, (0, 4)), (0.97, (6, 12)), (1.0, (13, 18))),
+            "average": ((0.45, (0, 5)), (0.85, (8, 15)), (1.0, (18, 26))),
             "weak": ((0.25, (2, 8)), (0.6, (10, 18)), (1.0, (20, 32))),
         }[profile]
         low, high = next(band for limit, band in bands if roll < limit)
@@ -566,8 +566,10 @@ class _Builder:
                         if self.rng.random() < 0.04:  # pressed twice: counts once
                             rows.append((person.staff_id, at + timedelta(seconds=self.rng.randint(5, 40))))
         # A card the roster does not know: listed by the detection, never dropped silently.
-        days = self.working_days(*prev)
-        rows.append(("T9001", datetime.combine(days[0], time(8, 27, 12))))
+        for ym in (prev, current):
+            days = self.working_days(*ym)
+            if days and datetime.combine(days[0], time(8, 27, 12)) < self.now:
+                rows.append(("T9001", datetime.combine(days[0], time(8, 27, 12))))
         unique = sorted(set(rows))
         db.session.execute(
             ClockPunch.__table__.insert(),

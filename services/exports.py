@@ -170,7 +170,8 @@ def detail_table_xlsx(unit_code: str, year: int, month: int) -> bytes:
         total(_("基础分"), settings.base_score)
         total(_("得分"), result.score)
         total(_("等级"), str(GRADE_LABELS.get(str(result.grade), result.grade)))
-        total(_("排名"), _("第 %(rank)d 名 / 共 %(total)d 个单位", rank=result.rank, total=view.total_units))
+        total(_("排名"), result.rank,
+              _("第 %(rank)d 名 / 共 %(total)d 个单位", rank=result.rank, total=view.total_units))
         if result.flags:
             total(_("处理措施"), "", "、".join(str(FLAG_LABELS.get(f, f)) for f in result.flag_codes))
     _widths(ws, [7, 9, 44, 12, 8, 10, 7, 9])

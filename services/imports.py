@@ -343,11 +343,12 @@ class _Rows:
         self.numbers = numbers if numbers and len(numbers) == len(rows) else [i + 2 for i in range(len(rows))]
         self.errors: list[RowError] = []
         self.row_failed = False
+        self.failed_columns: set[str] = set()
         self.current = 0
 
     def __iter__(self):
         for number, row in zip(self.numbers, self.rows, strict=True):
-            self.current, self.row_failed = number, False
+            self.current, self.row_failed, self.failed_columns = number, False, set()
             yield number, row
 
     def error(self, column: str, value: Any, message: str, row_number: int | None = None) -> None:
@@ -355,6 +356,7 @@ class _Rows:
                                     _text(value), message))
         if row_number is None:
             self.row_failed = True
+            self.failed_columns.add(column)
 
     def cell(self, row: dict, column: str, parse: Callable[[Any], Any], default: Any = None) -> Any:
         value = row.get(column)
@@ -627,7 +629,8 @@ def _parse_incidents(it: _Rows, result: ParseResult) -> None:
                     exempt=bool(exempt), unit=unit,
                 ):
                     column = column_of.get(field_name, "rule_code")
-                    it.error(column, row.get(column), message)
+                    if column not in it.failed_columns:  # a cell already reported is not reported twice
+                        it.error(column, row.get(column), message)
                 if rule_code in rulebook.codes and "linked" in rulebook.rule(rule_code).requires:
                     it.error("rule_code", rule_code,
                              f"{rule_code} 须与所加扣的违规记录关联,不能批量导入,请在系统中登记")

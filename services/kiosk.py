@@ -56,9 +56,9 @@ DEFAULTS: dict[str, Any] = {
 INTERVAL_RANGE = (2, 300)
 TOP_N_RANGE = (1, 10)
 DEFAULT_SCREEN = "大厅主屏"
-# Rows per page: 10 fit a 1080-pixel-high landscape screen at 32 px text, 16 a 1920-pixel portrait one.
+# Rows per page: 10 fit a 1080-pixel-high landscape screen at 32 px text, 18 a 1920-pixel portrait one.
 ROWS_LANDSCAPE = 10
-ROWS_PORTRAIT = 16
+ROWS_PORTRAIT = 18
 TOUCH_EVERY = timedelta(seconds=60)  # a screen's last contact is written at most this often per process
 SILENT_AFTER = timedelta(minutes=2)
 MAX_SCREENS = 200  # the name comes from the URL: cap the rows a stranger could create
@@ -289,7 +289,7 @@ class ScreenView:
 
 
 def pages(rows: list[Row], most: int) -> list[list[Row]]:
-    """Rows split into the fewest pages of at most `most`, balanced (30 rows, 16 a page: 15 + 15)."""
+    """Rows split into the fewest pages of at most `most`, balanced (30 rows, 18 a page: 15 + 15)."""
     if not rows:
         return [[]]
     count = -(-len(rows) // most)

@@ -70,6 +70,11 @@ class UnitMonth:
         return [i for i in self.items if i.kind == RuleKind.BONUS]
 
     @property
+    def deduction_points(self) -> int:
+        """The month's deductions as signed points (standings report them as a positive sum)."""
+        return -self.result.deductions if self.result else 0
+
+    @property
     def bonus_capped(self) -> bool:
         """The raw bonus is above the rulebook's cap (the page says only the cap counts)."""
         return self.result is not None and self.result.bonus > self.rulebook.settings.bonus_cap
@@ -304,7 +309,12 @@ def trend_charts(points: list[MonthSummary]) -> TrendCharts:
     # A full year of "12月" labels would touch on a phone: then the axis names the unit once.
     short = len(points) > 7
     labels = [str(p.month) if short else _("%(m)d月", m=p.month) for p in points]
-    sublabels = [_("%(y)d年", y=p.year) if i == 0 or p.month == 1 else "" for i, p in enumerate(points)]
+    # The year under the first month and under each January (not both when they are neighbours).
+    sublabels = [
+        _("%(y)d年", y=p.year)
+        if p.month == 1 or (i == 0 and not (len(points) > 1 and points[1].month == 1)) else ""
+        for i, p in enumerate(points)
+    ]
     scores = [p.score for p in points]
     ranks = [p.rank for p in points]
     live_last = bool(points) and points[-1].status == "open"

@@ -6,14 +6,14 @@ snapshot stored when they were closed, so they never move.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from threading import Lock
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, func, select, text, type_coerce
 
 from models import AuditLog, Incident, IncidentStatus, Month, MonthStatus, Unit, db
 from scoring import Flag, Grade, IncidentIn, Item, MonthResult, UnitIn, UnitResult, score_month
-from services.clock import hall_today, month_utc_range, to_hall
+from services.clock import hall_today, hall_tz, month_utc_range
 from services.rulebooks import rulebook_for_month
 
 _cache: dict[tuple, MonthResult] = {}
@@ -46,32 +46,71 @@ def incidents_for_month(year: int, month: int) -> list[IncidentIn]:
     start, end = month_utc_range(year, month)
     first = date(year, month, 1)
     last = date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
-    rows = db.session.execute(
-        select(
-            Incident.id, Unit.code, Incident.rule_code, Incident.occurred_at, Incident.count,
-            Incident.exempt, Incident.deadline, Incident.rectified_on,
-        )
-        .join(Unit, Unit.id == Incident.unit_id)
-        .where(
-            Incident.status == IncidentStatus.CONFIRMED,
-            Unit.active.is_(True),
-            or_(
-                and_(Incident.occurred_at >= start, Incident.occurred_at < end),
-                and_(
-                    Incident.rule_code == "D19a",
-                    Incident.deadline >= first - timedelta(days=1),
-                    Incident.deadline <= last - timedelta(days=1),
-                ),
-            ),
-        )
+    # occurred_at is read as the database gives it (SQLite: text) and turned into a hall date below:
+    # building an aware datetime per row is most of the time of a month with thousands of incidents.
+    columns = (
+        Incident.id, Unit.code, Incident.rule_code, type_coerce(Incident.occurred_at, String), Incident.count,
+        Incident.exempt, Incident.deadline, Incident.rectified_on,
     )
-    return [
-        IncidentIn(
-            id=i, unit_code=code, rule_code=rule, occurred_on=to_hall(at).date(), count=count or 1,
-            exempt=bool(exempt), deadline=deadline, rectified_on=rectified,
+    base = select(*columns).join(Unit, Unit.id == Incident.unit_id).where(Unit.active.is_(True))
+    # Two queries rather than one with OR, so each can use its own index (status+occurred_at; rule_code):
+    # with the OR the database scans every confirmed incident of every month. The D19a query checks the
+    # status in Python, or SQLite (without statistics) would pick the status index and scan them all.
+    dated = db.session.execute(
+        base.where(Incident.status == IncidentStatus.CONFIRMED, Incident.occurred_at >= start,
+                   Incident.occurred_at < end)
+    ).all()
+    overdue = [
+        row[:-1]
+        for row in db.session.execute(
+            base.add_columns(Incident.status).where(
+                Incident.rule_code == "D19a",
+                Incident.deadline >= first - timedelta(days=1),
+                Incident.deadline <= last - timedelta(days=1),
+            )
         )
-        for i, code, rule, at, count, exempt, deadline, rectified in rows
+        if row[-1] == IncidentStatus.CONFIRMED
     ]
+    out: dict[int, IncidentIn] = {}
+    for rows, day_of in ((dated, _hall_day(start, end)), (overdue, _stored_hall_day)):
+        for i, code, rule, at, count, exempt, deadline, rectified in rows:
+            if i not in out:
+                out[i] = IncidentIn(
+                    id=i, unit_code=code, rule_code=rule, occurred_on=day_of(at), count=count or 1,
+                    exempt=bool(exempt), deadline=deadline, rectified_on=rectified,
+                )
+    return list(out.values())
+
+
+def _stored_hall_day(stored: str | datetime) -> date:
+    """A stored UTC timestamp (SQLite text or a naive datetime) -> its hall date."""
+    at = datetime.fromisoformat(stored) if isinstance(stored, str) else stored
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(hall_tz()).date()
+
+
+def _hall_day(start: datetime, end: datetime):
+    """Stored UTC timestamps in [start, end) -> hall dates, with one fixed offset when the month has no
+    daylight-saving change (always, for China), else per row."""
+    tz = hall_tz()
+    offset = start.astimezone(tz).utcoffset()
+    if offset != (end - timedelta(microseconds=1)).astimezone(tz).utcoffset():
+        return _stored_hall_day
+    minutes = int(offset.total_seconds()) // 60
+    cache: dict[tuple[str, int], date] = {}
+
+    def day(stored: str | datetime) -> date:
+        if isinstance(stored, str) and len(stored) >= 16 and stored[13] == ":":
+            shift = (int(stored[11:13]) * 60 + int(stored[14:16]) + minutes) // 1440
+            key = (stored[:10], shift)
+            hit = cache.get(key)
+            if hit is None:
+                hit = cache[key] = date.fromisoformat(stored[:10]) + timedelta(days=shift)
+            return hit
+        if isinstance(stored, str):
+            return _stored_hall_day(stored)
+        return (stored.replace(tzinfo=None) + offset).date()
+
+    return day
 
 
 def _score_live(year: int, month: int, today: date, earlier_unqualified: dict[str, int] | None) -> MonthResult:
@@ -84,12 +123,48 @@ def _score_live(year: int, month: int, today: date, earlier_unqualified: dict[st
 def _earlier_unqualified(year: int, month: int, today: date) -> dict[str, int]:
     """Unqualified months of the same year before this one, per unit (replace_staff reads it)."""
     counts: dict[str, int] = {}
+    statuses = db.session.execute(
+        select(Month.month, Month.status).where(Month.year == year, Month.month < month)
+    ).all()
+    grades = _snapshot_grades(year, sorted(m for m, status in statuses if status != MonthStatus.OPEN))
     for m in range(1, month):
-        earlier = _frozen(year, m) or _score_live(year, m, today, None)
-        for unit in earlier.units:
-            if unit.grade == Grade.UNQUALIFIED:
-                counts[unit.code] = counts.get(unit.code, 0) + 1
+        pairs = grades.get(m)
+        if pairs is None:
+            earlier = _frozen(year, m) or _score_live(year, m, today, None)
+            pairs = [(unit.code, str(unit.grade)) for unit in earlier.units]
+        for code, grade in pairs:
+            if grade == Grade.UNQUALIFIED:
+                counts[code] = counts.get(code, 0) + 1
     return counts
+
+
+def _snapshot_grades(year: int, frozen_months: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """(unit code, grade) of each frozen month's snapshot, read by the database's own JSON functions:
+    decoding and rebuilding whole snapshots (every item of every unit) costs seconds in a big hall.
+    Months it cannot read this way are left out; the caller falls back to the full snapshot."""
+    if not frozen_months:
+        return {}
+    dialect = db.engine.dialect.name
+    if dialect == "sqlite":
+        sql = (
+            "SELECT month.month, json_extract(u.value, '$.code'), json_extract(u.value, '$.grade') "
+            "FROM month, json_each(month.snapshot, '$.units') AS u "
+            "WHERE month.year = :year AND month.month IN ({})"
+        )
+    elif dialect == "postgresql":
+        sql = (
+            "SELECT m.month, u ->> 'code', u ->> 'grade' "
+            "FROM month AS m, json_array_elements(CAST(m.snapshot AS json) -> 'units') AS u "
+            "WHERE m.year = :year AND m.month IN ({})"
+        )
+    else:
+        return {}
+    params = {"year": year, **{f"m{i}": m for i, m in enumerate(frozen_months)}}
+    query = text(sql.format(", ".join(f":m{i}" for i in range(len(frozen_months)))))
+    grades: dict[int, list[tuple[str, str]]] = {}
+    for m, code, grade in db.session.execute(query, params):
+        grades.setdefault(m, []).append((code, grade))
+    return grades
 
 
 def _frozen(year: int, month: int) -> MonthResult | None:

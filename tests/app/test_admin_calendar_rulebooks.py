@@ -28,11 +28,11 @@ def test_calendar_grid_marks_weekdays_and_weekends(client, login):
     # April 2024 starts on a Monday: the grid has no padding before it.
     assert html.index('id="day-2024-04-01"') < html.index('id="day-2024-04-02"')
     assert 'id="day-2024-03-31"' not in html
-    cell = html[html.index('id="day-2024-04-04"'):html.index('id="day-2024-04-05"')]
+    cell = html[html.index('id="day-2024-04-04"') : html.index('id="day-2024-04-05"')]
     assert "节假日" in cell and "清明节" in cell and "恢复" in cell
-    cell = html[html.index('id="day-2024-04-06"'):html.index('id="day-2024-04-07"')]
+    cell = html[html.index('id="day-2024-04-06"') : html.index('id="day-2024-04-07"')]
     assert "休息日" in cell and "设为调休上班" in cell
-    cell = html[html.index('id="day-2024-04-07"'):html.index('id="day-2024-04-08"')]
+    cell = html[html.index('id="day-2024-04-07"') : html.index('id="day-2024-04-08"')]
     assert "调休上班" in cell and "mark-workday" in cell
 
 
@@ -50,8 +50,11 @@ def test_toggle_a_day_with_htmx(client, login):
     html = client.post("/admin/calendar/days/2024-05-01", headers=HX).get_data(as_text=True)
     assert "工作日" in html and "设为节假日" in html
     assert db.session.get(CalendarDay, date(2024, 5, 1)) is None
-    actions = list(db.session.scalars(
-        select(AuditLog.action).where(AuditLog.action.like("calendar.%")).order_by(AuditLog.id)))
+    actions = list(
+        db.session.scalars(
+            select(AuditLog.action).where(AuditLog.action.like("calendar.%")).order_by(AuditLog.id)
+        )
+    )
     assert actions == ["calendar.set", "calendar.set", "calendar.clear"]
 
 
@@ -114,15 +117,25 @@ def new_version_form(**changes) -> dict:
         data[f"points_{rule.code}"] = str(rule.points)
         data[f"flags_{rule.code}"] = list(rule.flags)
     settings = rulebook.settings
-    data.update({
-        "setting_base_score": "100", "setting_bonus_cap": "20", "setting_excellent_above": "90",
-        "setting_good_from": "80", "setting_qualified_from": "60", "setting_replace_staff_min_unqualified": "2",
-        "setting_d02c_escalation_above": "2", "setting_d02c_escalation_flag": "notice_feedback",
-        "setting_d13_week_above": "2", "setting_d13_month_above": "3", "setting_clock_in_morning": "08:25-08:30",
-        "setting_clock_in_evening": "16:55-17:00", "setting_hall_hours": "08:30-11:30;13:00-17:00",
-        "setting_appeal_working_days": str(settings.appeal_working_days),
-        "setting_unqualified_flag": "quarter_ineligible",
-    })
+    data.update(
+        {
+            "setting_base_score": "100",
+            "setting_bonus_cap": "20",
+            "setting_excellent_above": "90",
+            "setting_good_from": "80",
+            "setting_qualified_from": "60",
+            "setting_replace_staff_min_unqualified": "2",
+            "setting_d02c_escalation_above": "2",
+            "setting_d02c_escalation_flag": "notice_feedback",
+            "setting_d13_week_above": "2",
+            "setting_d13_month_above": "3",
+            "setting_clock_in_morning": "08:25-08:30",
+            "setting_clock_in_evening": "16:55-17:00",
+            "setting_hall_hours": "08:30-11:30;13:00-17:00",
+            "setting_appeal_working_days": str(settings.appeal_working_days),
+            "setting_unqualified_flag": "quarter_ineligible",
+        }
+    )
     data.update(changes)
     return data
 
@@ -131,17 +144,25 @@ def test_new_version_from_the_current_one(client, login):
     login("admin")
     form = client.get("/admin/rulebooks/anshan-2023/new").get_data(as_text=True)
     assert 'name="points_D01" ' in form and 'value="2"' in form and "修改细则不会改变已关账月份的成绩" in form
-    data = new_version_form(points_D01="3", flags_D01=["notice_feedback"], setting_bonus_cap="15",
-                            setting_clock_in_morning="08:20-08:30")
+    data = new_version_form(
+        points_D01="3",
+        flags_D01=["notice_feedback"],
+        setting_bonus_cap="15",
+        setting_clock_in_morning="08:20-08:30",
+    )
     response = client.post("/admin/rulebooks/anshan-2023/new", data=data)
     assert response.status_code == 302, response.get_data(as_text=True)
     new = as_rulebook(by_key("anshan-2024"))
     assert new.rule("D01").points == 3 and new.rule("D01").flags == ("notice_feedback",)
-    assert new.rule("D02c").points == 5 and new.rule("D01").text == rulebook_for_month(2024, 3).rule("D01").text
+    assert (
+        new.rule("D02c").points == 5 and new.rule("D01").text == rulebook_for_month(2024, 3).rule("D01").text
+    )
     assert new.settings.bonus_cap == 15 and new.settings.clock_in_morning == ("08:20", "08:30")
     assert new.effective_from == date(2024, 4, 1)
     # March keeps the old version; April takes the new one.
-    assert rulebook_for_month(2024, 3).key == "anshan-2023" and rulebook_for_month(2024, 4).key == "anshan-2024"
+    assert (
+        rulebook_for_month(2024, 3).key == "anshan-2023" and rulebook_for_month(2024, 4).key == "anshan-2024"
+    )
     assert db.session.scalar(select(AuditLog.action).order_by(AuditLog.id.desc())) == "rulebook.publish"
     html = client.get("/admin/rulebooks").get_data(as_text=True)
     assert "待生效" in html and "anshan-2024" in html

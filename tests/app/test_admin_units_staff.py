@@ -84,23 +84,39 @@ def test_add_staff_then_move_and_end_keeping_history(client, login, make):
     u1 = make.unit("U01", windows="1;2")
     u2 = make.unit("U02", name="市社保中心", windows="5")
     login("admin")
-    response = client.post("/admin/staff/new", data={
-        "staff_id": "S100", "name": "王五", "unit_id": str(u1.id), "category": "W", "window": "2",
-        "start_date": "2024-01-02"})
+    response = client.post(
+        "/admin/staff/new",
+        data={
+            "staff_id": "S100",
+            "name": "王五",
+            "unit_id": str(u1.id),
+            "category": "W",
+            "window": "2",
+            "start_date": "2024-01-02",
+        },
+    )
     assert response.status_code == 302
     staff = db.session.scalar(select(Staff).where(Staff.staff_id == "S100"))
     listing = client.get(f"/admin/staff?unit={u1.id}").get_data(as_text=True)
     assert "王五" in listing and "2024-01-02" in listing
 
-    response = client.post(f"/admin/staff/{staff.id}/move", data={
-        "move-unit_id": str(u2.id), "move-category": "W", "move-window": "5", "move-from_date": "2024-03-01"})
+    response = client.post(
+        f"/admin/staff/{staff.id}/move",
+        data={
+            "move-unit_id": str(u2.id),
+            "move-category": "W",
+            "move-window": "5",
+            "move-from_date": "2024-03-01",
+        },
+    )
     assert response.status_code == 302
     response = client.post(f"/admin/staff/{staff.id}/end", data={"end-end_date": "2024-03-15"})
     assert response.status_code == 302
     db.session.expire_all()
     spans = [(p.unit.code, p.window, p.start_date, p.end_date) for p in staff.postings]
     assert spans == [
-        ("U01", "2", date(2024, 1, 2), date(2024, 2, 29)), ("U02", "5", date(2024, 3, 1), date(2024, 3, 15)),
+        ("U01", "2", date(2024, 1, 2), date(2024, 2, 29)),
+        ("U02", "5", date(2024, 3, 1), date(2024, 3, 15)),
     ]
     page = client.get(f"/admin/staff/{staff.id}").get_data(as_text=True)
     assert "岗位历史" in page and "2024-02-29" in page and "市社保中心" in page
@@ -128,8 +144,14 @@ def test_bad_staff_input(client, login, make, data, message):
     unit = make.unit("U01", windows="1;2")
     make.staff(unit, "S001")
     login("admin")
-    form = {"staff_id": "S100", "name": "王五", "unit_id": str(unit.id), "category": "W", "window": "1",
-            "start_date": "2024-01-02"}
+    form = {
+        "staff_id": "S100",
+        "name": "王五",
+        "unit_id": str(unit.id),
+        "category": "W",
+        "window": "1",
+        "start_date": "2024-01-02",
+    }
     form.update(data)
     before = (count(Staff), count(Posting))
     response = client.post("/admin/staff/new", data=form)
@@ -142,14 +164,20 @@ def test_bad_move_end_and_leave(client, login, make):
     unit = make.unit("U01", windows="1;2")
     staff = make.staff(unit, "S001", start=date(2024, 1, 10))
     login("admin")
-    move = {"move-unit_id": str(unit.id), "move-category": "W", "move-window": "2",
-            "move-from_date": "2024-01-05"}
+    move = {
+        "move-unit_id": str(unit.id),
+        "move-category": "W",
+        "move-window": "2",
+        "move-from_date": "2024-01-05",
+    }
     response = client.post(f"/admin/staff/{staff.id}/move", data=move)
     assert response.status_code == 422 and "调岗日期必须晚于" in response.get_data(as_text=True)
     response = client.post(f"/admin/staff/{staff.id}/end", data={"end-end_date": "2023-12-31"})
     assert response.status_code == 422 and "早于当前岗位的开始日期" in response.get_data(as_text=True)
-    response = client.post(f"/admin/staff/{staff.id}/leave", data={
-        "leave-start_date": "2024-03-05", "leave-end_date": "2024-03-01"})
+    response = client.post(
+        f"/admin/staff/{staff.id}/leave",
+        data={"leave-start_date": "2024-03-05", "leave-end_date": "2024-03-01"},
+    )
     assert response.status_code == 422 and "请假结束日期不能早于开始日期" in response.get_data(as_text=True)
     response = client.post(f"/admin/staff/{staff.id}/leave", data={"leave-start_date": "x"})
     assert response.status_code == 422 and "不是有效的日期值" in response.get_data(as_text=True)

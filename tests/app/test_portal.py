@@ -255,3 +255,16 @@ def test_rankings_month_picker_validates_and_serves_the_htmx_block(client, login
     block = client.get("/portal/rankings?month=2024-02", headers={"HX-Request": "true"})
     block = block.get_data(as_text=True)
     assert block.lstrip().startswith('<section class="card" id="rankings"') and "<html" not in block
+
+
+def test_line_chart_breaks_at_missing_months_escapes_text_and_inverts_ranks():
+    from services.charts import line_chart, nice_ticks
+
+    svg = line_chart("c", "<名次>", ["1", "2", "3", "4"], [1, None, 5, 3], y_min=1, y_max=5, invert=True)
+    assert "&lt;名次&gt;" in svg and "<名次>" not in svg
+    assert svg.count('class="point"') == 3
+    assert svg.count("<polyline") == 1  # 1 | gap | 5-3: only the last two points are joined
+    ys = {v: float(y) for y, v in re.findall(r'y="([\d.]+)"[^>]*class="value">(\d)<', svg)}
+    assert ys["1"] < ys["3"] < ys["5"]  # first place on top
+    assert "style=" not in svg
+    assert nice_ticks(1, 30) == [10, 20, 30] and nice_ticks(50, 120) == [60, 80, 100, 120]

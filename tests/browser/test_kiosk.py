@@ -33,9 +33,12 @@ MARCH = [(4, "D01", 4, 1), (6, "D08", 5, 1), (12, "D09", 6, 1), (20, "D10", 7, 1
          (0, "B03", 12, 1), (8, "B01", 13, 1), (15, "D01", 14, 1), (22, "D08", 15, 2), (29, "D14", 18, 1)]
 
 
-def build_hall(make) -> list[Unit]:
+MORE_UNITS = ["市档案馆", "市气象局", "市邮政管理局", "市红十字会", "市消防救援支队", "市人民防空办公室"]
+
+
+def build_hall(make, names=UNITS) -> list[Unit]:
     units = [make.unit(code=f"D{i + 1:02d}", name=name, windows="1;2;3", display_order=i)
-             for i, name in enumerate(UNITS)]
+             for i, name in enumerate(names)]
     for month, rows in ((1, JANUARY), (2, FEBRUARY), (3, MARCH)):
         for index, rule, day, count in rows:
             incidents.create(units[index], rule, from_hall(datetime(2024, month, day, 9, 30)), count=count)
@@ -47,13 +50,24 @@ def build_hall(make) -> list[Unit]:
     return units
 
 
-@pytest.fixture
-def hall(make):
+def fresh_caches() -> None:
     standings_service._cache.clear()  # audit ids restart after each test's wipe: a stale hit would lie
     kiosk.clear_caches()
-    units = build_hall(make)
-    yield units
-    kiosk.clear_caches()
+
+
+@pytest.fixture
+def hall(make):
+    fresh_caches()
+    yield build_hall(make)
+    fresh_caches()
+
+
+@pytest.fixture
+def big_hall(make):
+    """36 units: full pages of eighteen in portrait, the most a page holds."""
+    fresh_caches()
+    yield build_hall(make, UNITS + MORE_UNITS)
+    fresh_caches()
 
 
 def configure(**values) -> None:
@@ -167,13 +181,13 @@ def test_each_panel_at_1080p(hall, open_page, live_server, panel):
     assert_rows_fit(page)
 
 
-def test_portrait_shows_longer_pages(hall, open_page, live_server):
+def test_portrait_shows_longer_pages(big_hall, open_page, live_server):
     configure(interval=2, panels=["live", "published", "honor", "topbottom"], top_n=5)
     page = open_kiosk(open_page, live_server, KIOSK_PORTRAIT)
     assert active_key(page) == "live-1"
     assert page.locator(".k-landscape").is_hidden()
     shown = page.locator(ACTIVE)
-    assert shown.locator("tbody tr").count() == 15  # 30 units: two pages of fifteen
+    assert shown.locator("tbody tr").count() == 18  # 36 units: two full pages of eighteen
     page.wait_for_timeout(800)
     screenshot(page, "kiosk_portrait")
     assert ranking_font_px(page) >= 32
@@ -183,8 +197,11 @@ def test_portrait_shows_longer_pages(hall, open_page, live_server):
         wait_for_slide(page, key)
     assert_rows_fit(page)
     screenshot(page, "kiosk_portrait_published")
-    for key in ("published-2", "honor-1", "topbottom-1"):
+    for key in ("published-2", "honor-1"):
         wait_for_slide(page, key)
+    assert_rows_fit(page)
+    screenshot(page, "kiosk_portrait_honor")
+    wait_for_slide(page, "topbottom-1")
     text = page.locator(ACTIVE).inner_text()
     assert "前5名" in text and "后5名" in text
     assert_rows_fit(page)

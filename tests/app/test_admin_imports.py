@@ -1,0 +1,173 @@
+"""Imports in the browser: upload -> preview (first rows, row count, every bad row in Chinese; nothing
+written) -> confirm (a background job) -> written. Bad files get a Chinese message, never a 500."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import openpyxl
+import pytest
+from sqlalchemy import func, select
+
+from models import Job, Staff, Unit, db
+
+UNITS_CSV = (
+    "code,name,windows,display_order,active\nSW01,市税务局,1;2;3,1,true\nSB01,市社保中心,4、5,2,true\n"
+)
+
+
+@pytest.fixture
+def sync_jobs(app, monkeypatch):
+    monkeypatch.setitem(app.config, "JOBS_SYNCHRONOUS", True)
+
+
+def upload(client, kind: str, data: bytes, filename: str):
+    return client.post(
+        "/admin/import",
+        data={"kind": kind, "file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
+
+
+def units() -> int:
+    return db.session.scalar(select(func.count(Unit.id)))
+
+
+def token_of(html: str) -> str:
+    match = re.search(r'action="/admin/import/([A-Za-z0-9_-]+)"', html)
+    assert match, "no confirm form"
+    return match.group(1)
+
+
+def test_preview_then_confirm(client, login, app, sync_jobs):
+    login("admin")
+    response = upload(client, "units", UNITS_CSV.encode("utf-8-sig"), "units.csv")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "共 2 行数据" in html and "市税务局" in html and "1;2;3" in html and "4;5" in html
+    assert "确认导入" in html and "处问题" not in html
+    assert units() == 0  # nothing written by the preview
+    token = token_of(html)
+    stored = Path(app.instance_path) / "imports" / f"{token}.data"
+    assert stored.exists()
+    response = client.post(f"/admin/import/{token}", headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert "单位导入完成:共 2 行" in html and "新增 2" in html
+    assert units() == 2 and not stored.exists()
+    assert db.session.scalar(select(Job)).kind == "import"
+    # The same upload cannot be imported twice.
+    response = client.post(f"/admin/import/{token}")
+    assert response.status_code == 302
+    assert "上传的文件已失效" in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_bad_rows_are_listed_and_nothing_is_written(client, login, make):
+    make.unit("U01", windows="1;2")
+    login("admin")
+    csv = (
+        "staff_id,name,unit_code,category,window,start_date,end_date\n"
+        "S001,张三,U01,W,1,2024-01-02,\n"
+        "S002,李四,NOPE,W,1,2024-01-02,\n"
+        "S003,王五,U01,X,1,2024-13-01,\n"
+    )
+    response = upload(client, "staff", csv.encode("gb18030"), "名册.csv")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "文件有问题,未写入任何数据" in html and "确认导入" not in html
+    bad = re.search(r'<table class="bad-rows" id="bad-rows">(.*?)</table>', html, re.S).group(1)
+    rows = [re.sub(r"<[^>]+>", "|", r) for r in re.findall(r"<tr>(.*?)</tr>", bad, re.S)[1:]]
+    assert len(rows) >= 3
+    assert any("|3|" in r and "unit_code" in r and "NOPE" in r for r in rows)
+    assert any("|4|" in r and "category" in r for r in rows) and any(
+        "|4|" in r and "start_date" in r for r in rows
+    )
+    # The file's own rows are previewed as they were typed.
+    assert "李四" in html and "2024-13-01" in html
+    assert db.session.scalar(select(func.count(Staff.id))) == 0
+
+
+def test_xlsx_upload(client, login, sync_jobs):
+    login("admin")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["code", "name", "windows", "display_order", "active"])
+    sheet.append(["SW01", "市税务局", "1;2", 1, "true"])
+    out = io.BytesIO()
+    book.save(out)
+    html = upload(client, "units", out.getvalue(), "units.xlsx").get_data(as_text=True)
+    assert "共 1 行数据" in html
+    client.post(f"/admin/import/{token_of(html)}")
+    assert units() == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "message"),
+    [
+        (b"", "units.csv", "文件是空的"),
+        (b"PK\x03\x04not really a zip", "units.xlsx", "无法读取 Excel 文件"),
+        (b"not a workbook", "units.xlsx", "不是有效的 .xlsx 工作簿"),
+        (b"\xd0\xcf\x11\xe0old excel", "units.xls", "只能导入 .csv 或 .xlsx 文件"),
+        (b"code,name\n", "units.pdf", "只能导入 .csv 或 .xlsx 文件"),
+        (b"code,name,extra\nA,B,C\n", "units.csv", "缺少列"),
+        (b"code,name,windows,display_order,active\n", "units.csv", "没有数据行"),
+    ],
+)
+def test_bad_files(client, login, data, filename, message):
+    login("admin")
+    response = upload(client, "units", data, filename)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert "确认导入" not in response.get_data(as_text=True)
+    assert units() == 0
+
+
+def test_missing_file_or_kind(client, login):
+    login("admin")
+    response = client.post("/admin/import", data={"kind": "units"}, content_type="multipart/form-data")
+    assert response.status_code == 422 and "请选择要导入的文件" in response.get_data(as_text=True)
+    response = upload(client, "robots", UNITS_CSV.encode(), "units.csv")
+    assert response.status_code == 422 and "不是有效的选择" in response.get_data(as_text=True)
+    assert units() == 0
+
+
+def test_bad_or_foreign_token(client, login, make, sync_jobs):
+    login("admin")
+    response = client.post("/admin/import/short")
+    assert response.status_code == 302
+    response = client.post("/admin/import/" + "a" * 30)
+    assert response.status_code == 302
+    html = upload(client, "units", UNITS_CSV.encode(), "units.csv").get_data(as_text=True)
+    token = token_of(html)
+    # Another admin cannot confirm someone else's upload.
+    client.post("/logout")
+    login("admin", username="other-admin")
+    client.post(f"/admin/import/{token}")
+    assert units() == 0
+
+
+def test_templates_download(client, login):
+    login("admin")
+    response = client.get("/admin/import/templates/staff.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.data.decode("utf-8-sig").startswith(
+        "staff_id,name,unit_code,category,window,start_date,end_date"
+    )
+    assert client.get("/admin/import/templates/nope.csv").status_code == 404
+
+
+def test_import_progress_fragment(client, login):
+    login("admin")
+    job = Job(kind="import", status="done", result={"kind": "units", "rejected": ["第3行 code: 不能为空"]})
+    db.session.add(job)
+    db.session.commit()
+    response = client.get(f"/admin/import/jobs/{job.id}", headers={"HX-Request": "true"})
+    assert response.status_code == 286 and "导入失败,未写入任何数据" in response.get_data(as_text=True)
+    running = Job(kind="import", status="running", done=200, total=1000)
+    db.session.add(running)
+    db.session.commit()
+    response = client.get(f"/admin/import/jobs/{running.id}", headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "200/1000" in response.get_data(as_text=True)
+    html = client.get(f"/admin/import?job={running.id}").get_data(as_text=True)
+    assert 'hx-trigger="every 1s"' in html

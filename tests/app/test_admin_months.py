@@ -1,0 +1,110 @@
+"""The month lifecycle pages: close (admin), publish (admin, leader), reopen with a reason (admin), each
+audited; the printable bulletin, marked 实时 while the month is open."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from models import AuditLog, Month, MonthStatus, db
+from services.standings import month_row, standings_json
+
+
+@pytest.fixture
+def hall(make):
+    u1 = make.unit("U01", name="市税务局")
+    make.unit("U02", name="市社保中心")
+    make.incident(u1, "D02c", at=datetime(2024, 2, 5, 9, 0), count=3)
+    return u1
+
+
+def actions() -> list[str]:
+    return list(
+        db.session.scalars(
+            select(AuditLog.action).where(AuditLog.action.like("month.%")).order_by(AuditLog.id)
+        )
+    )
+
+
+def test_month_list_shows_24_months_and_actions_by_role(client, login, hall):
+    login("admin")
+    html = client.get("/admin/months").get_data(as_text=True)
+    labels = re.findall(r'<tr id="month-(\d{4}-\d{2})"', html)
+    assert labels[0] == "2024-03" and labels[-1] == "2022-04" and len(labels) == 24
+    assert "/admin/months/2024-02/close" in html and "data-confirm=" in html
+    assert "anshan-2023" in html
+
+
+def test_close_publish_reopen(client, login, make, hall):
+    login("admin")
+    response = client.post("/admin/months/2024-02/close")
+    assert response.status_code == 302
+    row = month_row(2024, 2)
+    assert row.status == MonthStatus.CLOSED and row.snapshot and row.rulebook_key == "anshan-2023"
+    assert "2024-02 已关账,成绩已冻结" in client.get(response.headers["Location"]).get_data(as_text=True)
+    # Closing twice is refused with the service's message.
+    response = client.post("/admin/months/2024-02/close")
+    assert response.status_code == 422 and "2024-02 已经关账" in response.get_data(as_text=True)
+
+    leader = make.user("leader", username="boss")
+    client.post("/logout")
+    client.post("/login", data={"username": leader.username, "password": "test-password-1"})
+    html = client.get("/admin/months").get_data(as_text=True)
+    assert "/admin/months/2024-02/publish" in html and "/admin/months/2024-03/close" not in html
+    assert client.post("/admin/months/2024-03/close").status_code == 403
+    assert client.post("/admin/months/2024-02/reopen", data={"reason": "x"}).status_code == 403
+    assert client.post("/admin/months/2024-02/publish").status_code == 302
+    assert month_row(2024, 2).status == MonthStatus.PUBLISHED
+    assert standings_json(2024, 2)["status"] == "published"
+
+    client.post("/logout")
+    login("admin", username="admin2")
+    response = client.post("/admin/months/2024-02/reopen", data={"reason": "  "})
+    assert response.status_code == 422 and "请填写重新开放的原因" in response.get_data(as_text=True)
+    assert month_row(2024, 2).status == MonthStatus.PUBLISHED
+    response = client.post("/admin/months/2024-02/reopen", data={"reason": "单位申诉成立,需更正"})
+    assert response.status_code == 302
+    assert month_row(2024, 2).status == MonthStatus.OPEN
+    assert actions() == ["month.close", "month.publish", "month.reopen"]
+    reopen = db.session.scalar(select(AuditLog).where(AuditLog.action == "month.reopen"))
+    assert reopen.after["reason"] == "单位申诉成立,需更正"
+
+
+def test_publish_an_open_month_is_refused(client, login, hall):
+    login("admin")
+    response = client.post("/admin/months/2024-03/publish")
+    assert response.status_code == 422 and "只能发布已关账的月份" in response.get_data(as_text=True)
+    assert db.session.scalar(select(Month)) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/months/2024-13/close",
+        "/admin/months/abc/publish",
+        "/admin/months/2024-1/reopen",
+        "/admin/months/99/bulletin",
+    ],
+)
+def test_bad_month_in_the_address_is_404(client, login, hall, url):
+    login("admin")
+    method = client.get if url.endswith("bulletin") else client.post
+    assert method(url).status_code == 404
+    assert db.session.scalar(select(Month)) is None
+
+
+def test_bulletin_open_then_published(client, login, hall):
+    login("admin")
+    html = client.get("/admin/months/2024-02/bulletin").get_data(as_text=True)
+    assert "2024年2月派驻单位考核通报" in html and "实时数据,尚未关账,仅供参考" in html
+    assert "bulletin.css" in html
+    data = standings_json(2024, 2)
+    tax = next(u for u in data["units"] if u["code"] == "U01")
+    assert tax["score"] == 85 and "85" in html and "良好" in html and "书面通报并要求反馈" in html
+    client.post("/admin/months/2024-02/close")
+    client.post("/admin/months/2024-02/publish")
+    html = client.get("/admin/months/2024-02/bulletin").get_data(as_text=True)
+    assert "实时数据" not in html and "已发布" in html and "发布日期" in html

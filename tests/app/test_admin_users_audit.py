@@ -1,0 +1,191 @@
+"""Users (admin): add, edit role/unit/active, reset a password, never lock oneself out; the audit log
+(admins and leaders): newest first, filters, pages, readable before/after."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from flask import g
+from sqlalchemy import func, select
+
+from models import AuditLog, User, db
+from services.audit import record
+from services.clock import to_hall
+from tests.conftest import PASSWORD
+
+
+def fresh_login_state() -> None:
+    """The tests share one app context, so Flask-Login's user cached in `g` outlives a request: drop it
+    after another client logged in."""
+    g.pop("_login_user", None)
+
+
+def users() -> int:
+    return db.session.scalar(select(func.count(User.id)))
+
+
+def new_user(**kw) -> dict:
+    data = {
+        "username": "clerk",
+        "display_name": "刘七",
+        "role": "inspector",
+        "unit_id": "0",
+        "password": "secret-pass-1",
+    }
+    data.update(kw)
+    return data
+
+
+def test_add_a_user_who_can_then_log_in(client, login, make, app):
+    login("admin")
+    unit = make.unit("U01", name="市税务局")
+    response = client.post("/admin/users/new", data=new_user(role="unit", unit_id=str(unit.id)))
+    assert response.status_code == 302
+    user = db.session.scalar(select(User).where(User.username == "clerk"))
+    assert user.role == "unit" and user.unit_id == unit.id and user.password_hash != "secret-pass-1"
+    html = client.get("/admin/users").get_data(as_text=True)
+    assert "clerk" in html and "单位用户" in html and "市税务局" in html
+    audit = db.session.scalar(select(AuditLog).where(AuditLog.action == "user.create"))
+    assert "password" not in str(audit.after) and audit.after["role"] == "unit"
+    other = app.test_client()
+    assert other.post("/login", data={"username": "clerk", "password": "secret-pass-1"}).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"username": ""}, "请填写用户名"),
+        ({"username": "有空格 的名字"}, "用户名须为 2 至 64 位"),
+        ({"username": "admin1"}, "该用户名已存在"),
+        ({"username": "ADMIN1"}, "该用户名已存在"),
+        ({"password": "short"}, "密码至少 8 位"),
+        ({"role": "root"}, "不是有效的选择"),
+        ({"role": "unit"}, "单位用户必须选择所属单位"),
+        ({"unit_id": "999"}, "不是有效的选择"),
+    ],
+)
+def test_bad_new_user(client, login, changes, message):
+    login("admin")
+    before = users()
+    response = client.post("/admin/users/new", data=new_user(**changes))
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    assert users() == before
+
+
+def test_inspector_with_a_unit_is_refused(client, login, make):
+    unit = make.unit("U01")
+    login("admin")
+    response = client.post("/admin/users/new", data=new_user(unit_id=str(unit.id)))
+    assert response.status_code == 422 and "只有单位用户可以选择所属单位" in response.get_data(as_text=True)
+
+
+def test_edit_role_unit_and_active(client, login, make):
+    login("admin")
+    unit = make.unit("U01")
+    user = make.user("inspector", username="walker")
+    page = client.get(f"/admin/users/{user.id}/edit").get_data(as_text=True)
+    assert "walker" in page and "重置密码" in page
+    data = {
+        "user-display_name": "巡查一组",
+        "user-role": "unit",
+        "user-unit_id": str(unit.id),
+        "user-active": "",
+    }
+    assert client.post(f"/admin/users/{user.id}/edit", data=data).status_code == 302
+    db.session.refresh(user)
+    assert (user.display_name, user.role, user.unit_id, user.active) == ("巡查一组", "unit", unit.id, False)
+    update = db.session.scalar(select(AuditLog).where(AuditLog.action == "user.update"))
+    assert update.before["active"] is True and update.after["active"] is False
+    # An inactive user cannot log in.
+    client.post("/logout")
+    assert client.post("/login", data={"username": "walker", "password": PASSWORD}).status_code == 422
+
+
+def test_an_admin_cannot_lock_themself_out(client, login):
+    me = login("admin")
+    data = {"user-display_name": "", "user-role": "admin", "user-unit_id": "0", "user-active": ""}
+    response = client.post(f"/admin/users/{me.id}/edit", data=data)
+    assert response.status_code == 422 and "不能停用自己的账号" in response.get_data(as_text=True)
+    data = {"user-display_name": "", "user-role": "leader", "user-unit_id": "0", "user-active": "y"}
+    response = client.post(f"/admin/users/{me.id}/edit", data=data)
+    assert response.status_code == 422 and "不能取消自己的管理员角色" in response.get_data(as_text=True)
+    db.session.refresh(me)
+    assert me.active and me.role == "admin"
+
+
+def test_reset_password(client, login, make, app):
+    login("admin")
+    user = make.user("leader", username="boss")
+    response = client.post(
+        f"/admin/users/{user.id}/password", data={"pw-password": "short", "pw-confirm": "short"}
+    )
+    assert response.status_code == 422 and "密码至少 8 位" in response.get_data(as_text=True)
+    response = client.post(
+        f"/admin/users/{user.id}/password",
+        data={"pw-password": "new-password-9", "pw-confirm": "other-password"},
+    )
+    assert response.status_code == 422 and "两次输入的密码不一致" in response.get_data(as_text=True)
+    response = client.post(
+        f"/admin/users/{user.id}/password",
+        data={"pw-password": "new-password-9", "pw-confirm": "new-password-9"},
+    )
+    assert response.status_code == 302
+    other = app.test_client()
+    assert other.post("/login", data={"username": "boss", "password": PASSWORD}).status_code == 422
+    assert other.post("/login", data={"username": "boss", "password": "new-password-9"}).status_code == 302
+    reset = db.session.scalar(select(AuditLog).where(AuditLog.action == "user.password_reset"))
+    assert "new-password-9" not in str(reset.after)
+    fresh_login_state()
+    assert client.get("/admin/users/999999/edit").status_code == 404
+
+
+def test_audit_log_filters_pages_and_diffs(client, login, make):
+    admin = login("admin")
+    unit = make.unit("U01", name="市税务局")
+    client.post(
+        f"/admin/units/{unit.id}/edit",
+        data={
+            "code": "U01",
+            "name": "国家税务总局市税务局",
+            "windows": "1;2",
+            "display_order": "0",
+            "active": "y",
+        },
+    )
+    for i in range(60):
+        record("test.bulk", f"thing:{i}", after={"n": i}, user_id=admin.id)
+    db.session.commit()
+    html = client.get("/admin/audit").get_data(as_text=True)
+    # 60 + the shipped rulebook's load + the admin's login + the unit update
+    assert "共 63 条,第 1 / 2 页" in html
+    assert html.index("thing:59") < html.index("thing:58")  # newest first
+    assert "下一页" in html
+    page2 = client.get("/admin/audit?page=2").get_data(as_text=True)
+    assert "thing:0" in page2 and "user.login" in page2
+    html = client.get("/admin/audit?action=unit.update").get_data(as_text=True)
+    assert "共 1 条" in html
+    diff = html[html.index('<ul class="diff">') : html.index("</ul>")]
+    # Only what changed is listed, as key: before → after.
+    assert '<span class="k">name:</span> <del>市税务局</del> → <ins>国家税务总局市税务局</ins>' in diff
+    assert "windows" not in diff
+    html = client.get(f"/admin/audit?user={admin.id}&target=thing:5").get_data(as_text=True)
+    assert "共 11 条" in html  # thing:5 and thing:50..59
+    # Audit rows carry the real clock's time; the date filters work on hall-time days.
+    day = to_hall(db.session.scalar(select(AuditLog.at).order_by(AuditLog.id.desc()))).date()
+    same_day = client.get(f"/admin/audit?date_from={day}&date_to={day}").get_data(as_text=True)
+    assert "共 63 条" in same_day
+    before = client.get(f"/admin/audit?date_to={day - timedelta(days=1)}").get_data(as_text=True)
+    assert "共 0 条" in before and "没有符合条件的记录" in before
+    response = client.get("/admin/audit?date_from=2024-03-10&date_to=2024-03-01")
+    assert response.status_code == 422 and "截止日期不能早于起始日期" in response.get_data(as_text=True)
+    response = client.get("/admin/audit?date_from=bad&page=-3&user=x")
+    assert response.status_code == 422 and "不是有效的日期值" in response.get_data(as_text=True)
+
+
+def test_leader_reads_the_audit_log_inspector_does_not(client, login):
+    login("leader")
+    assert client.get("/admin/audit").status_code == 200
+    client.post("/logout")
+    login("inspector")
+    assert client.get("/admin/audit").status_code == 403

@@ -1,0 +1,398 @@
+"""Imports: reading .csv (UTF-8, BOM, GB18030) and .xlsx, every kind of bad row in Chinese, all or nothing."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+from sqlalchemy import func, select
+
+from models import AuditLog, CalendarDay, ClockPunch, Incident, IncidentHistory, Posting, Staff, Unit, db
+from services import imports, months
+from services.imports import ImportRejected, import_file, parse, read_table
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def data(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+def counts() -> dict[str, int]:
+    models = (Unit, Staff, Posting, Incident, IncidentHistory, ClockPunch, CalendarDay, AuditLog)
+    return {m.__name__: db.session.scalar(select(func.count()).select_from(m)) for m in models}
+
+
+def csv_bytes(text: str, encoding: str = "utf-8") -> bytes:
+    return text.encode(encoding)
+
+
+def rejected(kind: str, name: str, content: bytes) -> list[str]:
+    """Import that must fail: returns the errors as text, and checks nothing was written."""
+    before = counts()
+    with pytest.raises(ImportRejected) as info:
+        import_file(kind, name, content)
+    db.session.rollback()
+    assert counts() == before
+    return [str(e) for e in info.value.errors]
+
+
+@pytest.fixture
+def hall(make):
+    """Units U01 (windows 1, 2) and U02 (3, 4), staff S001 (W, U01 window 1), S002 (C, U01), S003 (W, U02)."""
+    u1 = make.unit("U01", name="市税务局", windows="1;2")
+    u2 = make.unit("U02", name="市社会保险事业服务中心", windows="3;4")
+    make.staff(u1, "S001", "张三", "W", "1", start=date(2024, 1, 2))
+    make.staff(u1, "S002", "李四", "C", None, start=date(2024, 1, 2))
+    make.staff(u2, "S003", "王五", "W", "3", start=date(2024, 1, 2))
+    return u1, u2
+
+
+# ---------------------------------------------------------------- reading files
+
+
+def test_utf8_bom_and_gb18030_read_the_same():
+    plain = read_table("units.csv", data("units.csv"))
+    gb = read_table("units.csv", data("units_gb18030.csv"))
+    bom = read_table("u.csv", "\ufeff".encode() + data("units.csv"))
+    assert plain == gb == bom
+    assert plain.columns == ["code", "name", "windows", "display_order", "active"]
+    assert plain[1]["name"] == "市社会保险事业服务中心"
+    assert plain.row_numbers == [2, 3]
+
+
+def test_blank_rows_keep_spreadsheet_numbers():
+    table = read_table("x.csv", b"date,kind\n\n2024-04-04,holiday\n,\n2024-04-07,workday\n")
+    assert table.row_numbers == [3, 5]
+
+
+def test_xlsx_with_date_cells():
+    table = read_table("incidents.xlsx", data("incidents.xlsx"))
+    assert table[0]["occurred_at"] == datetime(2024, 3, 11, 9, 15)
+    assert table.row_numbers == [2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.csv", b"", "文件是空的"),
+        ("blank.csv", b"  \n\n", "文件是空的"),
+        ("binary.csv", None, "不是文本格式的 CSV"),
+        ("corrupt.xlsx", None, "无法读取 Excel 文件"),
+        ("broken.xlsx", b"this is not a workbook", "不是有效的 .xlsx"),
+        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "不支持旧版 Excel"),
+        ("notes.docx", b"hello", "不支持的文件类型 .docx"),
+    ],
+)
+def test_unreadable_files_get_a_chinese_error(app, name, content, message):
+    content = data(name) if content is None else content
+    with pytest.raises(ImportRejected) as info:
+        read_table(name, content)
+    assert message in str(info.value.errors[0])
+    assert str(info.value).startswith("导入失败,未写入任何数据")
+
+
+def test_header_only_file_is_an_error(hall):
+    errors = rejected("units", "u.csv", b"code,name,windows,display_order,active\n")
+    assert errors == ["文件: 文件中没有数据行(只有表头)"]
+
+
+# ---------------------------------------------------------------- columns
+
+
+def test_missing_and_extra_columns(hall):
+    errors = rejected("units", "u.csv", csv_bytes("code,name,windows,colour\nU09,某单位,1,red\n"))
+    assert "第1行 colour: 多余的列 colour;单位只允许这些列:code,name,windows,display_order,active" in errors
+    assert any(e.startswith("第1行 display_order: 缺少列 display_order") for e in errors)
+    assert any(e.startswith("第1行 active: 缺少列 active") for e in errors)
+
+
+def test_cells_beyond_the_header(hall):
+    errors = rejected("calendar", "c.csv", b"date,kind\n2024-04-04,holiday,extra\n")
+    assert errors == ["第2行本行比表头多出 1 个单元格"]
+
+
+# ---------------------------------------------------------------- units
+
+
+def test_units_import_creates_then_updates(app):
+    summary = import_file("units", "units.csv", data("units.csv"))
+    db.session.commit()
+    assert summary["created"] == 2
+    unit = db.session.scalar(select(Unit).where(Unit.code == "U02"))
+    assert unit.window_list == ["3", "4"] and unit.display_order == 2 and unit.active
+    changed = "code,name,windows,display_order,active\nU02,市医疗保障事务服务中心,3;4;5,7,false\n"
+    summary = import_file("units", "units.csv", changed.encode())
+    db.session.commit()
+    assert summary["updated"] == 1 and summary["created"] == 0
+    db.session.refresh(unit)
+    assert (unit.name, unit.windows, unit.display_order, unit.active) == ("市医疗保障事务服务中心", "3;4;5", 7, False)
+    assert db.session.scalar(select(func.count(AuditLog.id)).where(AuditLog.action == "unit.update")) == 1
+    assert imports.summary_text(summary) == "单位导入完成:共 1 行,更新 1"
+
+
+def test_units_bad_rows(hall):
+    text = (
+        "code,name,windows,display_order,active\n"
+        "U05,单位五,1,1,true\n"
+        "U05,单位五重复,2,2,true\n"
+        ",无代码,1,1,true\n"
+        "U06,,1,1,true\n"
+        "U07,单位七,1;1,x,maybe\n"
+    )
+    errors = rejected("units", "u.csv", text.encode())
+    assert errors == [
+        "第3行 code: 单位代码 U05 与第2行重复",
+        "第4行 code: 单位代码不能为空",
+        "第5行 name: 单位名称不能为空",
+        "第6行 windows: 窗口编号 1 重复",
+        "第6行 display_order: 应为整数",
+        "第6行 active: 应为 true 或 false",
+    ]
+
+
+def test_unit_window_with_staff_cannot_be_removed(hall):
+    errors = rejected("units", "u.csv", "code,name,windows,display_order,active\nU01,市税务局,2,1,true\n".encode())
+    assert errors == ["第2行 windows: 窗口 1 仍有在岗人员,不能从市税务局删除;请先调整人员岗位"]
+
+
+# ---------------------------------------------------------------- staff
+
+
+def test_staff_import_with_bom(app, make):
+    make.unit("U01", windows="1;2")
+    make.unit("U02", windows="3;4")
+    summary = import_file("staff", "staff.csv", data("staff_bom.csv"))
+    db.session.commit()
+    assert summary == {"kind": "staff", "rows": 3, "staff_created": 3, "postings_added": 3, "postings_closed": 0}
+    staff = db.session.scalar(select(Staff).where(Staff.staff_id == "S002"))
+    assert staff.name == "李四" and staff.current.category == "C" and staff.current.window is None
+
+
+def test_new_posting_for_known_staff_closes_the_open_one(hall):
+    text = "staff_id,name,unit_code,category,window,start_date,end_date\nS001,张三,U02,W,4,2024-03-01,\n"
+    summary = import_file("staff", "s.csv", text.encode())
+    db.session.commit()
+    assert summary["postings_closed"] == 1 and summary["postings_added"] == 1
+    staff = db.session.scalar(select(Staff).where(Staff.staff_id == "S001"))
+    assert [(p.unit.code, p.window, p.start_date, p.end_date) for p in staff.postings] == [
+        ("U01", "1", date(2024, 1, 2), date(2024, 2, 29)), ("U02", "4", date(2024, 3, 1), None),
+    ]
+
+
+def test_staff_bad_rows(hall):
+    text = (
+        "staff_id,name,unit_code,category,window,start_date,end_date\n"
+        "S010,赵六,U99,W,1,2024-02-01,\n"  # 2 unknown unit
+        "S011,钱七,U01,X,1,2024-02-01,\n"  # 3 bad category
+        "S012,孙八,U01,W,9,2024-02-01,\n"  # 4 window not of the unit
+        "S013,周九,U01,W,1,2024-02-01,2024-01-01\n"  # 5 end before start
+        "S014,吴十,U01,W,1,2024/02/30,\n"  # 6 no such date
+        "S015,郑一,U01,W,1,2024-02-01,\n"
+        "S015,郑一,U01,W,2,2024-02-01,\n"  # 8 duplicate key within the file
+        "S001,张三,U01,W,1,2024-01-02,\n"  # 9 duplicate against the database
+        "S001,张冠李戴,U01,W,2,2024-02-05,\n"  # 10 name differs from the roster
+        "S016,冯二,U01,W,1,2024-02-01,2024-02-20\n"
+        "S016,冯二,U01,W,2,2024-02-10,\n"  # 12 overlaps row 11
+        "S003,王五,U02,W,3,2023-12-01,2024-01-10\n"  # 13 overlaps S003's posting held
+    )
+    errors = rejected("staff", "s.csv", text.encode())
+    assert errors == [
+        "第2行 unit_code: 单位代码 U99 不存在",
+        "第3行 category: 人员类别 X 无效,应为 W(值守窗口)或 C(综窗后场)",
+        "第4行 window: 窗口 9 不属于市税务局(该单位窗口:1、2)",
+        "第5行 end_date: 结束日期 2024-01-01 早于开始日期 2024-02-01",
+        "第6行 start_date: 日期 2024/02/30 不存在",
+        "第8行 start_date: 与第7行重复(同一工号、同一开始日期)",
+        "第9行 start_date: 工号 S001 已有 2024-01-02 开始的岗位记录(重复导入?)",
+        "第10行 name: 工号 S001 已登记为张三,与本行姓名 张冠李戴 不一致",
+        "第12行 start_date: 与第11行的岗位时间(2024-02-01 至 2024-02-20)重叠",
+        "第13行 start_date: 与已有岗位(市社会保险事业服务中心,2024-01-02 至 今)时间重叠",
+    ]
+
+
+# ---------------------------------------------------------------- incidents
+
+
+def test_incidents_import_confirmed_with_history(hall):
+    summary = import_file("incidents", "incidents.csv", data("incidents.csv"))
+    db.session.commit()
+    assert summary["created"] == 5
+    rows = list(db.session.scalars(select(Incident).order_by(Incident.occurred_at)))
+    assert {(i.status, i.source) for i in rows} == {("confirmed", "import")}
+    assert [i.rule_code for i in rows] == ["B01", "D01", "D16", "D19a", "D06"]
+    bonus, late, clock, d19a, d06 = rows
+    assert bonus.count == 2 and late.count == 1 and late.window == "1" and late.staff.staff_id == "S001"
+    assert clock.staff.staff_id == "S002" and d19a.deadline == date(2024, 3, 15) and d06.exempt
+    assert db.session.scalar(select(func.count(IncidentHistory.id))) == 5
+    assert db.session.scalar(select(func.count(AuditLog.id)).where(AuditLog.action == "import.incidents")) == 1
+
+
+def test_same_incidents_file_twice_is_refused_naming_the_rows(hall):
+    import_file("incidents", "incidents.csv", data("incidents.csv"))
+    db.session.commit()
+    errors = rejected("incidents", "incidents.csv", data("incidents.csv"))
+    assert len(errors) == 5
+    assert all(e.startswith(f"第{n}行与已有记录重复") for n, e in zip(range(2, 7), errors, strict=True))
+    assert db.session.scalar(select(func.count(Incident.id))) == 5
+
+
+def test_voided_incident_does_not_block_a_reimport(hall):
+    from services import incidents
+
+    import_file("incidents", "incidents.csv", data("incidents.csv"))
+    db.session.commit()
+    first = db.session.scalar(select(Incident).where(Incident.rule_code == "D01"))
+    incidents.void(first, "录入有误")
+    db.session.commit()
+    one = "occurred_at,unit_code,rule_code,staff_id,count,note,deadline,rectified_on,exempt\n" \
+          "2024-03-05 09:10,U01,D01,S001,,巡查发现迟到,,,\n"
+    assert import_file("incidents", "one.csv", one.encode())["created"] == 1
+
+
+def test_every_kind_of_bad_incident_row(hall):
+    make_closed_february()
+    errors = rejected("incidents", "incidents_bad.csv", data("incidents_bad.csv"))
+    assert errors == [
+        "第3行 unit_code: 单位代码 U99 不存在",
+        "第4行 rule_code: 规则编号 X99 不存在于规则版本 anshan-2023",
+        "第5行 occurred_at: 时间 2024-13-05 09:10 不存在",
+        "第6行 deadline: D19a 必须填写整改期限",
+        "第7行 staff_id: D16 只适用于纳入综窗的后场工作人员,该人员类别为 W",
+        "第8行 count: 次数(人数)应为不小于 1 的整数",
+        "第9行 exempt: 应为 true 或 false",
+        "第10行 occurred_at: 2024年2月已关账,不能导入该月的记录;如确需导入,请先重新开放该月",
+        "第11行 unit_code: 单位代码不能为空",
+        "第12行与第2行重复",
+    ]
+
+
+def make_closed_february() -> None:
+    months.close(2024, 2)
+    db.session.commit()
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("2024-03-05,U01,D01,,1,,,,", "第2行 occurred_at: 缺少时间,格式应为 YYYY-MM-DD HH:MM"),
+        ("2024-03-05 9:1,U01,D01,,1,,,,", "第2行 occurred_at: 时间格式应为 YYYY-MM-DD HH:MM(如 2024-03-05 09:30)"),
+        ("2024-03-25 09:00,U01,D01,,1,,,,", "第2行 occurred_at: 发生时间晚于当前时间"),
+        (",U01,D01,,1,,,,", "第2行 occurred_at: 发生时间不能为空"),
+        ("2024-03-05 09:00,U01,,,1,,,,", "第2行 rule_code: 规则编号不能为空"),
+        ("2024-03-05 09:00,U01,D19b,,1,,,,", "第2行 rule_code: D19b 由系统根据整改期限自动计算,不能手工录入"),
+        ("2024-03-05 09:00,U01,D01,S999,1,,,,", "第2行 staff_id: 工号 S999 不在人员名册中"),
+        ("2024-03-05 09:00,U01,D01,S003,1,,,,", "第2行 staff_id: 王五(S003)当日属于市社会保险事业服务中心,不属于市税务局"),
+        ("2024-03-05 09:00,U01,D01,,1.5,,,,", "第2行 count: 次数(人数)应为不小于 1 的整数"),
+        ("2024-03-05 09:00,U01,D01,,abc,,,,", "第2行 count: 次数(人数)应为不小于 1 的整数"),
+        ("2024-03-05 09:00,U01,D01,,1,,,,true", "第2行 exempt: D01 没有免扣情形,不能标记为免扣"),
+        ("2024-03-05 09:00,U01,D19a,,1,,03/15/2024,,", "第2行 deadline: 整改期限格式应为 YYYY-MM-DD(如 2024-03-05)"),
+        ("2024-03-05 09:00,U01,D19a,,1,,2024-03-01,,", "第2行 deadline: 整改期限早于发生日期"),
+        ("2024-03-05 09:00,U01,D15,,1,,,,", "第2行 rule_code: D15 须与所加扣的违规记录关联,不能批量导入,请在系统中登记"),
+    ],
+)
+def test_incident_row_errors(hall, row, expected):
+    header = ",".join(imports.COLUMNS["incidents"])
+    assert rejected("incidents", "i.csv", f"{header}\n{row}\n".encode()) == [expected]
+
+
+def test_inactive_unit_and_lowercase_rule(hall, make):
+    make.unit("U03", name="旧单位", active=False)
+    header = ",".join(imports.COLUMNS["incidents"])
+    errors = rejected("incidents", "i.csv", f"{header}\n2024-03-05 09:00,U03,D01,,1,,,,\n".encode())
+    assert errors == ["第2行 unit_code: 单位 旧单位 已停用,不参加考核"]
+    import_file("incidents", "i.csv", f"{header}\n2024-03-05 09:00,U01,d02C,,1,,,,\n".encode())
+    assert db.session.scalar(select(Incident.rule_code)) == "D02c"
+
+
+def test_incidents_from_xlsx(hall):
+    summary = import_file("incidents", "incidents.xlsx", data("incidents.xlsx"))
+    db.session.commit()
+    assert summary["created"] == 3
+    d19a = db.session.scalar(select(Incident).where(Incident.rule_code == "D19a"))
+    assert d19a.deadline == date(2024, 3, 25) and d19a.rectified_on == date(2024, 3, 18) and d19a.count == 1
+    assert db.session.scalar(select(Incident.count).where(Incident.rule_code == "B03")) == 2
+
+
+def test_xlsx_gb_header_variants(hall):
+    book = openpyxl.Workbook()
+    book.active.append([" Date ", "KIND"])
+    book.active.append([datetime(2024, 4, 4), "节假日"])
+    book.active.append(["2024年4月7日", "调休上班"])
+    out = io.BytesIO()
+    book.save(out)
+    summary = import_file("calendar", "cal.xlsx", out.getvalue())
+    assert summary["created"] == 2
+    assert db.session.get(CalendarDay, date(2024, 4, 7)).kind == "workday"
+
+
+# ---------------------------------------------------------------- clock and calendar
+
+
+def test_clock_duplicates_within_a_minute_count_once(hall):
+    summary = import_file("clock", "clock.csv", data("clock.csv"))
+    db.session.commit()
+    assert summary["created"] == 2 and summary["skipped"] == 1
+    again = import_file("clock", "clock.csv", data("clock.csv"))
+    assert again["created"] == 0 and again["skipped"] == 3
+    assert db.session.scalar(select(func.count(ClockPunch.id))) == 2
+
+
+def test_clock_unknown_staff_are_listed(hall):
+    text = "staff_id,punched_at\nS002,2024-03-04 08:27\nX1,2024-03-04 08:28\nX2,2024-03-04 08:29:59\nS002,\n"
+    errors = rejected("clock", "c.csv", text.encode())
+    assert errors == [
+        "第3行 staff_id: 工号 X1 不在人员名册中(未知的打卡工号)",
+        "第4行 staff_id: 工号 X2 不在人员名册中(未知的打卡工号)",
+        "第5行 punched_at: 打卡时间不能为空",
+    ]
+
+
+def test_calendar_import_updates_existing_days(app):
+    db.session.add(CalendarDay(day=date(2024, 4, 4), kind="workday", note=""))
+    db.session.commit()
+    summary = import_file("calendar", "calendar.csv", data("calendar.csv"))
+    db.session.commit()
+    assert (summary["created"], summary["updated"]) == (1, 1)
+    assert db.session.get(CalendarDay, date(2024, 4, 4)).kind == "holiday"
+
+
+def test_calendar_bad_rows(app):
+    errors = rejected("calendar", "c.csv", b"date,kind\n2024-04-04,holiday\n2024-04-04,workday\n2024-04-05,party\n")
+    assert errors == [
+        "第3行 date: 日期 2024-04-04 与第2行重复",
+        "第4行 kind: 类型应为 holiday(放假)或 workday(调休上班)",
+    ]
+
+
+# ---------------------------------------------------------------- progress and the parse API
+
+
+def test_progress_every_200_rows(app):
+    lines = ["date,kind"] + [f"{date.fromordinal(date(2030, 1, 1).toordinal() + i).isoformat()},holiday"
+                             for i in range(450)]
+    calls = []
+    import_file("calendar", "big.csv", "\n".join(lines).encode(), progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(200, 450), (400, 450), (450, 450)]
+
+
+def test_parse_is_usable_on_plain_dicts(hall):
+    result = parse("calendar", [{"date": "2024-05-01", "kind": "holiday"}, {"date": "bad", "kind": "holiday"}])
+    assert not result.ok and result.records == []
+    assert [str(e) for e in result.errors] == ["第3行 date: 日期格式应为 YYYY-MM-DD(如 2024-03-05)"]
+
+
+def test_template_has_the_exact_header():
+    for kind, columns in imports.COLUMNS.items():
+        text = imports.template_csv(kind).decode("utf-8-sig")
+        assert text.splitlines()[0] == ",".join(columns)
+
+
+def test_unknown_kind(app):
+    from services import DomainError
+
+    with pytest.raises(DomainError, match="未知的导入类型"):
+        import_file("people", "x.csv", b"a\n1\n")

@@ -1,0 +1,418 @@
+"""The hall screen through the test client: its content, its cheap poll (ETag, 304, 204), its settings page.
+
+No login is needed for /kiosk; HALL_TODAY is pinned to 2024-03-20 and HALL_NOW to 10:00 hall time.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import event, func, select
+
+from models import AuditLog, KioskScreen, Setting, db
+from services import incidents, kiosk, months
+from services import standings as standings_service
+from services.clock import from_hall
+from services.standings import standings_json
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches(app):
+    # The database is wiped between tests and audit ids start again: cached results keyed by them would lie.
+    standings_service._cache.clear()
+    kiosk.clear_caches()
+    yield
+    kiosk.clear_caches()
+
+
+def poll(client, v="", **headers):
+    response = client.get(f"/kiosk/live?v={v}", headers=headers)
+    response.close()  # runs the after-response work (the screen's heartbeat), as a server would
+    return response
+
+
+def version_of(client) -> str:
+    return poll(client).headers["X-Kiosk-Version"]
+
+
+def rows(html: str) -> dict[str, str]:
+    """Unit name -> score shown, from the landscape live table."""
+    out = {}
+    for name, score in re.findall(
+        r'<td class="k-name">([^<]+)</td>.*?<td class="k-num k-score">(\d+)</td>', html, flags=re.S
+    ):
+        out.setdefault(name, score)
+    return out
+
+
+def test_screen_shows_the_live_standings_without_login(client, make):
+    a = make.unit("U01", name="市税务局")
+    make.unit("U02", name="市公安局")
+    make.incident(a, "D08")  # -3
+    make.incident(a, "B03")  # +2
+    response = client.get("/kiosk/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    data = standings_json(2024, 3)
+    shown = rows(html)
+    for unit in data["units"]:
+        assert shown[unit["name"]] == str(unit["score"])
+    assert shown == {"市公安局": "100", "市税务局": "99"}
+    assert "2024年3月 实时排名" in html and "实时 · 暂定" in html
+    assert "市政务服务大厅" in html
+    assert '<span class="k-minus">−3</span>' in html and '<span class="k-plus">+2</span>' in html
+    # Its own layout: no menu, no boosted links, no login form; htmx and the screen's script are served here.
+    assert "hx-boost" not in html and "mainnav" not in html and "/login" not in html
+    assert '/static/vendor/htmx-2.0.11.min.js' in html and '/static/js/kiosk.js' in html
+    assert '"timeout":4000' in html and '{"code":"204","swap":false}' in html
+    assert 'hx-trigger="every 4s"' in html
+    assert "Content-Security-Policy" in response.headers
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_page_has_no_inline_script_style_or_handlers(client, make):
+    make.unit("U01")
+    html = client.get("/kiosk/").get_data(as_text=True)
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html)
+    assert "style=" not in html and "<style" not in html
+    assert not re.search(r"\son[a-z]+=", html) and "hx-on" not in html
+    assert "http://" not in html and "https://" not in html  # nothing from the internet
+
+
+def test_fragment_is_the_live_block_with_its_version_in_the_poll_url(client, make):
+    make.unit("U01", name="市税务局")
+    response = poll(client, v="old")
+    html = response.get_data(as_text=True)
+    tag = response.headers["X-Kiosk-Version"]
+    assert response.status_code == 200
+    assert response.headers["ETag"] == f'"{tag}"'
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert html.lstrip().startswith('<main id="kiosk-live"')
+    assert "<html" not in html and "k-head" not in html
+    assert f"/kiosk/live?v={tag}&amp;screen=" in html
+    assert rows(html) == {"市税务局": "100"}
+
+
+def test_unchanged_poll_gets_204_and_a_matching_etag_304(client, make):
+    make.unit("U01")
+    tag = version_of(client)
+    same = poll(client, v=tag)
+    assert same.status_code == 204 and same.data == b""
+    assert same.headers["X-Kiosk-Version"] == tag
+    cached = poll(client, v="", **{"If-None-Match": f'"{tag}"'})
+    assert cached.status_code == 304 and cached.data == b""
+    stale = poll(client, v="something-older", **{"If-None-Match": '"something-older"'})
+    assert stale.status_code == 200 and b"kiosk-live" in stale.data
+
+
+def test_version_moves_with_an_incident_and_the_fragment_shows_it(client, make):
+    unit = make.unit("U01", name="市税务局")
+    before = version_of(client)
+    incident = make.incident(unit, "D09")  # -5
+    after = version_of(client)
+    assert after != before
+    response = poll(client, v=before)
+    assert response.status_code == 200 and rows(response.get_data(as_text=True)) == {"市税务局": "95"}
+    assert poll(client, v=after).status_code == 204
+
+    incidents.void(incident, "误录")
+    db.session.commit()
+    voided = version_of(client)
+    assert voided != after
+    assert rows(poll(client, v=after).get_data(as_text=True)) == {"市税务局": "100"}
+
+
+def test_version_moves_when_a_month_is_published_and_the_bulletin_panel_appears(client, make):
+    a = make.unit("U01", name="市税务局")
+    b = make.unit("U02", name="市公安局")
+    make.incident(a, "D09", at=datetime(2024, 1, 10, 9, 0))
+    make.incident(b, "D08", at=datetime(2024, 2, 10, 9, 0))
+    for month in (1, 2):
+        months.close(2024, month)
+    db.session.commit()
+    closed = version_of(client)
+    html = client.get("/kiosk/").get_data(as_text=True)
+    assert "考核通报" not in html  # closed is not published: the public screen waits for the bulletin
+
+    months.publish(2024, 1)
+    months.publish(2024, 2)
+    db.session.commit()
+    published = version_of(client)
+    assert published != closed
+    html = poll(client, v=closed).get_data(as_text=True)
+    assert "2024年2月 考核通报" in html and "正式结果" in html and "较1月" in html
+    section = html[html.index('data-slide="published-1"'):]
+    section = section[:section.index("</section>")]
+    # February: 市税务局 100 first (up from 2nd in January), 市公安局 97 second (down from 1st).
+    assert re.search(r'k-up[^>]*>▲1</span>.*?市税务局.*?>100<.*?k-grade-excellent', section, flags=re.S)
+    assert re.search(r'k-down[^>]*>▼1</span>.*?市公安局.*?>97<', section, flags=re.S)
+
+
+def test_honor_roll_shows_the_quarters_candidates_marked_as_candidates(client, make):
+    good = make.unit("U01", name="市税务局")
+    make.unit("U02", name="市公安局")
+    poor = make.unit("U03", name="市商务局")
+    make.incident(good, "B03", at=datetime(2024, 1, 10, 9, 0))
+    make.incident(poor, "D11", at=datetime(2024, 2, 10, 9, 0), count=3)  # 85 in February: good, not excellent
+    html = client.get("/kiosk/").get_data(as_text=True)
+    section = html[html.index('data-slide="honor-1"'):]
+    section = section[:section.index("</section>")]
+    assert "光荣榜" in section and "2024年第一季度" in section and "先进集体候选" in section
+    assert "暂定" in section  # the quarter is still running
+    names = re.findall(r'<td class="k-name">([^<]+)</td>', section)
+    assert names == ["市税务局", "市公安局"]  # by the quarter's total: 302, 300; 市商务局 was not excellent
+    assert ">302<" in section and ">300<" in section
+
+
+def test_no_personal_data_and_no_flags_on_the_public_screen(client, make):
+    unit = make.unit("U01", name="市税务局")
+    staff = make.staff(unit, "S-7788", name="王小明")
+    make.incident(unit, "D02c", count=3, staff=staff, window="1", note="内部备注甲", public_text="通知单正文乙")
+    assert standings_json(2024, 3)["units"][0]["flags"] == ["notice_feedback"]
+    for html in (client.get("/kiosk/").get_data(as_text=True), poll(client, v="x").get_data(as_text=True)):
+        assert "市税务局" in html
+        for private in ("王小明", "S-7788", "内部备注甲", "通知单正文乙", "D02c", "书面通报", "notice_feedback"):
+            assert private not in html
+
+
+def test_quiet_hours_show_the_calm_screen_and_change_the_version(client, make):
+    make.unit("U01", name="市税务局")
+    open_tag = version_of(client)
+    kiosk.save_settings({"quiet_enabled": True, "quiet_start": "09:00", "quiet_end": "12:00",
+                         "opening_text": "周一至周五 9:00–17:00"})
+    db.session.commit()
+    quiet_tag = version_of(client)
+    assert quiet_tag != open_tag and quiet_tag.split("-")[2] == "1"
+    html = client.get("/kiosk/").get_data(as_text=True)
+    assert "非办公时间" in html and "市政务服务大厅" in html and "周一至周五 9:00–17:00" in html
+    assert "市税务局" not in html and "k-table" not in html
+    assert "k-quiet" in poll(client, v=open_tag).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "now", "quiet"),
+    [
+        ("18:00", "08:00", "18:00", True), ("18:00", "08:00", "23:59", True), ("18:00", "08:00", "07:59", True),
+        ("18:00", "08:00", "08:00", False), ("18:00", "08:00", "12:00", False),
+        ("12:00", "13:00", "12:30", True), ("12:00", "13:00", "13:00", False),
+    ],
+)
+def test_quiet_hours_across_midnight(start, end, now, quiet):
+    settings = {**kiosk.DEFAULTS, "quiet_enabled": True, "quiet_start": start, "quiet_end": end}
+    assert kiosk.is_quiet(settings, datetime.strptime(now, "%H:%M").time()) is quiet
+    assert kiosk.is_quiet({**settings, "quiet_enabled": False}, datetime.strptime(now, "%H:%M").time()) is False
+
+
+def test_non_working_days_can_be_quiet_all_day(app, client, make):
+    make.unit("U01")
+    kiosk.save_settings({"quiet_enabled": True, "quiet_non_working": True, "quiet_start": "20:00",
+                         "quiet_end": "06:00"})
+    db.session.commit()
+    assert "k-quiet" not in client.get("/kiosk/").get_data(as_text=True)  # Wednesday 10:00
+    old = app.config["HALL_NOW"]
+    app.config["HALL_NOW"] = datetime(2024, 3, 23, 10, 0)  # a Saturday
+    kiosk.clear_caches()
+    try:
+        assert "k-quiet" in client.get("/kiosk/").get_data(as_text=True)
+    finally:
+        app.config["HALL_NOW"] = old
+
+
+def test_an_unchanged_poll_costs_one_tiny_query(client, make):
+    make.unit("U01")
+    tag = version_of(client)
+    poll(client, v=tag)  # warm: settings cached, heartbeat written
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        for _ in range(5):
+            assert poll(client, v=tag).status_code == 204
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert len(statements) == 5, statements
+    assert all("audit_log" in s and "LIMIT" in s.upper() for s in statements)
+
+
+def test_settings_decide_interval_and_panels(client, make):
+    make.unit("U01")
+    kiosk.save_settings({"interval": 30, "panels": ["honor", "live"]})
+    db.session.commit()
+    html = client.get("/kiosk/").get_data(as_text=True)
+    assert 'data-interval="30"' in html
+    slides = re.findall(r'data-slide="([a-z]+-\d+)"', html)
+    assert slides == ["live-1", "honor-1", "live-1", "honor-1"]  # landscape set, then portrait set
+    assert "k-panel-published" not in html and "topbottom" not in html
+
+
+def test_top_and_bottom_lists_when_switched_on(client, make):
+    for i in range(8):
+        unit = make.unit(f"U{i}", name=f"单位{i}号")
+        if i:
+            make.incident(unit, "D01", count=i)
+    kiosk.save_settings({"panels": ["topbottom"], "top_n": 3})
+    db.session.commit()
+    html = client.get("/kiosk/").get_data(as_text=True)
+    section = html[html.index('data-slide="topbottom-1"'):]
+    section = section[:section.index("</section>")]
+    assert "前3名" in section and "后3名" in section
+    assert re.findall(r'<td class="k-name">([^<]+)</td>', section) == [
+        "单位0号", "单位1号", "单位2号", "单位5号", "单位6号", "单位7号"]
+
+
+def test_pages_are_balanced():
+    made = [kiosk.Row(rank=i, name=str(i), score=100) for i in range(30)]
+    assert [len(p) for p in kiosk.pages(made, 10)] == [10, 10, 10]
+    assert [len(p) for p in kiosk.pages(made, 18)] == [15, 15]
+    assert [len(p) for p in kiosk.pages(made[:11], 10)] == [6, 5]
+    assert kiosk.pages([], 10) == [[]]
+
+
+def test_a_ranking_longer_than_a_page_is_paged(client, make):
+    for i in range(23):
+        make.unit(f"U{i:02d}", name=f"单位{i:02d}")
+    kiosk.save_settings({"panels": ["live"]})
+    db.session.commit()
+    html = client.get("/kiosk/").get_data(as_text=True)
+    landscape = html[html.index("k-slides k-landscape"):html.index("k-slides k-portrait")]
+    assert re.findall(r'data-slide="(live-\d)"', landscape) == ["live-1", "live-2", "live-3"]
+    assert "第 1 / 3 页" in landscape and landscape.count('<td class="k-name">') == 23
+    portrait = html[html.index("k-slides k-portrait"):]
+    assert re.findall(r'data-slide="(live-\d)"', portrait) == ["live-1", "live-2"]
+
+
+def test_screen_contact_is_recorded_at_most_once_a_minute(app, client, make):
+    make.unit("U01")
+    poll(client, v="x")
+    client.get("/kiosk/live?screen=二楼东厅").close()
+    screens = {s.name: s for s in db.session.scalars(select(KioskScreen))}
+    assert set(screens) == {kiosk.DEFAULT_SCREEN, "二楼东厅"}
+    first = screens["二楼东厅"].last_seen_at
+    assert first == from_hall(datetime(2024, 3, 20, 10, 0))
+    audit_rows = db.session.scalar(select(func.count(AuditLog.id)))
+
+    old = app.config["HALL_NOW"]
+    try:
+        app.config["HALL_NOW"] = datetime(2024, 3, 20, 10, 0, 30)
+        client.get("/kiosk/live?screen=二楼东厅").close()
+        db.session.expire_all()
+        assert db.session.scalar(select(KioskScreen).where(KioskScreen.name == "二楼东厅")).last_seen_at == first
+        app.config["HALL_NOW"] = datetime(2024, 3, 20, 10, 1, 30)
+        client.get("/kiosk/live?screen=二楼东厅").close()
+        db.session.expire_all()
+        later = db.session.scalar(select(KioskScreen).where(KioskScreen.name == "二楼东厅")).last_seen_at
+        assert later == from_hall(datetime(2024, 3, 20, 10, 1, 30))
+    finally:
+        app.config["HALL_NOW"] = old
+    # A heartbeat is not a change: it writes no audit row, so it never refreshes the other screens.
+    assert db.session.scalar(select(func.count(AuditLog.id))) == audit_rows
+
+
+def test_screen_names_are_cleaned():
+    assert kiosk.screen_name("<script>东厅</script>") == "script东厅/script"
+    assert kiosk.screen_name("   ") == kiosk.DEFAULT_SCREEN
+    assert len(kiosk.screen_name("长" * 100)) == 32
+
+
+def test_settings_page_is_for_admins_only(client, login, make):
+    assert client.get("/admin/kiosk").status_code == 302
+    for role in ("inspector", "leader"):
+        login(role, username=f"k-{role}")
+        assert client.get("/admin/kiosk").status_code == 403
+        client.post("/logout")
+    login("unit")
+    assert client.get("/admin/kiosk").status_code in (403, 404)
+    client.post("/logout")
+    login("admin")
+    html = client.get("/admin/kiosk").get_data(as_text=True)
+    assert "大屏设置" in html and "还没有大屏联络过系统" in html
+    assert 'href="/admin/kiosk"' in html  # the menu entry
+
+
+def test_settings_page_lists_screens_and_flags_silent_ones(client, login):
+    now = from_hall(datetime(2024, 3, 20, 10, 0))
+    db.session.add_all([
+        KioskScreen(name="大厅主屏", last_seen_at=now - timedelta(seconds=50), address="10.0.0.5"),
+        KioskScreen(name="二楼东厅", last_seen_at=now - timedelta(minutes=5), address="10.0.0.6"),
+    ])
+    db.session.commit()
+    login("admin")
+    html = client.get("/admin/kiosk").get_data(as_text=True)
+    main = html[html.index("二楼东厅") - 400:]
+    assert "2024-03-20 09:59:10" in html and "2024-03-20 09:55:00" in html
+    assert html.count("已超过 2 分钟未联络") == 1 and "在线" in html
+    assert main.index("二楼东厅") < main.index("已超过 2 分钟未联络")
+
+
+def test_settings_are_saved_and_audited(client, login):
+    login("admin")
+    response = client.post("/admin/kiosk", data={
+        "interval": "20", "panel_live": "y", "panel_honor": "y", "top_n": "5",
+        "quiet_enabled": "y", "quiet_start": "18:30", "quiet_end": "07:30", "opening_text": " 工作日 8:30–17:00 ",
+    })
+    assert response.status_code == 302
+    saved = kiosk.get_settings()
+    assert saved["interval"] == 20 and saved["panels"] == ["live", "honor"]
+    assert saved["quiet_enabled"] is True and saved["quiet_start"] == "18:30" and saved["quiet_end"] == "07:30"
+    assert saved["opening_text"] == "工作日 8:30–17:00" and saved["rev"] == 1
+    row = db.session.scalar(select(AuditLog).where(AuditLog.action == "kiosk.settings"))
+    assert row.after["interval"] == 20 and row.before["interval"] == 15
+    page = client.get("/admin/kiosk").get_data(as_text=True)
+    assert "大屏设置已保存" in page and 'value="20"' in page
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"interval": "abc"}, "不是有效的整数"),
+        ({"interval": "1"}, "应为 2 至 300 之间的整数"),
+        ({"interval": "9999"}, "应为 2 至 300 之间的整数"),
+        ({"panel_live": ""}, "请至少选择一个要显示的版块"),
+        ({"quiet_start": "25:00"}, "时间格式应为 HH:MM"),
+        ({"quiet_end": "18:00"}, "结束时间不能与开始时间相同"),
+        ({"top_n": "0"}, "应为 1 至 10 之间的整数"),
+        ({"opening_text": "长" * 81}, "不能超过 80 个字"),
+    ],
+)
+def test_bad_settings_are_refused_and_nothing_is_written(client, login, data, message):
+    login("admin")
+    audit_before = db.session.scalar(select(func.count(AuditLog.id)))
+    form = {"interval": "15", "panel_live": "y", "top_n": "5", "quiet_start": "18:00", "quiet_end": "08:00",
+            **data}
+    form = {k: v for k, v in form.items() if v != ""}
+    response = client.post("/admin/kiosk", data=form)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert db.session.get(Setting, kiosk.SETTING_KEY) is None
+    assert db.session.scalar(select(func.count(AuditLog.id))) == audit_before
+
+
+def test_the_service_refuses_bad_settings_too():
+    from services import DomainError
+
+    with pytest.raises(DomainError, match="轮播间隔"):
+        kiosk.save_settings({"interval": 1})
+    with pytest.raises(DomainError, match="版块"):
+        kiosk.save_settings({"panels": []})
+    with pytest.raises(DomainError, match="HH:MM"):
+        kiosk.save_settings({"quiet_start": "7:00"})
+    assert db.session.get(Setting, kiosk.SETTING_KEY) is None
+
+
+def test_a_broken_stored_setting_falls_back_to_the_defaults(client, make):
+    make.unit("U01")
+    db.session.add(Setting(key=kiosk.SETTING_KEY, value={"interval": "fast", "panels": ["nope"]}))
+    db.session.commit()
+    assert kiosk.get_settings()["interval"] == 15
+    response = client.get("/kiosk/")
+    assert response.status_code == 200 and 'data-interval="15"' in response.get_data(as_text=True)
+
+
+def test_an_empty_hall_still_shows_a_calm_screen(client):
+    html = client.get("/kiosk/").get_data(as_text=True)
+    assert "暂无参评单位" in html and "2024年3月 实时排名" in html

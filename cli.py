@@ -32,8 +32,10 @@ ROLE_NAMES = {"admin": "管理员", "inspector": "巡查员", "leader": "局领�
 GRADE_NAMES = {"excellent": "优秀", "good": "良好", "qualified": "合格", "unqualified": "不合格"}
 STATUS_NAMES = {"open": "进行中(实时)", "closed": "已关账", "published": "已发布"}
 FLAG_NAMES = {
-    "notice_feedback": "书面通报并要求反馈", "discipline_report": "报纪检监察组",
-    "leadership_report": "报营商环境建设领导小组", "quarter_ineligible": "取消当季评优资格",
+    "notice_feedback": "书面通报并要求反馈",
+    "discipline_report": "报纪检监察组",
+    "leadership_report": "报营商环境建设领导小组",
+    "quarter_ineligible": "取消当季评优资格",
     "replace_staff": "要求更换相关人员",
 }
 MIN_PASSWORD = 8
@@ -82,11 +84,11 @@ def _first_line(error: Exception) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def parse_month_arg(text: str | None) -> tuple[int, int]:
+def parse_month_arg(text: str | None, how: str = "用 --month YYYY-MM ") -> tuple[int, int]:
     from scoring import parse_month
 
     if not text:
-        raise CliError("请用 --month YYYY-MM 指定月份(如 2024-03)")
+        raise CliError(f"请{how}指定月份(如 2024-03)")
     try:
         return parse_month(text)
     except ValueError as error:
@@ -172,7 +174,9 @@ def register_cli(app: Flask) -> None:
                 return
             raise CliError("数据库中已有单位,演示数据只能载入空数据库")
         ensure_shipped()
-        summary = demo.load(seed if seed is not None else demo.DEFAULT_SEED, progress=ProgressPrinter("演示数据"))
+        summary = demo.load(
+            seed if seed is not None else demo.DEFAULT_SEED, progress=ProgressPrinter("演示数据")
+        )
         db.session.commit()
         click.echo(
             f"演示数据已载入:{summary['units']} 个单位,{summary['staff']} 名工作人员,"
@@ -182,18 +186,19 @@ def register_cli(app: Flask) -> None:
         _print_logins(demo.logins())
 
     @app.cli.command("create-user")
-    @click.argument("username")
+    @click.argument("username", required=False)
     @click.option("--role", default=None, help="admin | inspector | leader | unit")
     @click.option("--unit", "unit_code", default=None, help="单位代码(单位用户必填)")
     @click.option("--password", default=None, help="不填则提示输入")
     @click.option("--name", "display_name", default="", help="显示名称")
     @handled
-    def create_user(username: str, role: str | None, unit_code: str | None, password: str | None,
-                    display_name: str) -> None:
+    def create_user(
+        username: str, role: str | None, unit_code: str | None, password: str | None, display_name: str
+    ) -> None:
         """Create a user; prompts twice (hidden) for the password when --password is not given."""
         from services.audit import record
 
-        username = username.strip()
+        username = (username or "").strip()
         if not username or len(username) > 64 or re.search(r"\s", username):
             raise CliError("用户名不能为空、不能含空格,且不超过 64 个字符")
         if role not in ROLE_NAMES:
@@ -221,26 +226,33 @@ def register_cli(app: Flask) -> None:
         user.set_password(password)
         db.session.add(user)
         db.session.flush()
-        record("user.create", f"user:{username}", after={"username": username, "role": role,
-                                                           "unit": unit.code if unit else None})
+        record(
+            "user.create",
+            f"user:{username}",
+            after={"username": username, "role": role, "unit": unit.code if unit else None},
+        )
         db.session.commit()
         where = f",单位:{unit.name}" if unit else ""
         click.echo(f"已创建用户 {username}(角色:{ROLE_NAMES[role]}{where})")
 
     @app.cli.command("import")
-    @click.argument("kind")
-    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @click.argument("kind", required=False)
+    @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
     @handled
     def import_command(kind: str, file: Path) -> None:
         """Import units|staff|incidents|clock|calendar from a .csv or .xlsx file; all or nothing."""
         from services import imports
 
+        if not kind or file is None:
+            raise CliError(f"请指定导入类型和文件,如:import units units.csv(类型:{'、'.join(imports.KINDS)})")
         if kind not in imports.KINDS:
             raise CliError(f"导入类型 {kind} 无效,应为:{'、'.join(imports.KINDS)}")
         if not file.is_file():
             raise CliError(f"找不到文件 {file}")
         try:
-            summary = imports.import_file(kind, file.name, file.read_bytes(), progress=ProgressPrinter("导入"))
+            summary = imports.import_file(
+                kind, file.name, file.read_bytes(), progress=ProgressPrinter("导入")
+            )
         except imports.ImportRejected as rejected:
             db.session.rollback()
             click.echo(f"导入失败,未写入任何数据。共 {len(rejected.errors)} 处问题:", err=True)
@@ -283,27 +295,36 @@ def register_cli(app: Flask) -> None:
         if as_json:
             click.echo(json.dumps(data, ensure_ascii=False, indent=2))
             return
-        click.echo(f"{data['month']} 月度考核排名  规则版本:{data['rulebook']}  "
-                   f"状态:{STATUS_NAMES.get(data['status'], data['status'])}")
+        click.echo(
+            f"{data['month']} 月度考核排名  规则版本:{data['rulebook']}  "
+            f"状态:{STATUS_NAMES.get(data['status'], data['status'])}"
+        )
         if not data["units"]:
             click.echo("(没有参加考核的单位)")
             return
         rows = [
-            [str(u["rank"]), f"{u['name']}({u['code']})", str(u["score"]), str(u["deductions"]), str(u["bonus"]),
-             GRADE_NAMES.get(u["grade"], u["grade"]), "、".join(FLAG_NAMES.get(f, f) for f in u["flags"])]
+            [
+                str(u["rank"]),
+                f"{u['name']}({u['code']})",
+                str(u["score"]),
+                str(u["deductions"]),
+                str(u["bonus"]),
+                GRADE_NAMES.get(u["grade"], u["grade"]),
+                "、".join(FLAG_NAMES.get(f, f) for f in u["flags"]),
+            ]
             for u in data["units"]
         ]
         click.echo(format_table(["名次", "单位", "得分", "扣分", "加分", "等级", "标记"], rows, "><>>><<"))
 
     @app.cli.command("close-month")
-    @click.argument("month_text", metavar="YYYY-MM")
+    @click.argument("month_text", metavar="YYYY-MM", required=False)
     @handled
     def close_month(month_text: str) -> None:
         """Close a month: its standings are frozen as they are now."""
         from services import months
         from services.clock import hall_today
 
-        year, month = parse_month_arg(month_text)
+        year, month = parse_month_arg(month_text, "在命令后")
         today = hall_today()
         if (year, month) > (today.year, today.month):
             raise CliError(f"{month_text} 尚未开始,不能关账")
@@ -312,26 +333,26 @@ def register_cli(app: Flask) -> None:
         click.echo(f"{year}年{month}月已关账,排名已固定")
 
     @app.cli.command("publish-month")
-    @click.argument("month_text", metavar="YYYY-MM")
+    @click.argument("month_text", metavar="YYYY-MM", required=False)
     @handled
     def publish_month(month_text: str) -> None:
         """Publish a closed month (the monthly bulletin)."""
         from services import months
 
-        year, month = parse_month_arg(month_text)
+        year, month = parse_month_arg(month_text, "在命令后")
         months.publish(year, month)
         db.session.commit()
         click.echo(f"{year}年{month}月已发布")
 
     @app.cli.command("reopen-month")
-    @click.argument("month_text", metavar="YYYY-MM")
+    @click.argument("month_text", metavar="YYYY-MM", required=False)
     @click.option("--reason", default="", help="重新开放的原因(必填)")
     @handled
     def reopen_month(month_text: str, reason: str) -> None:
         """Reopen a closed or published month, with a reason (audited)."""
         from services import months
 
-        year, month = parse_month_arg(month_text)
+        year, month = parse_month_arg(month_text, "在命令后")
         if not reason.strip():
             raise CliError("重新开放月份必须用 --reason 填写原因")
         months.reopen(year, month, reason)
@@ -339,33 +360,41 @@ def register_cli(app: Flask) -> None:
         click.echo(f"{year}年{month}月已重新开放")
 
     @app.cli.command("backup")
-    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
     @handled
     def backup_command(file: Path) -> None:
         """Write every table (and the evidence files, unless FILE ends in .json) to FILE."""
         from services import backup
 
+        if file is None:
+            raise CliError("请指定备份文件名,如:backup hall-backup.zip")
         result = backup.backup(file)
-        click.echo(f"已备份到 {file}:{result['tables']} 张数据表,{result['rows']} 行,{result['files']} 个附件文件")
+        click.echo(
+            f"已备份到 {file}:{result['tables']} 张数据表,{result['rows']} 行,{result['files']} 个附件文件"
+        )
         if result["missing_files"]:
             note = "(.json 备份不含附件文件,请用 .zip)" if result["format"] == "json" else "(文件缺失)"
             click.echo(f"注意:{result['missing_files']} 个附件文件未备份{note}")
 
     @app.cli.command("restore")
-    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
     @click.option("--yes", is_flag=True, help="不再确认")
     @handled
     def restore_command(file: Path, yes: bool) -> None:
         """Replace all data with a backup's (one transaction; a bad file changes nothing)."""
         from services import backup
 
+        if file is None:
+            raise CliError("请指定要恢复的备份文件,如:restore hall-backup.zip")
         if not file.is_file():
             raise CliError(f"找不到备份文件 {file}")
         if not yes and sys.stdin.isatty():
             click.confirm("恢复将替换数据库中的全部数据,是否继续?", abort=True)
         result = backup.restore(file)
         db.session.commit()
-        click.echo(f"已从 {file} 恢复:{result['tables']} 张数据表,{result['rows']} 行,{result['files']} 个附件文件")
+        click.echo(
+            f"已从 {file} 恢复:{result['tables']} 张数据表,{result['rows']} 行,{result['files']} 个附件文件"
+        )
 
 
 def _print_logins(logins: list) -> None:
@@ -376,5 +405,6 @@ def _print_logins(logins: list) -> None:
     rows += [[ROLE_NAMES[x.role], x.username, x.password, x.unit] for x in units[:2]]
     click.echo(format_table(["角色", "用户名", "密码", "单位"], rows, "<<<<"))
     if len(units) > 2:
-        click.echo(f"其余单位:{units[2].username} … {units[-1].username}(按单位顺序),密码均为 {units[2].password}")
-
+        click.echo(
+            f"其余单位:{units[2].username} … {units[-1].username}(按单位顺序),密码均为 {units[2].password}"
+        )

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from admin import bp
 from admin.forms import ActionForm, DetectionBulkForm, DetectionRunForm, DismissForm
-from admin.views import job_progress, month_arg, start_job
+from admin.views import job_progress, month_arg, month_options, start_job
 from auth.access import role_required
 from htmx import is_htmx, render_block, render_page_or_block
 from models import Incident, Job, Role, db
@@ -33,6 +33,17 @@ def _points(incident: Incident) -> int:
     return sign * rule.points * (incident.count or 1)
 
 
+def _titles(rows: list[Incident]) -> dict[int, str]:
+    titles = {}
+    for incident in rows:
+        at = to_hall(incident.occurred_at)
+        try:
+            titles[incident.id] = rulebook_for_month(at.year, at.month).rule(incident.rule_code).title
+        except KeyError:
+            titles[incident.id] = ""
+    return titles
+
+
 def _context(year: int, month: int, job: Job | None = None, bulk: DetectionBulkForm | None = None) -> dict:
     rows = detections.pending(year, month)
     return {
@@ -47,6 +58,8 @@ def _context(year: int, month: int, job: Job | None = None, bulk: DetectionBulkF
         "action": ActionForm(formdata=None),
         "job": job,
         "job_progress": job_progress,
+        "month_options": month_options(format_month(year, month)),
+        "titles": _titles(rows),
         "dismiss_prefix": lambda i: f"r{i.id}",
     }
 

@@ -59,16 +59,20 @@ class IncidentFieldsMixin:
     """The fields an incident has after its unit: shared by the desk form and the correction form."""
 
     occurred_at = HallDateTimeField(
-        _l("发生时间"), format=DATETIME_FORMATS,
+        _l("发生时间"),
+        format=DATETIME_FORMATS,
         validators=[InputRequired(message=_l("请填写发生时间"))],
     )
     rule_code = _select(_l("考核规则"))
     window = _select(_l("窗口"))
     staff_pk = _select(_l("工作人员"))
     count = WholeNumberField(
-        _l("次数"), default=1,
-        validators=[InputRequired(message=_l("请填写次数")),
-                    NumberRange(min=1, max=99, message=_l("次数(人数)必须是 1 到 99 之间的整数"))],
+        _l("次数"),
+        default=1,
+        validators=[
+            InputRequired(message=_l("请填写次数")),
+            NumberRange(min=1, max=99, message=_l("次数(人数)必须是 1 到 99 之间的整数")),
+        ],
     )
     exempt = BooleanField(_l("评价器或网络故障,不扣分(免扣)"))
     deadline = DayField(_l("整改期限"), validators=[Optional()])
@@ -91,16 +95,20 @@ class IncidentForm(IncidentFieldsMixin, FlaskForm):
 class CorrectForm(IncidentFieldsMixin, FlaskForm):
     reason = TextAreaField(
         _l("修改原因"),
-        validators=[DataRequired(message=_l("请填写修改原因")),
-                    Length(max=1000, message=_l("原因不能超过 1000 字"))],
+        validators=[
+            DataRequired(message=_l("请填写修改原因")),
+            Length(max=1000, message=_l("原因不能超过 1000 字")),
+        ],
     )
 
 
 class VoidForm(FlaskForm):
     reason = TextAreaField(
         _l("作废原因"),
-        validators=[DataRequired(message=_l("请填写作废原因")),
-                    Length(max=1000, message=_l("原因不能超过 1000 字"))],
+        validators=[
+            DataRequired(message=_l("请填写作废原因")),
+            Length(max=1000, message=_l("原因不能超过 1000 字")),
+        ],
     )
 
 
@@ -119,7 +127,9 @@ class IncidentFilterForm(FlaskForm):
     rule_code = _select(_l("规则"))
     status = _select(_l("状态"))
     recorded_by = _select(_l("登记人"))
-    page = WholeNumberField(_l("页码"), default=1, validators=[Optional(), NumberRange(min=1, message=_l("页码无效"))])
+    page = WholeNumberField(
+        _l("页码"), default=1, validators=[Optional(), NumberRange(min=1, message=_l("页码无效"))]
+    )
 
 
 class PatrolTapForm(FlaskForm):

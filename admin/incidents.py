@@ -12,7 +12,8 @@ from datetime import date, datetime, timedelta
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 import htmx
 from admin import bp
@@ -47,16 +48,30 @@ from services.months import is_open
 from services.rulebooks import rulebook_for_month
 
 PAGE_SIZE = 50
-CATEGORY_LABELS = {"W": "窗口", "C": "综窗后场"}
+CATEGORY_LABELS = {"W": _l("窗口人员"), "C": _l("综窗后场")}
 FIELD_LABELS = {
-    "unit": "单位", "rule_code": "规则", "occurred_at": "发生时间", "count": "次数", "staff": "人员",
-    "window": "窗口", "note": "内部备注", "public_text": "通知单说明", "deadline": "整改期限",
-    "rectified_on": "整改完成日期", "exempt": "免扣", "linked_id": "关联违规记录", "status": "状态",
-    "void_reason": "作废原因",
+    "unit": _l("单位"),
+    "rule_code": _l("规则"),
+    "occurred_at": _l("发生时间"),
+    "count": _l("次数"),
+    "staff": _l("人员"),
+    "window": _l("窗口"),
+    "note": _l("内部备注"),
+    "public_text": _l("通知单说明"),
+    "deadline": _l("整改期限"),
+    "rectified_on": _l("整改完成日期"),
+    "exempt": _l("免扣"),
+    "linked_id": _l("关联违规记录"),
+    "status": _l("状态"),
+    "void_reason": _l("作废原因"),
 }
 ACTION_LABELS = {
-    "created": "登记", "proposed": "系统检测提出", "corrected": "修改", "confirmed": "确认",
-    "voided": "作废", "dismissed": "驳回",
+    "created": _l("登记"),
+    "proposed": _l("系统检测提出"),
+    "corrected": _l("修改"),
+    "confirmed": _l("确认"),
+    "voided": _l("作废"),
+    "dismissed": _l("驳回"),
 }
 FORM_BLOCKS = ("unit_fields", "rule_fields", "preview")
 
@@ -98,9 +113,9 @@ class FormState:
 
 
 def _active_units() -> list[Unit]:
-    return list(db.session.scalars(
-        select(Unit).where(Unit.active.is_(True)).order_by(Unit.display_order, Unit.code)
-    ))
+    return list(
+        db.session.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.display_order, Unit.code))
+    )
 
 
 def _int(value) -> int | None:
@@ -112,10 +127,14 @@ def _int(value) -> int | None:
 
 def _staff_on(unit: Unit, day: date) -> list[tuple[Staff, Posting]]:
     rows = db.session.execute(
-        select(Staff, Posting).join(Posting, Posting.staff_pk == Staff.id).where(
-            Posting.unit_id == unit.id, Posting.start_date <= day,
+        select(Staff, Posting)
+        .join(Posting, Posting.staff_pk == Staff.id)
+        .where(
+            Posting.unit_id == unit.id,
+            Posting.start_date <= day,
             (Posting.end_date.is_(None)) | (Posting.end_date >= day),
-        ).order_by(Posting.window, Staff.name)
+        )
+        .order_by(Posting.window, Staff.name)
     )
     return [(s, p) for s, p in rows]
 
@@ -135,10 +154,15 @@ def _linked_choices(unit: Unit, day: date, exclude_id: int | None = None) -> lis
     rulebook = rulebook_for_month(day.year, day.month)
     deductions = {r.code for r in rulebook.rules if r.kind == RuleKind.DEDUCTION and r.code != "D15"}
     rows = db.session.scalars(
-        select(Incident).where(
-            Incident.unit_id == unit.id, Incident.status == IncidentStatus.CONFIRMED,
-            Incident.occurred_at >= start, Incident.occurred_at < end, Incident.rule_code.in_(deductions),
-        ).order_by(Incident.occurred_at.desc())
+        select(Incident)
+        .where(
+            Incident.unit_id == unit.id,
+            Incident.status == IncidentStatus.CONFIRMED,
+            Incident.occurred_at >= start,
+            Incident.occurred_at < end,
+            Incident.rule_code.in_(deductions),
+        )
+        .order_by(Incident.occurred_at.desc())
     )
     return [i for i in rows if i.id != exclude_id]
 
@@ -181,18 +205,32 @@ def _state(form, unit: Unit | None, exclude_id: int | None = None) -> FormState:
         (str(s.id), f"{s.name}({s.staff_id})· {_category_label(p)}") for s, p in staff
     ]
     form.linked_id.choices = [("", _("请选择所加扣的违规记录"))] + [
-        (str(i.id), f"{to_hall(i.occurred_at):%m-%d %H:%M} {i.rule_code}"
-                    f"{' · ' + i.window + _('号窗') if i.window else ''}") for i in linked
+        (
+            str(i.id),
+            f"{to_hall(i.occurred_at):%m-%d %H:%M} {i.rule_code}"
+            f"{' · ' + i.window + _('号窗') if i.window else ''}",
+        )
+        for i in linked
     ]
     if rule is not None:
         form.count.label.text = _("人数") if rule.per_person else _("次数")
-    return FormState(units=units, unit=unit, day=day, occurred_at=occurred_at, rulebook=rulebook, rule=rule,
-                     groups=_groups(rulebook), staff=staff, linked=linked, warnings=warnings)
+    return FormState(
+        units=units,
+        unit=unit,
+        day=day,
+        occurred_at=occurred_at,
+        rulebook=rulebook,
+        rule=rule,
+        groups=_groups(rulebook),
+        staff=staff,
+        linked=linked,
+        warnings=warnings,
+    )
 
 
 def _category_label(posting: Posting) -> str:
     where = _("%(window)s 号窗口", window=posting.window) if posting.window else _("无窗口")
-    return f"{where} · {_(CATEGORY_LABELS.get(posting.category, posting.category))}"
+    return f"{where} · {str(CATEGORY_LABELS.get(posting.category, posting.category))}"
 
 
 def _form_unit(form: IncidentForm) -> Unit | None:
@@ -218,8 +256,12 @@ def _clean(form, state: FormState, unit: Unit | None, exclude_id: int | None = N
         fail(form.occurred_at, _("发生时间不能晚于现在"))
     rule = state.rule
     if rule is None:
-        fail(form.rule_code, _("请选择考核规则") if not form.rule_code.data
-             else _("规则 %(code)s 不存在或不能手工登记", code=form.rule_code.data))
+        fail(
+            form.rule_code,
+            _("请选择考核规则")
+            if not form.rule_code.data
+            else _("规则 %(code)s 不存在或不能手工登记", code=form.rule_code.data),
+        )
     staff = None
     if form.staff_pk.data:
         chosen = {str(s.id): (s, p) for s, p in state.staff}
@@ -243,28 +285,51 @@ def _clean(form, state: FormState, unit: Unit | None, exclude_id: int | None = N
             linked = chosen[form.linked_id.data]
     has_deadline = "deadline" in rule.requires
     values = {
-        "unit": unit, "rule_code": rule.code, "occurred_at": state.occurred_at, "count": form.count.data,
-        "staff": staff, "window": window, "note": (form.note.data or "").strip(),
+        "unit": unit,
+        "rule_code": rule.code,
+        "occurred_at": state.occurred_at,
+        "count": form.count.data,
+        "staff": staff,
+        "window": window,
+        "note": (form.note.data or "").strip(),
         "public_text": (form.public_text.data or "").strip(),
         "deadline": form.deadline.data if has_deadline else None,
         "rectified_on": form.rectified_on.data if has_deadline else None,
-        "exempt": bool(form.exempt.data), "linked": linked,
+        "exempt": bool(form.exempt.data),
+        "linked": linked,
     }
     posting = staff.posting_on(state.day) if staff else None
     problems = incidents.rule_problems(
-        state.rulebook, rule.code, count=values["count"], staff_category=posting.category if posting else None,
-        deadline=values["deadline"], exempt=values["exempt"], window=window, unit=unit,
+        state.rulebook,
+        rule.code,
+        count=values["count"],
+        staff_category=posting.category if posting else None,
+        deadline=values["deadline"],
+        exempt=values["exempt"],
+        window=window,
+        unit=unit,
     )
     # A field the rule does not show (exempt on D01) carries its message on the rule instead.
-    targets = {"staff_id": form.staff_pk, "rule_code": form.rule_code, "count": form.count,
-               "deadline": form.deadline, "window": form.window,
-               "exempt": form.exempt if "exempt" in rule.requires else form.rule_code}
+    targets = {
+        "staff_id": form.staff_pk,
+        "rule_code": form.rule_code,
+        "count": form.count,
+        "deadline": form.deadline,
+        "window": form.window,
+        "exempt": form.exempt if "exempt" in rule.requires else form.rule_code,
+    }
     for name, message in problems:
         if message not in targets.get(name, form.rule_code).errors:
             fail(targets.get(name, form.rule_code), message)
     if not is_open(state.day.year, state.day.month):
-        fail(form.occurred_at, _("%(y)d年%(m)d月已关账,不能登记或修改该月的记录;如确需修改,请先重新开放该月",
-                                 y=state.day.year, m=state.day.month))
+        fail(
+            form.occurred_at,
+            _(
+                "%(y)d年%(m)d月已关账,不能登记或修改该月的记录;如确需修改,请先重新开放该月",
+                y=state.day.year,
+                m=state.day.month,
+            ),
+        )
     return values if ok else None
 
 
@@ -287,8 +352,12 @@ def _preview(form, state: FormState) -> dict:
 def _render_form(form: IncidentForm, state: FormState, status: int = 200):
     part = request.args.get("part")
     context = {
-        "form": form, "state": state, "rule": state.rule, "signed": signed_points(state.rule) if state.rule else None,
-        "preview": _preview(form, state), "accept": EVIDENCE_ACCEPT,
+        "form": form,
+        "state": state,
+        "rule": state.rule,
+        "signed": signed_points(state.rule) if state.rule else None,
+        "preview": _preview(form, state),
+        "accept": EVIDENCE_ACCEPT,
         "signed_map": {r.code: signed_points(r) for _group, rules in state.groups for r in rules},
     }
     if request.method == "GET" and part in FORM_BLOCKS and htmx.is_htmx():
@@ -326,8 +395,9 @@ def incident_new():
         return _render_form(form, state, 422)
     stored: list[Evidence] = []
     try:
-        incident = incidents.create(values.pop("unit"), values.pop("rule_code"), values.pop("occurred_at"),
-                                    source="desk", **values)
+        incident = incidents.create(
+            values.pop("unit"), values.pop("rule_code"), values.pop("occurred_at"), source="desk", **values
+        )
         stored = evidence_service.store(incident, uploads)
         db.session.commit()
     except DomainError as error:
@@ -339,13 +409,20 @@ def incident_new():
         db.session.rollback()
         evidence_service.discard_files(stored)
         raise
-    flash(_("已登记 %(code)s %(title)s(附件 %(n)d 个)", code=state.rule.code, title=state.rule.title,
-            n=len(stored)), "success")
+    flash(
+        _(
+            "已登记 %(code)s %(title)s(附件 %(n)d 个)",
+            code=state.rule.code,
+            title=state.rule.title,
+            n=len(stored),
+        ),
+        "success",
+    )
     return redirect(url_for("admin.incident_detail", incident_id=incident.id))
 
 
 def _save_warning(form: IncidentForm, state: FormState, unit: Unit | None):
-    """"只记提醒": a Warning with no points, for the rules that depend on earlier warnings (D04b, D05b)."""
+    """ "只记提醒": a Warning with no points, for the rules that depend on earlier warnings (D04b, D05b)."""
     rule = state.rule
     if unit is None:
         form.unit_id.errors = [_("请选择单位")]
@@ -361,17 +438,28 @@ def _save_warning(form: IncidentForm, state: FormState, unit: Unit | None):
     if any(f.errors for f in form):
         return _render_form(form, state, 422)
     warning = Warning(
-        unit=unit, staff=staff_ids.get(form.staff_pk.data), window=form.window.data or None, rule_code=rule.code,
-        given_at=state.occurred_at, given_by_id=acting_user_id(),
+        unit=unit,
+        staff=staff_ids.get(form.staff_pk.data),
+        window=form.window.data or None,
+        rule_code=rule.code,
+        given_at=state.occurred_at,
+        given_by_id=acting_user_id(),
         text=(form.public_text.data or form.note.data or "").strip(),
     )
     db.session.add(warning)
     db.session.flush()
-    record("warning.create", f"warning:{warning.id}", after={
-        "unit": unit.code, "rule_code": rule.code, "staff": warning.staff.staff_id if warning.staff else None,
-        "window": warning.window, "given_at": to_hall(warning.given_at).strftime("%Y-%m-%d %H:%M"),
-        "text": warning.text,
-    })
+    record(
+        "warning.create",
+        f"warning:{warning.id}",
+        after={
+            "unit": unit.code,
+            "rule_code": rule.code,
+            "staff": warning.staff.staff_id if warning.staff else None,
+            "window": warning.window,
+            "given_at": to_hall(warning.given_at).strftime("%Y-%m-%d %H:%M"),
+            "text": warning.text,
+        },
+    )
     db.session.commit()
     flash(_("已记录对%(name)s的提醒(%(code)s,不扣分)", name=unit.name, code=rule.code), "success")
     return redirect(url_for("admin.incident_new", unit_id=unit.id, rule_code=rule.code))
@@ -387,9 +475,12 @@ def _filter_choices(form: IncidentFilterForm, rulebook: Rulebook) -> None:
         (r.code, f"{r.code} {r.title}") for r in rulebook.rules if not r.derived
     ]
     form.status.choices = [("", _("全部状态"))] + [
-        (s.value, label) for s, label in (
-            (IncidentStatus.CONFIRMED, _("已确认")), (IncidentStatus.PROPOSED, _("待确认")),
-            (IncidentStatus.VOIDED, _("已作废")), (IncidentStatus.DISMISSED, _("已驳回")),
+        (s.value, label)
+        for s, label in (
+            (IncidentStatus.CONFIRMED, _("已确认")),
+            (IncidentStatus.PROPOSED, _("待确认")),
+            (IncidentStatus.VOIDED, _("已作废")),
+            (IncidentStatus.DISMISSED, _("已驳回")),
         )
     ]
     users = db.session.scalars(
@@ -413,11 +504,18 @@ def incident_list():
         year_month = parse_month((form.month.data or "").strip())
     except ValueError:
         form.month.errors = [_("月份格式应为 YYYY-MM,如 2024-03")]
-    rulebook = rulebook_for_month(*year_month) if year_month else rulebook_for_month(
-        hall_today().year, hall_today().month)
+    rulebook = (
+        rulebook_for_month(*year_month)
+        if year_month
+        else rulebook_for_month(hall_today().year, hall_today().month)
+    )
     _filter_choices(form, rulebook)
-    for name, choices in (("unit_id", form.unit_id.choices), ("rule_code", form.rule_code.choices),
-                          ("status", form.status.choices), ("recorded_by", form.recorded_by.choices)):
+    for name, choices in (
+        ("unit_id", form.unit_id.choices),
+        ("rule_code", form.rule_code.choices),
+        ("status", form.status.choices),
+        ("recorded_by", form.recorded_by.choices),
+    ):
         value = getattr(form, name).data
         if value and value not in {c[0] for c in choices}:
             getattr(form, name).errors = [_("筛选条件无效")]
@@ -435,19 +533,35 @@ def incident_list():
         query = query.where(Incident.status == form.status.data)
     if form.recorded_by.data:
         query = query.where(Incident.recorded_by_id == _int(form.recorded_by.data))
-    rows = [] if bad else list(db.session.scalars(query.order_by(Incident.occurred_at.desc(), Incident.id.desc())))
+    rows = (
+        []
+        if bad
+        else list(db.session.scalars(query.order_by(Incident.occurred_at.desc(), Incident.id.desc())))
+    )
 
     points = points_by_id(rows)
     confirmed = [points.get(i.id, 0) for i in rows if i.status == IncidentStatus.CONFIRMED]
-    totals = {"deductions": sum(p for p in confirmed if p < 0), "bonus": sum(p for p in confirmed if p > 0),
-              "count": len(confirmed)}
+    totals = {
+        "deductions": sum(p for p in confirmed if p < 0),
+        "bonus": sum(p for p in confirmed if p > 0),
+        "count": len(confirmed),
+    }
     pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
     page = min(form.page.data if isinstance(form.page.data, int) and form.page.data >= 1 else 1, pages)
-    shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     filters = {k: v for k, v in args.items() if k != "page" and v}
     body = htmx.render_page_or_block(
-        "admin/incident_list.html", "table", form=form, rows=shown, points=points, totals=totals, page=page,
-        pages=pages, total=len(rows), filters=filters, rules={r.code: r for r in rulebook.rules},
+        "admin/incident_list.html",
+        "table",
+        form=form,
+        rows=shown,
+        points=points,
+        totals=totals,
+        page=page,
+        pages=pages,
+        total=len(rows),
+        filters=filters,
+        rules={r.code: r for r in rulebook.rules},
         month_label=format_month(*year_month) if year_month else "",
     )
     return body, 422 if bad else 200
@@ -468,25 +582,38 @@ def _history(incident: Incident) -> list[dict]:
         if previous is not None:
             for key, value in h.snapshot.items():
                 if previous.get(key) != value:
-                    changed.append((_(FIELD_LABELS.get(key, key)), previous.get(key), value))
-        out.append({"row": h, "action": _(ACTION_LABELS.get(h.action, h.action)), "changed": changed})
+                    changed.append((str(FIELD_LABELS.get(key, key)), previous.get(key), value))
+        out.append({"row": h, "action": str(ACTION_LABELS.get(h.action, h.action)), "changed": changed})
         previous = h.snapshot
     return out
 
 
-def _detail(incident: Incident, status: int = 200, void_form: VoidForm | None = None,
-            evidence_form: EvidenceForm | None = None):
+def _detail(
+    incident: Incident,
+    status: int = 200,
+    void_form: VoidForm | None = None,
+    evidence_form: EvidenceForm | None = None,
+):
     rule = rule_of(incident)
-    linked_by = list(db.session.scalars(
-        select(Incident).where(Incident.linked_id == incident.id).order_by(Incident.id)
-    ))
+    linked_by = list(
+        db.session.scalars(select(Incident).where(Incident.linked_id == incident.id).order_by(Incident.id))
+    )
     day = to_hall(incident.occurred_at)
     return render_template(
-        "admin/incident_detail.html", incident=incident, rule=rule, points=incident_points(incident),
-        history=_history(incident), linked_by=linked_by, number=notice_number(incident),
-        month_open=is_open(day.year, day.month), void_form=void_form or VoidForm(),
-        evidence_form=evidence_form or EvidenceForm(), accept=EVIDENCE_ACCEPT,
-        displayable=evidence_service.displayable, can_admin=_is_admin(), can_add_evidence=_can_add_evidence(),
+        "admin/incident_detail.html",
+        incident=incident,
+        rule=rule,
+        points=incident_points(incident),
+        history=_history(incident),
+        linked_by=linked_by,
+        number=notice_number(incident),
+        month_open=is_open(day.year, day.month),
+        void_form=void_form or VoidForm(),
+        evidence_form=evidence_form or EvidenceForm(),
+        accept=EVIDENCE_ACCEPT,
+        displayable=evidence_service.displayable,
+        can_admin=_is_admin(),
+        can_add_evidence=_can_add_evidence(),
     ), status
 
 
@@ -530,10 +657,15 @@ def incident_void(incident_id: int):
 def _correct_defaults(incident: Incident) -> dict:
     return {
         "occurred_at": to_hall(incident.occurred_at).replace(tzinfo=None, second=0, microsecond=0),
-        "rule_code": incident.rule_code, "window": incident.window or "",
-        "staff_pk": str(incident.staff_pk) if incident.staff_pk else "", "count": incident.count,
-        "exempt": incident.exempt, "deadline": incident.deadline, "rectified_on": incident.rectified_on,
-        "linked_id": str(incident.linked_id) if incident.linked_id else "", "note": incident.note,
+        "rule_code": incident.rule_code,
+        "window": incident.window or "",
+        "staff_pk": str(incident.staff_pk) if incident.staff_pk else "",
+        "count": incident.count,
+        "exempt": incident.exempt,
+        "deadline": incident.deadline,
+        "rectified_on": incident.rectified_on,
+        "linked_id": str(incident.linked_id) if incident.linked_id else "",
+        "note": incident.note,
         "public_text": incident.public_text,
     }
 
@@ -541,10 +673,16 @@ def _correct_defaults(incident: Incident) -> dict:
 def _changes(incident: Incident, values: dict) -> dict:
     """Only what differs from the stored incident, in the service's field names."""
     wanted = {
-        "rule_code": values["rule_code"], "occurred_at": values["occurred_at"], "count": values["count"],
-        "staff_pk": values["staff"].id if values["staff"] else None, "window": values["window"],
-        "note": values["note"], "public_text": values["public_text"], "deadline": values["deadline"],
-        "rectified_on": values["rectified_on"], "exempt": values["exempt"],
+        "rule_code": values["rule_code"],
+        "occurred_at": values["occurred_at"],
+        "count": values["count"],
+        "staff_pk": values["staff"].id if values["staff"] else None,
+        "window": values["window"],
+        "note": values["note"],
+        "public_text": values["public_text"],
+        "deadline": values["deadline"],
+        "rectified_on": values["rectified_on"],
+        "exempt": values["exempt"],
         "linked_id": values["linked"].id if values["linked"] else None,
     }
     return {k: v for k, v in wanted.items() if getattr(incident, k) != v}
@@ -557,8 +695,14 @@ def incident_correct(incident_id: int):
     defaults = _correct_defaults(incident)
     form = CorrectForm(data=defaults) if request.method == "GET" else CorrectForm()
     state = _state(form, incident.unit, exclude_id=incident.id)
-    context = {"incident": incident, "form": form, "state": state, "rule": state.rule,
-               "signed": signed_points(state.rule) if state.rule else None, "number": notice_number(incident)}
+    context = {
+        "incident": incident,
+        "form": form,
+        "state": state,
+        "rule": state.rule,
+        "signed": signed_points(state.rule) if state.rule else None,
+        "number": notice_number(incident),
+    }
     day = to_hall(incident.occurred_at)
     context["month_open"] = is_open(day.year, day.month)
     if request.method == "GET":
@@ -569,8 +713,10 @@ def incident_correct(incident_id: int):
     valid = form.validate()
     values = _clean(form, state, incident.unit, exclude_id=incident.id) if state.occurred_at else None
     if not context["month_open"]:
-        form.occurred_at.errors = [*form.occurred_at.errors, _(
-            "%(y)d年%(m)d月已关账,不能修改该月的记录;如确需修改,请先重新开放该月", y=day.year, m=day.month)]
+        form.occurred_at.errors = [
+            *form.occurred_at.errors,
+            _("%(y)d年%(m)d月已关账,不能修改该月的记录;如确需修改,请先重新开放该月", y=day.year, m=day.month),
+        ]
     if not valid or values is None or not context["month_open"]:
         return render_template("admin/incident_correct.html", **context), 422
     changes = _changes(incident, values)
@@ -593,8 +739,12 @@ def incident_correct(incident_id: int):
 def incident_notice(incident_id: int):
     """违规违纪通知单: print-ready, A4 portrait; the body is templates/_notice.html."""
     incident = _incident_or_404(incident_id)
-    return render_template("admin/incident_notice.html", incident=incident, rule=rule_of(incident),
-                           number=notice_number(incident))
+    return render_template(
+        "admin/incident_notice.html",
+        incident=incident,
+        rule=rule_of(incident),
+        number=notice_number(incident),
+    )
 
 
 # ------------------------------------------------------------------ evidence
@@ -616,8 +766,13 @@ def evidence_add(incident_id: int):
             raise DomainError(_("已作废的记录不能添加附件"))
         day = to_hall(incident.occurred_at)
         if not is_open(day.year, day.month):
-            raise DomainError(_("%(y)d年%(m)d月已关账,不能修改该月的记录;如确需修改,请先重新开放该月",
-                                y=day.year, m=day.month))
+            raise DomainError(
+                _(
+                    "%(y)d年%(m)d月已关账,不能修改该月的记录;如确需修改,请先重新开放该月",
+                    y=day.year,
+                    m=day.month,
+                )
+            )
         stored = evidence_service.store(incident, uploads)
         db.session.commit()
     except DomainError as error:
@@ -643,8 +798,14 @@ def evidence_file(evidence_id: int):
     path = evidence_service.path_of(row)
     if not path.is_file():
         abort(404)
-    response = send_file(path, mimetype=row.content_type, as_attachment=False, download_name=row.filename,
-                         conditional=True, max_age=0)
+    response = send_file(
+        path,
+        mimetype=row.content_type,
+        as_attachment=False,
+        download_name=row.filename,
+        conditional=True,
+        max_age=0,
+    )
     response.headers["Cache-Control"] = "private, max-age=3600"
     response.headers["X-Content-Type-Options"] = "nosniff"
     disposition = response.headers.get("Content-Disposition", "inline")

@@ -7,7 +7,9 @@ month already closed, nor a month scored with another version.
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from datetime import date
+
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -81,6 +83,11 @@ def rulebook_new(key: str):
     base_row = _version_or_404(key)
     base = as_rulebook(base_row)
     form = rulebook_form_class(base)()
+    if request.method == "GET":
+        # A sensible start: the base's title, effective from the first day of next month.
+        today = hall_today()
+        form.title.data = base.title
+        form.effective_from.data = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
     if form.validate_on_submit():
         try:
             data = form.to_dict(base_row.data)

@@ -16,7 +16,7 @@ from auth.access import STAFF_ROLES, role_required
 from models import Role, db
 from scoring import parse_month
 from services import DomainError, months
-from services.dashboard import month_lines, pending_count
+from services.dashboard import month_lines, months_to_close, pending_count
 from services.standings import month_row, standings, standings_json
 
 
@@ -35,6 +35,7 @@ def _page(reopen: ReopenForm | None = None, reopen_label: str | None = None, sta
         reopen=reopen or ReopenForm(formdata=None),
         reopen_label=reopen_label,
         role=current_user.role,
+        due=set(months_to_close()),
     ), status
 
 

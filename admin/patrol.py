@@ -49,12 +49,26 @@ def _day_arg() -> tuple[date, str | None]:
         return hall_today(), _("日期格式应为 YYYY-MM-DD,如 2024-03-20;已显示今天")
 
 
-def _cell(unit: Unit, window: str, rule: Rule, day: date, count: int, recent: Incident | None,
-          editable: bool, message: str = "") -> dict:
+def _cell(
+    unit: Unit,
+    window: str,
+    rule: Rule,
+    day: date,
+    count: int,
+    recent: Incident | None,
+    editable: bool,
+    message: str = "",
+) -> dict:
     seconds = patrol_service.undo_seconds_left(recent) if recent is not None else 0
     return {
-        "key": f"{unit.id}|{window}|{rule.code}", "unit": unit, "window": window, "rule": rule,
-        "count": count, "recent": recent if seconds > 0 else None, "seconds": seconds, "editable": editable,
+        "key": f"{unit.id}|{window}|{rule.code}",
+        "unit": unit,
+        "window": window,
+        "rule": rule,
+        "count": count,
+        "recent": recent if seconds > 0 else None,
+        "seconds": seconds,
+        "editable": editable,
         "message": message,
         "vals": {"unit_id": unit.id, "window": window, "rule_code": rule.code, "date": day.isoformat()},
     }
@@ -75,16 +89,33 @@ def patrol_sheet():
     recent = patrol_service.recent_taps(day)
     editable = day == today
     grid = [
-        (row, [
-            _cell(row.unit, row.window, rule, day, counts.get((row.unit.id, row.window, rule.code), 0),
-                  recent.get((row.unit.id, row.window, rule.code)), editable)
-            for rule in rules
-        ])
+        (
+            row,
+            [
+                _cell(
+                    row.unit,
+                    row.window,
+                    rule,
+                    day,
+                    counts.get((row.unit.id, row.window, rule.code), 0),
+                    recent.get((row.unit.id, row.window, rule.code)),
+                    editable,
+                )
+                for rule in rules
+            ],
+        )
         for row in patrol_service.rows()
     ]
     body = render_template(
-        SHEET, day=day, today=today, columns=_columns(rules), grid=grid, editable=editable, error=error,
-        prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1) if day < today else None,
+        SHEET,
+        day=day,
+        today=today,
+        columns=_columns(rules),
+        grid=grid,
+        editable=editable,
+        error=error,
+        prev_day=day - timedelta(days=1),
+        next_day=day + timedelta(days=1) if day < today else None,
     )
     return body, 422 if error else 200
 
@@ -130,8 +161,12 @@ def patrol_tap():
         return _refuse(_("单位不存在"))
     try:
         incident, _created = patrol_service.tap(
-            unit, form.window.data.strip(), form.rule_code.data.strip(), form.client_key.data.strip(),
-            form.date.data, _parse_time(form.time.data),
+            unit,
+            form.window.data.strip(),
+            form.rule_code.data.strip(),
+            form.client_key.data.strip(),
+            form.date.data,
+            _parse_time(form.time.data),
         )
         db.session.commit()
     except DomainError as error:

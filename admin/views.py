@@ -31,6 +31,12 @@ def month_arg(name: str = "month") -> tuple[int, int]:
     return board.current_month()
 
 
+def month_options(selected: str) -> list[str]:
+    """The months a month picker offers: the last 24 (newest first), plus the one shown if older."""
+    labels = [format_month(y, m) for y, m in board.recent_months(24)]
+    return labels if selected in labels else [selected, *labels]
+
+
 def year_arg() -> int:
     text = (request.args.get("year") or "").strip()
     if text:
@@ -130,6 +136,7 @@ def standings_page():
         status=data["status"],
         label=format_month(year, month),
         unit_ids=unit_ids(),
+        month_options=month_options(format_month(year, month)),
     )
 
 

@@ -7,8 +7,11 @@ only a changed version renders the fragment (from panels cached per version).
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import current_app, make_response, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.exc import SQLAlchemyError
 
 from auth.access import public
 from htmx import render_block
@@ -18,6 +21,9 @@ from services import kiosk
 from services.clock import hall_now, to_hall, utc_now
 
 TEMPLATE = "kiosk/screen.html"
+# The fragment is rendered once per version and process; only the screen's name in its poll URL differs.
+_SCREEN_SLOT = "KIOSKSCREENSLOT"
+_fragments: dict[tuple, str] = {}
 
 
 def _date_text(now) -> str:
@@ -45,23 +51,43 @@ def _context(version: kiosk.Version, screen: str) -> dict:
     }
 
 
+def _fragment(version: kiosk.Version, screen: str) -> str:
+    key = (db.engine.url.render_as_string(), version.tag, version.changed_at)
+    html = kiosk.cached(
+        _fragments, key, lambda: render_block(TEMPLATE, "live", **_context(version, _SCREEN_SLOT))
+    )
+    return html.replace(f"screen={_SCREEN_SLOT}", f"screen={quote(screen, safe='')}")
+
+
 def _touch_after(response, screen: str):
-    """Write the screen's last contact after the response is sent, at most once a minute per process.
+    """Note the screen's contact; when due, write every noted contact after the response is sent.
 
     After, not before: a heartbeat must never delay the poll, even while an import holds SQLite's write lock.
     """
-    if not kiosk.touch_due(screen):
+    if not kiosk.note_contact(screen, request.remote_addr or ""):
         return response
     app = current_app._get_current_object()
-    address = (request.remote_addr or "")[:64]
 
     def write():
         with app.app_context():
-            if kiosk.touch(screen, address):
+            try:
+                kiosk.write_contacts()
                 db.session.commit()
-            db.session.remove()
+            except SQLAlchemyError:
+                db.session.rollback()  # a busy database: the next round writes the newer contacts
+            finally:
+                db.session.remove()
 
     response.call_on_close(write)
+    return response
+
+
+@bp.errorhandler(500)
+def failed(error):
+    """A bare 500: no page, no #flash to retarget (the screen has none); the screen keeps what it shows."""
+    db.session.rollback()
+    response = make_response("", 500)
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -87,7 +113,7 @@ def live():
     elif version.tag in request.if_none_match:
         response = make_response("", 304)
     else:
-        response = make_response(render_block(TEMPLATE, "live", **_context(version, name)))
+        response = make_response(_fragment(version, name))
     response.set_etag(version.tag)
     # no-cache: the browser may keep the body but must ask again each time (If-None-Match -> 304).
     response.headers["Cache-Control"] = "no-cache"

@@ -67,8 +67,11 @@ def dump() -> dict:
         rows = db.session.execute(select(table).order_by(*order)).all()
         tables[table.name] = {"columns": columns, "rows": [[_dump_value(v) for v in row] for row in rows]}
     return {
-        "format": FORMAT, "version": VERSION, "revision": _revision(),
-        "created_at": _dump_value(utc_now()), "tables": tables,
+        "format": FORMAT,
+        "version": VERSION,
+        "revision": _revision(),
+        "created_at": _dump_value(utc_now()),
+        "tables": tables,
     }
 
 
@@ -88,8 +91,13 @@ def backup(path: str | Path) -> dict:
         path.write_bytes(payload)
         evidence = data["tables"].get("evidence", {}).get("rows", [])
         missing = len(evidence)  # the files are not in a .json backup
-        return {"tables": len(data["tables"]), "rows": rows, "files": 0, "missing_files": missing,
-                "format": "json"}
+        return {
+            "tables": len(data["tables"]),
+            "rows": rows,
+            "files": 0,
+            "missing_files": missing,
+            "format": "json",
+        }
     stored = _stored_names(data)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(JSON_NAME, payload)
@@ -101,7 +109,13 @@ def backup(path: str | Path) -> dict:
                 files += 1
             else:
                 missing += 1
-    return {"tables": len(data["tables"]), "rows": rows, "files": files, "missing_files": missing, "format": "zip"}
+    return {
+        "tables": len(data["tables"]),
+        "rows": rows,
+        "files": files,
+        "missing_files": missing,
+        "format": "zip",
+    }
 
 
 def _stored_names(data: dict) -> list[str]:
@@ -125,8 +139,8 @@ def read(raw: bytes) -> tuple[dict, dict[str, bytes]]:
                     raise BackupError("这不是本系统的备份文件:压缩包中没有 backup.json")
                 payload = archive.read(JSON_NAME)
                 for name in names:
-                    if name.startswith("evidence/") and _SAFE_NAME.match(name[len("evidence/"):]):
-                        files[name[len("evidence/"):]] = archive.read(name)
+                    if name.startswith("evidence/") and _SAFE_NAME.match(name[len("evidence/") :]):
+                        files[name[len("evidence/") :]] = archive.read(name)
         except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as error:
             raise BackupError("备份文件已损坏,无法读取") from error
     else:
@@ -198,10 +212,12 @@ def _prepare(data: dict) -> dict[str, list[dict]]:
         for number, row in enumerate(block["rows"], start=1):
             if not isinstance(row, list) or len(row) != len(columns):
                 raise BackupError(f"备份文件已损坏:数据表 {name} 第 {number} 行的列数不对")
-            rows.append({
-                col.name: _load_value(col, value, f"{name} 第 {number} 行 {col.name}")
-                for col, value in zip(table.columns, row, strict=True)
-            })
+            rows.append(
+                {
+                    col.name: _load_value(col, value, f"{name} 第 {number} 行 {col.name}")
+                    for col, value in zip(table.columns, row, strict=True)
+                }
+            )
         prepared[name] = rows
     return prepared
 
@@ -238,17 +254,24 @@ def restore_bytes(raw: bytes) -> dict:
                         pending.append((row["id"], links))
                 rows = [{**row, **{c: None for c in self_refs}} for row in rows]
             for i in range(0, len(rows), 1000):
-                db.session.execute(table.insert(), rows[i:i + 1000])
+                db.session.execute(table.insert(), rows[i : i + 1000])
             for pk, links in pending:
                 db.session.execute(update(table).where(table.c.id == pk).values(**links))
         _reset_sequences(tables)
-        record("backup.restore", "database", after={
-            "created_at": data.get("created_at"), "rows": sum(len(r) for r in prepared.values()),
-        })
+        record(
+            "backup.restore",
+            "database",
+            after={
+                "created_at": data.get("created_at"),
+                "rows": sum(len(r) for r in prepared.values()),
+            },
+        )
         db.session.flush()
     except SQLAlchemyError as error:
         db.session.rollback()
-        raise BackupError(f"恢复失败,数据库未改变:备份中的数据不一致({type(error.orig or error).__name__})") from error
+        raise BackupError(
+            f"恢复失败,数据库未改变:备份中的数据不一致({type(error.orig or error).__name__})"
+        ) from error
     written = _write_files(files)
     return {"tables": len(tables), "rows": sum(len(r) for r in prepared.values()), "files": written}
 

@@ -69,7 +69,9 @@ def months_to_close() -> list[str]:
     this_month_start, _ = month_utc_range(year, month)
     labels: set[str] = {format_month(*previous_month(year, month))}
     for (at,) in db.session.execute(
-        select(Incident.occurred_at).distinct().where(
+        select(Incident.occurred_at)
+        .distinct()
+        .where(
             Incident.occurred_at >= horizon_start,
             Incident.occurred_at < this_month_start,
             Incident.status.in_([IncidentStatus.CONFIRMED, IncidentStatus.PROPOSED]),
@@ -287,7 +289,8 @@ def _text(value: Any) -> str:
 
 
 def audit_diff(before: Any, after: Any) -> list[tuple[str, str, str]]:
-    """(key, before, after) of what changed; for a creation every key, for a removal every old key."""
+    """(key, before, after) of what changed. A creation (or removal) lists the keys that hold a value:
+    an empty field of a new record says nothing."""
     if not isinstance(before, dict) and not isinstance(after, dict):
         if before is None and after is None:
             return []
@@ -295,11 +298,22 @@ def audit_diff(before: Any, after: Any) -> list[tuple[str, str, str]]:
     old = before if isinstance(before, dict) else {}
     new = after if isinstance(after, dict) else {}
     keys = list(old) + [k for k in new if k not in old]
-    return [
-        (k, _text(old.get(k)) if before is not None else "", _text(new.get(k)) if after is not None else "")
-        for k in keys
-        if old.get(k) != new.get(k) or before is None or after is None
-    ]
+    lines = []
+    for k in keys:
+        if before is None or after is None:
+            value = new.get(k) if before is None else old.get(k)
+            if value is None or value == "" or value == []:
+                continue
+        elif old.get(k) == new.get(k):
+            continue
+        lines.append(
+            (
+                k,
+                _text(old.get(k)) if before is not None else "",
+                _text(new.get(k)) if after is not None else "",
+            )
+        )
+    return lines
 
 
 def month_is_closed(year: int, month: int) -> bool:

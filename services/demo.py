@@ -19,8 +19,21 @@ from flask_login import login_user, logout_user
 from sqlalchemy import String, cast, func, literal, select, update
 
 from models import (
-    AuditLog, CalendarDay, ClockOutage, ClockPunch, Incident, IncidentHistory, Leave, Month,
-    Role, Setting, Staff, Unit, User, Warning, db,
+    AuditLog,
+    CalendarDay,
+    ClockOutage,
+    ClockPunch,
+    Incident,
+    IncidentHistory,
+    Leave,
+    Month,
+    Role,
+    Setting,
+    Staff,
+    Unit,
+    User,
+    Warning,
+    db,
 )
 from scoring import is_working_day
 from services import detections, incidents, months, roster
@@ -31,8 +44,11 @@ SETTING_KEY = "demo"
 DEFAULT_SEED = 20230419
 
 # (username, password, role); unit users are unit1, unit2, … for the units in display order.
-STAFF_LOGINS = [("admin", "admin123", Role.ADMIN), ("inspector", "inspector123", Role.INSPECTOR),
-                ("leader", "leader123", Role.LEADER)]
+STAFF_LOGINS = [
+    ("admin", "admin123", Role.ADMIN),
+    ("inspector", "inspector123", Role.INSPECTOR),
+    ("leader", "leader123", Role.LEADER),
+]
 UNIT_PASSWORD = "unit123"
 
 # (code, name, windows, W staff beyond one per window, C staff in the comprehensive window's back office)
@@ -71,39 +87,87 @@ UNITS: list[tuple[str, str, int, int, int]] = [
 
 # The State Council's public holidays (放假) and make-up working days (调休上班), as published each year.
 HOLIDAYS: dict[int, list[tuple[str, str, str]]] = {
-    2023: [("2023-01-01", "2023-01-02", "元旦"), ("2023-01-21", "2023-01-27", "春节"),
-           ("2023-04-05", "2023-04-05", "清明节"), ("2023-04-29", "2023-05-03", "劳动节"),
-           ("2023-06-22", "2023-06-24", "端午节"), ("2023-09-29", "2023-10-06", "中秋节、国庆节"),
-           ("2023-12-30", "2023-12-31", "元旦")],
-    2024: [("2024-01-01", "2024-01-01", "元旦"), ("2024-02-10", "2024-02-17", "春节"),
-           ("2024-04-04", "2024-04-06", "清明节"), ("2024-05-01", "2024-05-05", "劳动节"),
-           ("2024-06-10", "2024-06-10", "端午节"), ("2024-09-15", "2024-09-17", "中秋节"),
-           ("2024-10-01", "2024-10-07", "国庆节")],
-    2025: [("2025-01-01", "2025-01-01", "元旦"), ("2025-01-28", "2025-02-04", "春节"),
-           ("2025-04-04", "2025-04-06", "清明节"), ("2025-05-01", "2025-05-05", "劳动节"),
-           ("2025-05-31", "2025-06-02", "端午节"), ("2025-10-01", "2025-10-08", "国庆节、中秋节")],
-    2026: [("2026-01-01", "2026-01-03", "元旦"), ("2026-02-15", "2026-02-23", "春节"),
-           ("2026-04-04", "2026-04-06", "清明节"), ("2026-05-01", "2026-05-05", "劳动节"),
-           ("2026-06-19", "2026-06-21", "端午节"), ("2026-09-25", "2026-09-27", "中秋节"),
-           ("2026-10-01", "2026-10-07", "国庆节")],
+    2023: [
+        ("2023-01-01", "2023-01-02", "元旦"),
+        ("2023-01-21", "2023-01-27", "春节"),
+        ("2023-04-05", "2023-04-05", "清明节"),
+        ("2023-04-29", "2023-05-03", "劳动节"),
+        ("2023-06-22", "2023-06-24", "端午节"),
+        ("2023-09-29", "2023-10-06", "中秋节、国庆节"),
+        ("2023-12-30", "2023-12-31", "元旦"),
+    ],
+    2024: [
+        ("2024-01-01", "2024-01-01", "元旦"),
+        ("2024-02-10", "2024-02-17", "春节"),
+        ("2024-04-04", "2024-04-06", "清明节"),
+        ("2024-05-01", "2024-05-05", "劳动节"),
+        ("2024-06-10", "2024-06-10", "端午节"),
+        ("2024-09-15", "2024-09-17", "中秋节"),
+        ("2024-10-01", "2024-10-07", "国庆节"),
+    ],
+    2025: [
+        ("2025-01-01", "2025-01-01", "元旦"),
+        ("2025-01-28", "2025-02-04", "春节"),
+        ("2025-04-04", "2025-04-06", "清明节"),
+        ("2025-05-01", "2025-05-05", "劳动节"),
+        ("2025-05-31", "2025-06-02", "端午节"),
+        ("2025-10-01", "2025-10-08", "国庆节、中秋节"),
+    ],
+    2026: [
+        ("2026-01-01", "2026-01-03", "元旦"),
+        ("2026-02-15", "2026-02-23", "春节"),
+        ("2026-04-04", "2026-04-06", "清明节"),
+        ("2026-05-01", "2026-05-05", "劳动节"),
+        ("2026-06-19", "2026-06-21", "端午节"),
+        ("2026-09-25", "2026-09-27", "中秋节"),
+        ("2026-10-01", "2026-10-07", "国庆节"),
+    ],
 }
 WORKDAYS: dict[int, list[tuple[str, str]]] = {
-    2023: [("2023-01-28", "春节调休"), ("2023-01-29", "春节调休"), ("2023-04-23", "劳动节调休"),
-           ("2023-05-06", "劳动节调休"), ("2023-06-25", "端午节调休"), ("2023-10-07", "国庆节调休"),
-           ("2023-10-08", "国庆节调休")],
-    2024: [("2024-02-04", "春节调休"), ("2024-02-18", "春节调休"), ("2024-04-07", "清明节调休"),
-           ("2024-04-28", "劳动节调休"), ("2024-05-11", "劳动节调休"), ("2024-09-14", "中秋节调休"),
-           ("2024-09-29", "国庆节调休"), ("2024-10-12", "国庆节调休")],
-    2025: [("2025-01-26", "春节调休"), ("2025-02-08", "春节调休"), ("2025-04-27", "劳动节调休"),
-           ("2025-09-28", "国庆节调休"), ("2025-10-11", "国庆节调休")],
-    2026: [("2026-01-04", "元旦调休"), ("2026-02-14", "春节调休"), ("2026-02-28", "春节调休"),
-           ("2026-05-09", "劳动节调休"), ("2026-09-20", "国庆节调休"), ("2026-10-10", "国庆节调休")],
+    2023: [
+        ("2023-01-28", "春节调休"),
+        ("2023-01-29", "春节调休"),
+        ("2023-04-23", "劳动节调休"),
+        ("2023-05-06", "劳动节调休"),
+        ("2023-06-25", "端午节调休"),
+        ("2023-10-07", "国庆节调休"),
+        ("2023-10-08", "国庆节调休"),
+    ],
+    2024: [
+        ("2024-02-04", "春节调休"),
+        ("2024-02-18", "春节调休"),
+        ("2024-04-07", "清明节调休"),
+        ("2024-04-28", "劳动节调休"),
+        ("2024-05-11", "劳动节调休"),
+        ("2024-09-14", "中秋节调休"),
+        ("2024-09-29", "国庆节调休"),
+        ("2024-10-12", "国庆节调休"),
+    ],
+    2025: [
+        ("2025-01-26", "春节调休"),
+        ("2025-02-08", "春节调休"),
+        ("2025-04-27", "劳动节调休"),
+        ("2025-09-28", "国庆节调休"),
+        ("2025-10-11", "国庆节调休"),
+    ],
+    2026: [
+        ("2026-01-04", "元旦调休"),
+        ("2026-02-14", "春节调休"),
+        ("2026-02-28", "春节调休"),
+        ("2026-05-09", "劳动节调休"),
+        ("2026-09-20", "国庆节调休"),
+        ("2026-10-10", "国庆节调休"),
+    ],
 }
 
-SURNAMES = ("王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余"
-            "潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段")
-GIVEN = ("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红娥玲芬燕彬斌鑫宇浩凯健俊帆帅旭宁慧颖婷雪琳晶"
-         "欣怡佳悦思晨阳博文瑞泽子涵可馨雨欣梓萱诗琪梦瑶")
+SURNAMES = (
+    "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余"
+    "潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段"
+)
+GIVEN = (
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红娥玲芬燕彬斌鑫宇浩凯健俊帆帅旭宁慧颖婷雪琳晶"
+    "欣怡佳悦思晨阳博文瑞泽子涵可馨雨欣梓萱诗琪梦瑶"
+)
 
 NOTES: dict[str, tuple[str, ...]] = {
     "D01": ("8:40 仍未到岗", "11:15 提前离岗", "下午 13:12 到岗,迟到"),
@@ -113,22 +177,43 @@ NOTES: dict[str, tuple[str, ...]] = {
     "D03": ("与邻窗人员长时间聊天", "工作时间吃零食", "窗口内大声喧哗"),
     "D04a": ("工作时间玩手机", "工作时间浏览购物网站", "工作时间观看娱乐视频"),
     "D04b": ("多次提醒后仍在工作时间玩手机游戏",),
-    "D05a": ("未穿制式服装",), "D05b": ("提醒后仍未佩戴工牌",), "D05c": ("窗口桌面摆放私人物品",),
+    "D05a": ("未穿制式服装",),
+    "D05b": ("提醒后仍未佩戴工牌",),
+    "D05c": ("窗口桌面摆放私人物品",),
     "D06": ("评价器未开启",),
-    "D07a": ("对办事群众态度冷淡",), "D07b": ("与办事群众发生争吵,群众现场投诉",),
-    "D08": ("无故缺席大厅周例会",), "D09": ("午休时间推脱办事群众,致其当日未能办理",),
-    "D10": ("不服从安保人员停车管理",), "D11": ("与大厅管理人员发生争执",),
-    "D14": ("被市政府督查通报点名批评",), "D15": ("省营商环境检查期间窗口空岗,造成不良影响",),
-    "D17": ("后场无人值守,未履行请假手续",), "D18": ("对综窗转来的咨询推诿,答复不准确",),
+    "D07a": ("对办事群众态度冷淡",),
+    "D07b": ("与办事群众发生争吵,群众现场投诉",),
+    "D08": ("无故缺席大厅周例会",),
+    "D09": ("午休时间推脱办事群众,致其当日未能办理",),
+    "D10": ("不服从安保人员停车管理",),
+    "D11": ("与大厅管理人员发生争执",),
+    "D14": ("被市政府督查通报点名批评",),
+    "D15": ("省营商环境检查期间窗口空岗,造成不良影响",),
+    "D17": ("后场无人值守,未履行请假手续",),
+    "D18": ("对综窗转来的咨询推诿,答复不准确",),
     "D19a": ("未按要求落实一次性告知制度", "部分事项未按要求进驻大厅"),
-    "B01": ("收到办事群众赠送的锦旗", "收到办事群众表扬信"), "B02a": ("市级媒体采访报道窗口服务",),
-    "B02b": ("获省级主管部门通报表扬",), "B02c": ("服务案例被国家级媒体报道",),
-    "B03": ("报送的政务信息被市政府采纳",), "B04": ("提出的合理化建议被大厅采纳",),
-    "B05": ("代表大厅参加全市业务技能竞赛",), "B06": ("积极配合大厅延时服务工作",),
+    "B01": ("收到办事群众赠送的锦旗", "收到办事群众表扬信"),
+    "B02a": ("市级媒体采访报道窗口服务",),
+    "B02b": ("获省级主管部门通报表扬",),
+    "B02c": ("服务案例被国家级媒体报道",),
+    "B03": ("报送的政务信息被市政府采纳",),
+    "B04": ("提出的合理化建议被大厅采纳",),
+    "B05": ("代表大厅参加全市业务技能竞赛",),
+    "B06": ("积极配合大厅延时服务工作",),
 }
 # Everyday deductions a patrol finds, with how often they turn up.
-MINOR = (("D01", 5), ("D02a", 3), ("D03", 4), ("D05a", 3), ("D05c", 2), ("D07a", 2), ("D06", 2), ("D04a", 3),
-         ("D02b", 1), ("D05b", 1))
+MINOR = (
+    ("D01", 5),
+    ("D02a", 3),
+    ("D03", 4),
+    ("D05a", 3),
+    ("D05c", 2),
+    ("D07a", 2),
+    ("D06", 2),
+    ("D04a", 3),
+    ("D02b", 1),
+    ("D05b", 1),
+)
 MAJOR = (("D02c", 1), ("D07b", 2), ("D09", 1), ("D08", 2), ("D10", 1))
 BONUS = (("B01", 5), ("B03", 3), ("B06", 3), ("B04", 1), ("B05", 1), ("B02a", 1))
 
@@ -155,8 +240,10 @@ def logins() -> list[Login]:
     """The demo's logins (the staff roles, then one user per unit)."""
     out = [Login(u, p, str(r)) for u, p, r in STAFF_LOGINS]
     users = db.session.execute(
-        select(User.username, Unit.name).join(Unit, Unit.id == User.unit_id)
-        .where(User.role == Role.UNIT, User.username.like("unit%")).order_by(Unit.display_order)
+        select(User.username, Unit.name)
+        .join(Unit, Unit.id == User.unit_id)
+        .where(User.role == Role.UNIT, User.username.like("unit%"))
+        .order_by(Unit.display_order)
     )
     out += [Login(name, UNIT_PASSWORD, str(Role.UNIT), unit) for name, unit in users]
     return out
@@ -191,6 +278,9 @@ class _Builder:
         self.names: set[str] = set()
         self.next_staff = 1
         self.created: list[tuple[Incident, datetime]] = []
+        self.by_unit: dict[
+            int, list[Staff]
+        ] = {}  # staff who ever served a unit, built once the roster is done
         self.ctx = None
 
     def tick(self, message: str) -> None:
@@ -241,13 +331,19 @@ class _Builder:
             self.units.append(unit)
         db.session.flush()
         for unit in self.units:
-            record("unit.create", f"unit:{unit.code}", after={"code": unit.code, "name": unit.name,
-                                                                "windows": unit.windows})
+            record(
+                "unit.create",
+                f"unit:{unit.code}",
+                after={"code": unit.code, "name": unit.name, "windows": unit.windows},
+            )
 
     def load_users(self) -> None:
         for username, password, role in STAFF_LOGINS:
-            user = User(username=username, role=role, display_name={
-                Role.ADMIN: "管理员", Role.INSPECTOR: "巡查员", Role.LEADER: "局领导"}[role])
+            user = User(
+                username=username,
+                role=role,
+                display_name={Role.ADMIN: "管理员", Role.INSPECTOR: "巡查员", Role.LEADER: "局领导"}[role],
+            )
             user.set_password(password)
             db.session.add(user)
             self.users[username] = user
@@ -255,13 +351,20 @@ class _Builder:
         unit_user.set_password(UNIT_PASSWORD)
         shared_hash = unit_user.password_hash  # one hash for the shared demo password keeps loading fast
         for number, unit in enumerate(self.units, start=1):
-            user = User(username=f"unit{number}", role=Role.UNIT, unit=unit, display_name=unit.name,
-                        password_hash=shared_hash)
+            user = User(
+                username=f"unit{number}",
+                role=Role.UNIT,
+                unit=unit,
+                display_name=unit.name,
+                password_hash=shared_hash,
+            )
             db.session.add(user)
             self.users[user.username] = user
         db.session.flush()
         for user in self.users.values():
-            record("user.create", f"user:{user.username}", after={"username": user.username, "role": user.role})
+            record(
+                "user.create", f"user:{user.username}", after={"username": user.username, "role": user.role}
+            )
 
     # ---------------------------------------------------------------- staff and roster
 
@@ -287,17 +390,23 @@ class _Builder:
             for window in windows:
                 self.new_staff(unit, "W", window, first - timedelta(days=self.rng.randint(60, 1500)))
             for i in range(extra):
-                self.new_staff(unit, "W", windows[i % len(windows)],
-                               first - timedelta(days=self.rng.randint(30, 900)))
+                self.new_staff(
+                    unit, "W", windows[i % len(windows)], first - timedelta(days=self.rng.randint(30, 900))
+                )
             for _ in range(c_staff):
                 self.new_staff(unit, "C", None, first - timedelta(days=self.rng.randint(30, 900)))
         db.session.flush()
 
     def replace(self, unit: Unit, window: str, day: date) -> None:
         """The holder of a window leaves the day before; a newcomer starts on `day` (one D13 replacement)."""
-        holders = [s for s in self.staff
-                   if (p := s.posting_on(day - timedelta(days=1))) and p.unit_id == unit.id
-                   and p.window == window and p.end_date is None]
+        holders = [
+            s
+            for s in self.staff
+            if (p := s.posting_on(day - timedelta(days=1)))
+            and p.unit_id == unit.id
+            and p.window == window
+            and p.end_date is None
+        ]
         if holders:
             roster.end_staff(holders[0], day - timedelta(days=1))
         self.new_staff(unit, "W", window, day)
@@ -313,8 +422,17 @@ class _Builder:
             self.replace(bdc, window, monday + timedelta(days=offset))
         self.d13_month = (y, m)
         # Ordinary turnover: one replacement now and then, never two in a unit's week.
-        ordinary = [("SW01", 1), ("SB01", 2), ("GA02", 3), ("SJ01", 5), ("MZ01", 6), ("GD01", 7),
-                    ("GJJ01", 9), ("YB01", 10), ("GA01", 11)]
+        ordinary = [
+            ("SW01", 1),
+            ("SB01", 2),
+            ("GA02", 3),
+            ("SJ01", 5),
+            ("MZ01", 6),
+            ("GD01", 7),
+            ("GJJ01", 9),
+            ("YB01", 10),
+            ("GA01", 11),
+        ]
         for code, index in ordinary:
             if index >= len(self.past):
                 continue
@@ -324,10 +442,14 @@ class _Builder:
             self.replace(unit, self.rng.choice(unit.window_list), day)
         # One window staffer moves from the tax bureau to the social security centre's window.
         py, pm = self.past[8]
-        mover = next(s for s in self.staff if s.current and s.current.unit_id == by_code["SW01"].id
-                     and s.current.end_date is None)
-        roster.move_staff(mover, by_code["SB01"], by_code["SB01"].window_list[-1], "W",
-                          self.working_day(py, pm, 12))
+        mover = next(
+            s
+            for s in self.staff
+            if s.current and s.current.unit_id == by_code["SW01"].id and s.current.end_date is None
+        )
+        roster.move_staff(
+            mover, by_code["SB01"], by_code["SB01"].window_list[-1], "W", self.working_day(py, pm, 12)
+        )
         db.session.flush()
 
     # ---------------------------------------------------------------- days and times
@@ -369,23 +491,39 @@ class _Builder:
     # ---------------------------------------------------------------- incidents
 
     def staff_on(self, unit: Unit, day: date, category: str) -> tuple[Staff | None, str | None]:
-        people = [(s, p) for s in self.staff
-                  if (p := s.posting_on(day)) and p.unit_id == unit.id and p.category == category]
+        if not self.by_unit:
+            for person in self.staff:
+                for unit_id in {p.unit_id for p in person.postings}:
+                    self.by_unit.setdefault(unit_id, []).append(person)
+        people = [
+            (s, p)
+            for s in self.by_unit.get(unit.id, [])
+            if (p := s.posting_on(day)) and p.unit_id == unit.id and p.category == category
+        ]
         if not people:
             return None, None
         person, posting = self.rng.choice(people)
         return person, posting.window
 
-    def add(self, unit: Unit, rule: str, at: datetime, *, count: int = 1, with_staff: str | None = None,
-            **fields) -> Incident:
+    def add(
+        self, unit: Unit, rule: str, at: datetime, *, count: int = 1, with_staff: str | None = None, **fields
+    ) -> Incident:
         staff, window = (None, None)
         if with_staff:
             staff, window = self.staff_on(unit, at.date(), with_staff)
         note = fields.pop("note", None) or self.rng.choice(NOTES.get(rule, ("",)))
-        incident = incidents.create(unit, rule, from_hall(at), count=count, staff=staff, window=window, note=note,
-                                    public_text=f"经巡查发现:{note}" if rule.startswith("D") else note,
-                                    source=fields.pop("source", "patrol" if rule.startswith("D") else "desk"),
-                                    **fields)
+        incident = incidents.create(
+            unit,
+            rule,
+            from_hall(at),
+            count=count,
+            staff=staff,
+            window=window,
+            note=note,
+            public_text=f"经巡查发现:{note}" if rule.startswith("D") else note,
+            source=fields.pop("source", "patrol" if rule.startswith("D") else "desk"),
+            **fields,
+        )
         self.created.append((incident, at + timedelta(minutes=self.rng.randint(2, 40))))
         return incident
 
@@ -412,8 +550,23 @@ class _Builder:
             if at is None:
                 break
             self.add(unit, rule, at, with_staff=self.rule_staff(rule))
-            total += {"D01": 2, "D02a": 2, "D03": 2, "D05a": 2, "D05c": 2, "D07a": 2, "D06": 2, "D04a": 3,
-                      "D02b": 3, "D05b": 3, "D02c": 5, "D07b": 5, "D09": 5, "D08": 3, "D10": 5}[rule]
+            total += {
+                "D01": 2,
+                "D02a": 2,
+                "D03": 2,
+                "D05a": 2,
+                "D05c": 2,
+                "D07a": 2,
+                "D06": 2,
+                "D04a": 3,
+                "D02b": 3,
+                "D05b": 3,
+                "D02c": 5,
+                "D07b": 5,
+                "D09": 5,
+                "D08": 3,
+                "D10": 5,
+            }[rule]
         chance = {"steady": 0.35, "average": 0.25, "weak": 0.15}[profile]
         if days and self.rng.random() < chance:
             rule = self.rng.choices([r for r, _ in BONUS], [w for _, w in BONUS])[0]
@@ -465,8 +618,19 @@ class _Builder:
         return datetime.combine(days[min(n, len(days) - 1)], time(hour, minute))
 
     def unqualified_month(self, unit: Unit, days: list[date]) -> None:
-        plan = [("D02c", 1), ("D07b", 3), ("D04a", 5), ("D04a", 6), ("D02b", 8), ("D01", 9), ("D01", 11),
-                ("D01", 12), ("D09", 14), ("D03", 15), ("D05a", 16)]
+        plan = [
+            ("D02c", 1),
+            ("D07b", 3),
+            ("D04a", 5),
+            ("D04a", 6),
+            ("D02b", 8),
+            ("D01", 9),
+            ("D01", 11),
+            ("D01", 12),
+            ("D09", 14),
+            ("D03", 15),
+            ("D05a", 16),
+        ]
         for rule, n in plan:
             self.add(unit, rule, self.at(days, n, 10, 5 + n), with_staff=self.rule_staff(rule))
         self.add(unit, "D10", self.at(days, 17, 14, 20), count=2, note="两名工作人员不服从安保人员停车管理")
@@ -484,8 +648,14 @@ class _Builder:
 
     def d19a_in_time(self, unit: Unit, days: list[date]) -> None:
         at = self.at(days, 4, 10, 0)
-        self.add(unit, "D19a", at, deadline=days[min(12, len(days) - 1)], rectified_on=days[min(9, len(days) - 1)],
-                 note="部分事项未按要求进驻大厅")
+        self.add(
+            unit,
+            "D19a",
+            at,
+            deadline=days[min(12, len(days) - 1)],
+            rectified_on=days[min(9, len(days) - 1)],
+            note="部分事项未按要求进驻大厅",
+        )
         self.add(unit, "D03", self.at(days, 11, 14, 30), with_staff="W")
 
     def d19a_overdue(self, unit: Unit, days: list[date]) -> None:
@@ -498,31 +668,63 @@ class _Builder:
             return
         at = self.moment(days[0])
         if at is not None:
-            self.add(unit, "D19a", at, deadline=self.today + timedelta(days=10), note="未按要求落实容缺受理制度")
+            self.add(
+                unit, "D19a", at, deadline=self.today + timedelta(days=10), note="未按要求落实容缺受理制度"
+            )
 
     def d06_exempt(self, unit: Unit, days: list[date]) -> None:
-        self.add(unit, "D06", self.at(days, 5, 9, 20), with_staff="W", exempt=True,
-                 note="评价器未开启;经核实当日大厅网络故障,免于扣分")
+        self.add(
+            unit,
+            "D06",
+            self.at(days, 5, 9, 20),
+            with_staff="W",
+            exempt=True,
+            note="评价器未开启;经核实当日大厅网络故障,免于扣分",
+        )
         self.add(unit, "D06", self.at(days, 13, 14, 10), with_staff="W")
 
     def inspection_visit(self, unit: Unit, days: list[date]) -> None:
-        violation = self.add(unit, "D02a", self.at(days, 7, 10, 15), with_staff="W",
-                             note="省营商环境检查组到访期间窗口空岗")
+        violation = self.add(
+            unit, "D02a", self.at(days, 7, 10, 15), with_staff="W", note="省营商环境检查组到访期间窗口空岗"
+        )
         self.add(unit, "D15", self.at(days, 7, 10, 20), linked=violation)
 
     def warned_badge(self, unit: Unit, days: list[date]) -> None:
         staff, window = self.staff_on(unit, days[2], "W")
         warned_at = self.at(days, 2, 9, 5)
-        db.session.add(Warning(unit=unit, staff=staff, window=window, rule_code="D05b", given_at=from_hall(warned_at),
-                               text="提醒佩戴工牌", given_by_id=self.users["inspector"].id))
-        incident = incidents.create(unit, "D05b", from_hall(self.at(days, 6, 9, 10)), staff=staff, window=window,
-                                    note="提醒后仍未佩戴工牌", public_text="经巡查发现:提醒后仍未佩戴工牌",
-                                    source="patrol")
+        db.session.add(
+            Warning(
+                unit=unit,
+                staff=staff,
+                window=window,
+                rule_code="D05b",
+                given_at=from_hall(warned_at),
+                text="提醒佩戴工牌",
+                given_by_id=self.users["inspector"].id,
+            )
+        )
+        incident = incidents.create(
+            unit,
+            "D05b",
+            from_hall(self.at(days, 6, 9, 10)),
+            staff=staff,
+            window=window,
+            note="提醒后仍未佩戴工牌",
+            public_text="经巡查发现:提醒后仍未佩戴工牌",
+            source="patrol",
+        )
         self.created.append((incident, self.at(days, 6, 9, 30)))
 
     def weak_but_qualified(self, unit: Unit, days: list[date]) -> None:
-        for rule, n in (("D07b", 2), ("D04a", 4), ("D02b", 7), ("D01", 9), ("D03", 12), ("D05a", 14),
-                        ("D02a", 16)):
+        for rule, n in (
+            ("D07b", 2),
+            ("D04a", 4),
+            ("D02b", 7),
+            ("D01", 9),
+            ("D03", 12),
+            ("D05a", 14),
+            ("D02a", 16),
+        ):
             self.add(unit, rule, self.at(days, n, 15, 5), with_staff=self.rule_staff(rule))
 
     # ---------------------------------------------------------------- clock-in data
@@ -536,15 +738,29 @@ class _Builder:
             days = self.working_days(*ym)
             for _ in range(n):
                 if days:
-                    misses.add((self.rng.choice(c_staff).staff_id, self.rng.choice(days), self.rng.choice("ap")))
+                    misses.add(
+                        (self.rng.choice(c_staff).staff_id, self.rng.choice(days), self.rng.choice("ap"))
+                    )
         prev_days = self.working_days(*prev)
         on_leave = (c_staff[0], prev_days[min(3, len(prev_days) - 1)])
-        db.session.add(Leave(staff_pk=on_leave[0].id, start_date=on_leave[1], end_date=on_leave[1],
-                             note="病假(已审批)", created_by_id=self.users["admin"].id))
+        db.session.add(
+            Leave(
+                staff_pk=on_leave[0].id,
+                start_date=on_leave[1],
+                end_date=on_leave[1],
+                note="病假(已审批)",
+                created_by_id=self.users["admin"].id,
+            )
+        )
         outage_day = prev_days[min(10, len(prev_days) - 1)]
-        db.session.add(ClockOutage(start_at=from_hall(datetime.combine(outage_day, time(8, 0))),
-                                   end_at=from_hall(datetime.combine(outage_day, time(9, 0))),
-                                   note="指纹机断电,上午打卡无法记录", created_by_id=self.users["admin"].id))
+        db.session.add(
+            ClockOutage(
+                start_at=from_hall(datetime.combine(outage_day, time(8, 0))),
+                end_at=from_hall(datetime.combine(outage_day, time(9, 0))),
+                note="指纹机断电,上午打卡无法记录",
+                created_by_id=self.users["admin"].id,
+            )
+        )
         rows = []
         for ym in (prev, current):
             for day in self.working_days(*ym):
@@ -620,22 +836,29 @@ class _Builder:
         db.session.execute(
             update(IncidentHistory)
             .where(IncidentHistory.action.in_(("created", "proposed")))
-            .values(at=select(Incident.created_at).where(Incident.id == IncidentHistory.incident_id)
-                    .scalar_subquery())
+            .values(
+                at=select(Incident.created_at)
+                .where(Incident.id == IncidentHistory.incident_id)
+                .scalar_subquery()
+            )
         )
         db.session.execute(
             update(AuditLog)
             .where(AuditLog.action.in_(("incident.created", "incident.proposed")))
-            .values(at=select(Incident.created_at)
-                    .where(literal("incident:") + cast(Incident.id, String) == AuditLog.target)
-                    .scalar_subquery())
+            .values(
+                at=select(Incident.created_at)
+                .where(literal("incident:") + cast(Incident.id, String) == AuditLog.target)
+                .scalar_subquery()
+            )
         )
         for row in db.session.scalars(select(Month).where(Month.closed_at.is_not(None))):
             for action, at in (("month.close", row.closed_at), ("month.publish", row.published_at)):
                 if at is not None:
-                    db.session.execute(update(AuditLog).where(AuditLog.action == action,
-                                                              AuditLog.target == f"month:{row.label}")
-                                       .values(at=at))
+                    db.session.execute(
+                        update(AuditLog)
+                        .where(AuditLog.action == action, AuditLog.target == f"month:{row.label}")
+                        .values(at=at)
+                    )
         db.session.flush()
 
 
@@ -666,14 +889,19 @@ def load(seed: int = DEFAULT_SEED, progress: Progress | None = None) -> dict:
         b.close_months()
         b.backdate()
         summary = {
-            "units": len(b.units), "staff": len(b.staff), "incidents": len(b.created) + found["d13"]
-            + found["d16_previous"] + found["d16_pending"], "months": len(b.months),
-            "first_month": f"{b.months[0][0]}-{b.months[0][1]:02d}", **clock, **found,
+            "units": len(b.units),
+            "staff": len(b.staff),
+            "incidents": len(b.created) + found["d13"] + found["d16_previous"] + found["d16_pending"],
+            "months": len(b.months),
+            "first_month": f"{b.months[0][0]}-{b.months[0][1]:02d}",
+            **clock,
+            **found,
         }
-        db.session.add(Setting(key=SETTING_KEY, value={"seed": seed, "today": b.today.isoformat(), **summary}))
+        db.session.add(
+            Setting(key=SETTING_KEY, value={"seed": seed, "today": b.today.isoformat(), **summary})
+        )
         record("demo.load", "demo", after=summary)
         db.session.flush()
     finally:
         b.stop_acting()
     return summary
-

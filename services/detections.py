@@ -41,15 +41,18 @@ def _calendar() -> dict:
 def _punches(year: int, month: int) -> list[Punch]:
     start, end = month_utc_range(year, month)
     rows = db.session.execute(
-        select(ClockPunch.staff_id, ClockPunch.punched_at)
-        .where(ClockPunch.punched_at >= start, ClockPunch.punched_at < end)
+        select(ClockPunch.staff_id, ClockPunch.punched_at).where(
+            ClockPunch.punched_at >= start, ClockPunch.punched_at < end
+        )
     )
     return [Punch(staff_id=s, punched_at=_naive(at)) for s, at in rows]
 
 
 def _outages(year: int, month: int) -> list[Outage]:
     start, end = month_utc_range(year, month)
-    rows = db.session.scalars(select(ClockOutage).where(ClockOutage.start_at < end, ClockOutage.end_at > start))
+    rows = db.session.scalars(
+        select(ClockOutage).where(ClockOutage.start_at < end, ClockOutage.end_at > start)
+    )
     return [Outage(start=_naive(o.start_at), end=_naive(o.end_at)) for o in rows]
 
 
@@ -64,9 +67,11 @@ def _held_keys(keys: Iterable[str]) -> set[str]:
     keys = list(keys)
     held: set[str] = set()
     for i in range(0, len(keys), _CHUNK):
-        held.update(db.session.scalars(
-            select(Incident.detection_key).where(Incident.detection_key.in_(keys[i:i + _CHUNK]))
-        ))
+        held.update(
+            db.session.scalars(
+                select(Incident.detection_key).where(Incident.detection_key.in_(keys[i : i + _CHUNK]))
+            )
+        )
     return held
 
 
@@ -86,14 +91,25 @@ def proposals(year: int, month: int, rules: Iterable[str] = RULES) -> tuple[list
         found += detect_d13(roster, year, month, settings)
     if "D16" in rules:
         found += detect_d16(
-            roster, punches, _calendar(), year, month, settings, outages=_outages(year, month),
-            leaves=_leaves(), through=through,
+            roster,
+            punches,
+            _calendar(),
+            year,
+            month,
+            settings,
+            outages=_outages(year, month),
+            leaves=_leaves(),
+            through=through,
         )
     return found, unknown_staff(punches, roster)
 
 
 def run(
-    year: int, month: int, *, confirm: bool = False, progress: Progress | None = None,
+    year: int,
+    month: int,
+    *,
+    confirm: bool = False,
+    progress: Progress | None = None,
     rules: Iterable[str] = RULES,
 ) -> dict:
     """Propose the month's D13 and D16 incidents; with `confirm`, confirm the ones made (scripted use).
@@ -124,11 +140,21 @@ def run(
         posting = person.posting_on(proposal.occurred_at.date()) if person else None
         window = posting.window if posting is not None and posting.unit_id == unit.id else None
         reason = "\n".join((proposal.reason, *proposal.evidence))
-        made.append(incident_service.create(
-            unit, proposal.rule_code, from_hall(proposal.occurred_at), staff=person, window=window,
-            note=proposal.reason, public_text=proposal.reason, status=IncidentStatus.PROPOSED, source="detect",
-            detection_key=proposal.key, detection_reason=reason,
-        ))
+        made.append(
+            incident_service.create(
+                unit,
+                proposal.rule_code,
+                from_hall(proposal.occurred_at),
+                staff=person,
+                window=window,
+                note=proposal.reason,
+                public_text=proposal.reason,
+                status=IncidentStatus.PROPOSED,
+                source="detect",
+                detection_key=proposal.key,
+                detection_reason=reason,
+            )
+        )
         if progress and done % 200 == 0:
             progress(done, total)
     confirmed = 0
@@ -137,8 +163,12 @@ def run(
             incident_service.confirm(incident)
             confirmed += 1
     summary = {
-        "month": f"{year:04d}-{month:02d}", "proposed": len(made), "existing": len(found) - len(fresh),
-        "confirmed": confirmed, "unknown_staff": unknown, "skipped_inactive": skipped,
+        "month": f"{year:04d}-{month:02d}",
+        "proposed": len(made),
+        "existing": len(found) - len(fresh),
+        "confirmed": confirmed,
+        "unknown_staff": unknown,
+        "skipped_inactive": skipped,
     }
     record("detect.run", f"month:{summary['month']}", after=summary)
     db.session.flush()
@@ -164,9 +194,10 @@ def pending(year: int | None = None, month: int | None = None) -> list[Incident]
 def pending_count() -> int:
     from sqlalchemy import func
 
-    return db.session.scalar(
-        select(func.count(Incident.id)).where(Incident.status == IncidentStatus.PROPOSED)
-    ) or 0
+    return (
+        db.session.scalar(select(func.count(Incident.id)).where(Incident.status == IncidentStatus.PROPOSED))
+        or 0
+    )
 
 
 def _proposed(ids: Iterable[int]) -> list[Incident]:

@@ -51,7 +51,7 @@ def sniff(head: bytes) -> str | None:
         # Compatible brands follow the minor version; the major brand alone is often "mif1".
         box_size = int.from_bytes(head[0:4], "big")
         for offset in range(16, min(box_size, len(head)) - 3, 4):
-            brands.add(head[offset:offset + 4])
+            brands.add(head[offset : offset + 4])
         if brands & HEIC_BRANDS:
             return "image/heic"
         if brands & HEIF_BRANDS:
@@ -112,8 +112,12 @@ def store(incident: Incident, uploads: list[Upload]) -> list[Evidence]:
             written.append(directory / stored_name)
             written[-1].write_bytes(upload.data)
             row = Evidence(
-                incident=incident, filename=upload.filename, stored_name=stored_name,
-                content_type=upload.content_type, size=upload.size, uploaded_at=utc_now(),
+                incident=incident,
+                filename=upload.filename,
+                stored_name=stored_name,
+                content_type=upload.content_type,
+                size=upload.size,
+                uploaded_at=utc_now(),
                 uploaded_by_id=acting_user_id(),
             )
             rows.append(row)
@@ -125,8 +129,13 @@ def store(incident: Incident, uploads: list[Upload]) -> list[Evidence]:
         raise
     if rows:
         record(
-            "evidence.add", f"incident:{incident.id}",
-            after={"files": [{"filename": r.filename, "stored_name": r.stored_name, "size": r.size} for r in rows]},
+            "evidence.add",
+            f"incident:{incident.id}",
+            after={
+                "files": [
+                    {"filename": r.filename, "stored_name": r.stored_name, "size": r.size} for r in rows
+                ]
+            },
         )
     return rows
 

@@ -111,7 +111,7 @@ def detail_table_xlsx(unit_code: str, year: int, month: int) -> bytes:
     rank. An unknown unit code raises DomainError."""
     unit = db.session.scalar(select(Unit).where(Unit.code == unit_code))
     if unit is None:
-        raise DomainError(f"单位代码 {unit_code} 不存在")
+        raise DomainError(_("单位代码 %(code)s 不存在", code=unit_code))
     view = unit_month(unit, year, month)
     columns = [_("序号"), _("规则"), _("事项"), _("日期"), _("窗口"), _("人员"), _("次数"), _("分值")]
     wb = Workbook()

@@ -32,14 +32,28 @@ from services.clock import from_hall, hall_now, to_hall
 COLUMNS: dict[str, tuple[str, ...]] = {
     "units": ("code", "name", "windows", "display_order", "active"),
     "staff": ("staff_id", "name", "unit_code", "category", "window", "start_date", "end_date"),
-    "incidents": ("occurred_at", "unit_code", "rule_code", "staff_id", "count", "note", "deadline",
-                  "rectified_on", "exempt"),
+    "incidents": (
+        "occurred_at",
+        "unit_code",
+        "rule_code",
+        "staff_id",
+        "count",
+        "note",
+        "deadline",
+        "rectified_on",
+        "exempt",
+    ),
     "clock": ("staff_id", "punched_at"),
     "calendar": ("date", "kind"),
 }
 KINDS = tuple(COLUMNS)
-KIND_LABELS = {"units": "单位", "staff": "人员名册", "incidents": "扣加分记录", "clock": "打卡记录",
-               "calendar": "工作日历"}
+KIND_LABELS = {
+    "units": "单位",
+    "staff": "人员名册",
+    "incidents": "扣加分记录",
+    "clock": "打卡记录",
+    "calendar": "工作日历",
+}
 # One example row per kind, for the downloadable templates.
 EXAMPLES = {
     "units": ("SW01", "市税务局", "1;2;3", "1", "true"),
@@ -98,8 +112,12 @@ class ImportRejected(DomainError):
 class Table(list):
     """The rows of a file as dicts (header names as keys), with the header and each row's number."""
 
-    def __init__(self, rows: Iterable[dict] = (), columns: list[str] | None = None,
-                 row_numbers: list[int] | None = None):
+    def __init__(
+        self,
+        rows: Iterable[dict] = (),
+        columns: list[str] | None = None,
+        row_numbers: list[int] | None = None,
+    ):
         super().__init__(rows)
         self.columns = columns or []
         self.row_numbers = row_numbers or []
@@ -136,14 +154,18 @@ def _decode(data: bytes) -> str:
             raise _file_error("文件编码无法识别,请保存为 UTF-8 或 GB18030 编码的 CSV") from error
     else:
         if b"\x00" in data:
-            raise _file_error("文件不是文本格式的 CSV(可能是二进制文件被改了扩展名),请导入 .csv 或 .xlsx 文件")
+            raise _file_error(
+                "文件不是文本格式的 CSV(可能是二进制文件被改了扩展名),请导入 .csv 或 .xlsx 文件"
+            )
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             try:
                 text = data.decode("gb18030")
             except UnicodeDecodeError as error:
-                raise _file_error("文件编码无法识别,请保存为 UTF-8 或 GB18030(Excel 的“CSV(逗号分隔)”)") from error
+                raise _file_error(
+                    "文件编码无法识别,请保存为 UTF-8 或 GB18030(Excel 的“CSV(逗号分隔)”)"
+                ) from error
     controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\r\n")
     if controls:
         raise _file_error("文件不是文本格式的 CSV(含有控制字符,可能是二进制文件被改了扩展名)")
@@ -171,6 +193,8 @@ def _read_xlsx(data: bytes) -> Table:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
         if sheet is None:
             raise _file_error("Excel 文件中没有工作表")
+        # Some programs write a wrong sheet size into the file; read every row whatever it claims.
+        sheet.reset_dimensions()
         records = [list(row) for row in sheet.iter_rows(values_only=True)]
     except ImportRejected:
         raise
@@ -198,8 +222,10 @@ def _table(records: list[list[Any]]) -> Table:
         values = records[index]
         if all(_blank(v) for v in values):
             continue
-        row: dict[Any, Any] = {name: (values[i] if i < len(values) else None) for i, name in enumerate(header)}
-        extra = [v for v in values[len(header):] if not _blank(v)]
+        row: dict[Any, Any] = {
+            name: (values[i] if i < len(values) else None) for i, name in enumerate(header)
+        }
+        extra = [v for v in values[len(header) :] if not _blank(v)]
         if extra:
             row[None] = extra  # like csv.DictReader's restkey: cells beyond the header
         rows.append(row)
@@ -231,9 +257,7 @@ def _text(value: Any) -> str:
 
 
 _DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+0{1,2}:00(?::00)?)?$")
-_DATETIME_RE = re.compile(
-    r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:\s+|T)(\d{1,2}):(\d{2})(?::(\d{2}))?$"
-)
+_DATETIME_RE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:\s+|T)(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
 
 def _date(value: Any, column_label: str = "日期") -> date:
@@ -270,8 +294,9 @@ def _datetime(value: Any) -> datetime:
             raise _Bad("缺少时间,格式应为 YYYY-MM-DD HH:MM")
         raise _Bad("时间格式应为 YYYY-MM-DD HH:MM(如 2024-03-05 09:30)")
     try:
-        return datetime(int(match[1]), int(match[2]), int(match[3]), int(match[4]), int(match[5]),
-                        int(match[6] or 0))
+        return datetime(
+            int(match[1]), int(match[2]), int(match[3]), int(match[4]), int(match[5]), int(match[6] or 0)
+        )
     except ValueError as error:
         raise _Bad(f"时间 {text} 不存在") from error
 
@@ -352,8 +377,9 @@ class _Rows:
             yield number, row
 
     def error(self, column: str, value: Any, message: str, row_number: int | None = None) -> None:
-        self.errors.append(RowError(row_number if row_number is not None else self.current, column,
-                                    _text(value), message))
+        self.errors.append(
+            RowError(row_number if row_number is not None else self.current, column, _text(value), message)
+        )
         if row_number is None:
             self.row_failed = True
             self.failed_columns.add(column)
@@ -378,11 +404,15 @@ def _check_columns(kind: str, rows: list[dict]) -> list[RowError]:
     seen: set[str] = set()
     for position, name in enumerate(columns, start=1):
         if not name:
-            errors.append(RowError(1, f"第{position}列", "", f"表头为空;{KIND_LABELS[kind]}的列应为:{allowed}"))
+            errors.append(
+                RowError(1, f"第{position}列", "", f"表头为空;{KIND_LABELS[kind]}的列应为:{allowed}")
+            )
         elif name in seen:
             errors.append(RowError(1, name, name, "表头中该列重复"))
         elif name not in expected:
-            errors.append(RowError(1, name, name, f"多余的列 {name};{KIND_LABELS[kind]}只允许这些列:{allowed}"))
+            errors.append(
+                RowError(1, name, name, f"多余的列 {name};{KIND_LABELS[kind]}只允许这些列:{allowed}")
+            )
         seen.add(name)
     for name in expected:
         if name not in seen:
@@ -406,10 +436,17 @@ def parse(kind: str, rows: list[dict]) -> ParseResult:
     for number, row in zip(it.numbers, rows, strict=True):
         if row.get(None):
             it.errors.append(RowError(number, "", "", f"本行比表头多出 {len(row[None])} 个单元格"))
-    {"units": _parse_units, "staff": _parse_staff, "incidents": _parse_incidents, "clock": _parse_clock,
-     "calendar": _parse_calendar}[kind](it, result)
-    result.errors = sorted(it.errors, key=lambda e: (e.row_number, COLUMNS[kind].index(e.column)
-                                                     if e.column in COLUMNS[kind] else -1))
+    {
+        "units": _parse_units,
+        "staff": _parse_staff,
+        "incidents": _parse_incidents,
+        "clock": _parse_clock,
+        "calendar": _parse_calendar,
+    }[kind](it, result)
+    result.errors = sorted(
+        it.errors,
+        key=lambda e: (e.row_number, COLUMNS[kind].index(e.column) if e.column in COLUMNS[kind] else -1),
+    )
     if result.errors:
         result.records = []
     return result
@@ -440,11 +477,22 @@ def _parse_units(it: _Rows, result: ParseResult) -> None:
             removed = [w for w in unit.window_list if w not in windows]
             busy = _staffed_windows(unit, removed)
             if busy:
-                it.error("windows", row.get("windows"),
-                         f"窗口 {'、'.join(busy)} 仍有在岗人员,不能从{unit.name}删除;请先调整人员岗位")
+                it.error(
+                    "windows",
+                    row.get("windows"),
+                    f"窗口 {'、'.join(busy)} 仍有在岗人员,不能从{unit.name}删除;请先调整人员岗位",
+                )
         if not it.row_failed:
-            result.records.append({"row": number, "code": code, "name": name, "windows": ";".join(windows),
-                                   "display_order": order, "active": active})
+            result.records.append(
+                {
+                    "row": number,
+                    "code": code,
+                    "name": name,
+                    "windows": ";".join(windows),
+                    "display_order": order,
+                    "active": active,
+                }
+            )
 
 
 def _staffed_windows(unit: Unit, windows: list[str]) -> list[str]:
@@ -453,7 +501,8 @@ def _staffed_windows(unit: Unit, windows: list[str]) -> list[str]:
     today = hall_now().date()
     rows = db.session.scalars(
         select(Posting.window).where(
-            Posting.unit_id == unit.id, Posting.window.in_(windows),
+            Posting.unit_id == unit.id,
+            Posting.window.in_(windows),
             (Posting.end_date.is_(None)) | (Posting.end_date >= today),
         )
     )
@@ -472,12 +521,19 @@ def _parse_staff(it: _Rows, result: ParseResult) -> None:
     from services.roster import check_posting
 
     units = {u.code: u for u in db.session.scalars(select(Unit))}
-    staff_db = {s.staff_id: s for s in db.session.scalars(select(Staff).options(selectinload(Staff.postings)))}
+    staff_db = {
+        s.staff_id: s for s in db.session.scalars(select(Staff).options(selectinload(Staff.postings)))
+    }
     names: dict[str, tuple[str, int]] = {}
     keys: dict[tuple[str, date], int] = {}
     parsed: list[dict] = []
-    column_of = {"unit": "unit_code", "category": "category", "window": "window", "start_date": "start_date",
-                 "end_date": "end_date"}
+    column_of = {
+        "unit": "unit_code",
+        "category": "category",
+        "window": "window",
+        "start_date": "start_date",
+        "end_date": "end_date",
+    }
     for number, row in it:
         staff_id = it.cell(row, "staff_id", lambda v: _required(v, "工号", 32))
         name = it.cell(row, "name", lambda v: _required(v, "姓名", 60))
@@ -487,7 +543,9 @@ def _parse_staff(it: _Rows, result: ParseResult) -> None:
             it.error("unit_code", unit_code, f"单位代码 {unit_code} 不存在")
         category = it.cell(row, "category", lambda v: _text(v).upper())
         window = it.cell(row, "window", _text) or None
-        start = it.cell(row, "start_date", lambda v: _date(v, "开始日期") if not _blank(v) else _raise_empty("开始日期"))
+        start = it.cell(
+            row, "start_date", lambda v: _date(v, "开始日期") if not _blank(v) else _raise_empty("开始日期")
+        )
         end = it.cell(row, "end_date", lambda v: _optional_date(v, "结束日期"))
         for field_name, message in check_posting(unit, category or "", window, start, end):
             if field_name == "unit" or (field_name == "start_date" and start is None):
@@ -499,22 +557,38 @@ def _parse_staff(it: _Rows, result: ParseResult) -> None:
             if known is not None and known.name != name:
                 it.error("name", name, f"工号 {staff_id} 已登记为{known.name},与本行姓名 {name} 不一致")
             elif staff_id in names and names[staff_id][0] != name:
-                it.error("name", name, f"工号 {staff_id} 在第{names[staff_id][1]}行的姓名是 {names[staff_id][0]}")
+                it.error(
+                    "name", name, f"工号 {staff_id} 在第{names[staff_id][1]}行的姓名是 {names[staff_id][0]}"
+                )
             names.setdefault(staff_id, (name, number))
         if staff_id and start:
             key = (staff_id, start)
             if key in keys:
-                it.error("start_date", row.get("start_date"),
-                         f"与第{keys[key]}行重复(同一工号、同一开始日期)")
+                it.error(
+                    "start_date", row.get("start_date"), f"与第{keys[key]}行重复(同一工号、同一开始日期)"
+                )
             else:
                 keys[key] = number
             known = staff_db.get(staff_id)
             if known is not None and any(p.start_date == start for p in known.postings):
-                it.error("start_date", row.get("start_date"),
-                         f"工号 {staff_id} 已有 {start.isoformat()} 开始的岗位记录(重复导入?)")
+                it.error(
+                    "start_date",
+                    row.get("start_date"),
+                    f"工号 {staff_id} 已有 {start.isoformat()} 开始的岗位记录(重复导入?)",
+                )
         if not it.row_failed:
-            parsed.append({"row": number, "staff_id": staff_id, "name": name, "unit_code": unit_code,
-                           "category": category, "window": window, "start_date": start, "end_date": end})
+            parsed.append(
+                {
+                    "row": number,
+                    "staff_id": staff_id,
+                    "name": name,
+                    "unit_code": unit_code,
+                    "category": category,
+                    "window": window,
+                    "start_date": start,
+                    "end_date": end,
+                }
+            )
 
     # Overlaps, per staff member: within the file, and against the history already held. A posting held
     # open-ended in the database is closed the day before the first new one (the roster's "move"), as an
@@ -528,9 +602,11 @@ def _parse_staff(it: _Rows, result: ParseResult) -> None:
         for i, rec in enumerate(recs):
             for other in recs[:i]:
                 if _overlaps(rec["start_date"], rec["end_date"], other["start_date"], other["end_date"]):
-                    it.error("start_date", rec["start_date"],
-                             f"与第{other['row']}行的岗位时间({_span(other['start_date'], other['end_date'])})重叠",
-                             row_number=rec["row"])
+                    span = _span(other["start_date"], other["end_date"])
+                    it.error(
+                        "start_date", rec["start_date"], f"与第{other['row']}行的岗位时间({span})重叠",
+                        row_number=rec["row"],
+                    )
                     bad = True
                     break
         known = staff_db.get(staff_id)
@@ -542,11 +618,15 @@ def _parse_staff(it: _Rows, result: ParseResult) -> None:
             for rec in recs:
                 for p in known.postings:
                     p_end = close[1] if close and p is close[0] else p.end_date
-                    if p.start_date != rec["start_date"] and _overlaps(rec["start_date"], rec["end_date"],
-                                                                       p.start_date, p_end):
-                        it.error("start_date", rec["start_date"],
-                                 f"与已有岗位({p.unit.name},{_span(p.start_date, p.end_date)})时间重叠",
-                                 row_number=rec["row"])
+                    if p.start_date != rec["start_date"] and _overlaps(
+                        rec["start_date"], rec["end_date"], p.start_date, p_end
+                    ):
+                        it.error(
+                            "start_date",
+                            rec["start_date"],
+                            f"与已有岗位({p.unit.name},{_span(p.start_date, p.end_date)})时间重叠",
+                            row_number=rec["row"],
+                        )
                         bad = True
                         break
         if not bad:
@@ -566,16 +646,26 @@ def _parse_incidents(it: _Rows, result: ParseResult) -> None:
     from services.rulebooks import rulebook_for_month
 
     units = {u.code: u for u in db.session.scalars(select(Unit))}
-    staff_db = {s.staff_id: s for s in db.session.scalars(select(Staff).options(selectinload(Staff.postings)))}
+    staff_db = {
+        s.staff_id: s for s in db.session.scalars(select(Staff).options(selectinload(Staff.postings)))
+    }
     now = hall_now().replace(tzinfo=None)
     rulebooks: dict[tuple[int, int], Any] = {}
     open_months: dict[tuple[int, int], bool] = {}
     seen: dict[tuple, int] = {}
     parsed: list[dict] = []
-    column_of = {"rule_code": "rule_code", "count": "count", "deadline": "deadline", "exempt": "exempt",
-                 "staff_id": "staff_id", "window": "staff_id"}
+    column_of = {
+        "rule_code": "rule_code",
+        "count": "count",
+        "deadline": "deadline",
+        "exempt": "exempt",
+        "staff_id": "staff_id",
+        "window": "staff_id",
+    }
     for number, row in it:
-        at = it.cell(row, "occurred_at", lambda v: _datetime(v) if not _blank(v) else _raise_empty("发生时间"))
+        at = it.cell(
+            row, "occurred_at", lambda v: _datetime(v) if not _blank(v) else _raise_empty("发生时间")
+        )
         if at is not None and at > now:
             it.error("occurred_at", row.get("occurred_at"), "发生时间晚于当前时间")
         unit_code = it.cell(row, "unit_code", lambda v: _required(v, "单位代码", 32))
@@ -601,10 +691,15 @@ def _parse_incidents(it: _Rows, result: ParseResult) -> None:
             elif at is not None:
                 posting = staff.posting_on(at.date())
                 if posting is None:
-                    it.error("staff_id", staff_id, f"{staff.name}({staff_id})在 {at.date().isoformat()} 不在岗")
+                    it.error(
+                        "staff_id", staff_id, f"{staff.name}({staff_id})在 {at.date().isoformat()} 不在岗"
+                    )
                 elif unit is not None and posting.unit_id != unit.id:
-                    it.error("staff_id", staff_id,
-                             f"{staff.name}({staff_id})当日属于{posting.unit.name},不属于{unit.name}")
+                    it.error(
+                        "staff_id",
+                        staff_id,
+                        f"{staff.name}({staff_id})当日属于{posting.unit.name},不属于{unit.name}",
+                    )
                 else:
                     window, category = posting.window, posting.category
         if at is not None:
@@ -612,8 +707,11 @@ def _parse_incidents(it: _Rows, result: ParseResult) -> None:
             if month not in open_months:
                 open_months[month] = is_open(*month)
             if not open_months[month]:
-                it.error("occurred_at", row.get("occurred_at"),
-                         f"{at.year}年{at.month}月已关账,不能导入该月的记录;如确需导入,请先重新开放该月")
+                it.error(
+                    "occurred_at",
+                    row.get("occurred_at"),
+                    f"{at.year}年{at.month}月已关账,不能导入该月的记录;如确需导入,请先重新开放该月",
+                )
             if deadline and deadline < at.date():
                 it.error("deadline", row.get("deadline"), "整改期限早于发生日期")
             if rectified and rectified < at.date():
@@ -625,24 +723,45 @@ def _parse_incidents(it: _Rows, result: ParseResult) -> None:
                 # Codes are written as the rulebook writes them ("D02c"); "d02C" typed by hand means the same.
                 rule_code = next((c for c in rulebook.codes if c.lower() == rule_code.lower()), rule_code)
                 for field_name, message in rule_problems(
-                    rulebook, rule_code, count=count or 1, staff_category=category, deadline=deadline,
-                    exempt=bool(exempt), unit=unit,
+                    rulebook,
+                    rule_code,
+                    count=count or 1,
+                    staff_category=category,
+                    deadline=deadline,
+                    exempt=bool(exempt),
+                    unit=unit,
                 ):
                     column = column_of.get(field_name, "rule_code")
                     if column not in it.failed_columns:  # a cell already reported is not reported twice
                         it.error(column, row.get(column), message)
                 if rule_code in rulebook.codes and "linked" in rulebook.rule(rule_code).requires:
-                    it.error("rule_code", rule_code,
-                             f"{rule_code} 须与所加扣的违规记录关联,不能批量导入,请在系统中登记")
+                    it.error(
+                        "rule_code",
+                        rule_code,
+                        f"{rule_code} 须与所加扣的违规记录关联,不能批量导入,请在系统中登记",
+                    )
         if not it.row_failed:
             key = (at, unit_code, rule_code, staff_id, count, note)
             if key in seen:
                 it.error("", "", f"与第{seen[key]}行重复")
                 continue
             seen[key] = number
-            parsed.append({"row": number, "occurred_at": from_hall(at), "hall_at": at, "unit_code": unit_code,
-                           "rule_code": rule_code, "staff_id": staff_id, "window": window, "count": count,
-                           "note": note, "deadline": deadline, "rectified_on": rectified, "exempt": exempt})
+            parsed.append(
+                {
+                    "row": number,
+                    "occurred_at": from_hall(at),
+                    "hall_at": at,
+                    "unit_code": unit_code,
+                    "rule_code": rule_code,
+                    "staff_id": staff_id,
+                    "window": window,
+                    "count": count,
+                    "note": note,
+                    "deadline": deadline,
+                    "rectified_on": rectified,
+                    "exempt": exempt,
+                }
+            )
     held = _existing_incidents(parsed)
     for rec in parsed:
         key = (rec["hall_at"], rec["unit_code"], rec["rule_code"], rec["staff_id"], rec["count"], rec["note"])
@@ -659,12 +778,22 @@ def _existing_incidents(parsed: list[dict]) -> dict[tuple, int]:
     start = min(r["occurred_at"] for r in parsed)
     end = max(r["occurred_at"] for r in parsed)
     rows = db.session.execute(
-        select(Incident.id, Incident.occurred_at, Unit.code, Incident.rule_code, Staff.staff_id, Incident.count,
-               Incident.note)
+        select(
+            Incident.id,
+            Incident.occurred_at,
+            Unit.code,
+            Incident.rule_code,
+            Staff.staff_id,
+            Incident.count,
+            Incident.note,
+        )
         .join(Unit, Unit.id == Incident.unit_id)
         .outerjoin(Staff, Staff.id == Incident.staff_pk)
-        .where(Incident.occurred_at >= start, Incident.occurred_at <= end,
-               Incident.status != IncidentStatus.VOIDED)
+        .where(
+            Incident.occurred_at >= start,
+            Incident.occurred_at <= end,
+            Incident.status != IncidentStatus.VOIDED,
+        )
     )
     return {
         (to_hall(at).replace(tzinfo=None), code, rule, staff_id, count, note or ""): pk
@@ -693,8 +822,9 @@ def _parse_clock(it: _Rows, result: ParseResult) -> None:
     end = from_hall(max(p[1] for p in punches) + timedelta(minutes=1))
     held: dict[str, list[datetime]] = {}
     for staff_id, at in db.session.execute(
-        select(ClockPunch.staff_id, ClockPunch.punched_at)
-        .where(ClockPunch.punched_at >= start, ClockPunch.punched_at <= end)
+        select(ClockPunch.staff_id, ClockPunch.punched_at).where(
+            ClockPunch.punched_at >= start, ClockPunch.punched_at <= end
+        )
     ):
         held.setdefault(staff_id, []).append(to_hall(at).replace(tzinfo=None))
     by_staff: dict[str, list[tuple[datetime, int]]] = {}
@@ -712,9 +842,19 @@ def _parse_clock(it: _Rows, result: ParseResult) -> None:
     result.records.sort(key=lambda r: r["row"])
 
 
-_KIND_ALIASES = {"holiday": "holiday", "节假日": "holiday", "假日": "holiday", "休息日": "holiday",
-                 "放假": "holiday", "workday": "workday", "工作日": "workday", "调休": "workday",
-                 "补班": "workday", "调休上班": "workday", "上班": "workday"}
+_KIND_ALIASES = {
+    "holiday": "holiday",
+    "节假日": "holiday",
+    "假日": "holiday",
+    "休息日": "holiday",
+    "放假": "holiday",
+    "workday": "workday",
+    "工作日": "workday",
+    "调休": "workday",
+    "补班": "workday",
+    "调休上班": "workday",
+    "上班": "workday",
+}
 
 
 def _parse_calendar(it: _Rows, result: ParseResult) -> None:
@@ -745,8 +885,13 @@ def apply(kind: str, records: list[dict], progress: Progress | None = None) -> d
     """
     if kind not in COLUMNS:
         raise DomainError(f"未知的导入类型 {kind}")
-    writer = {"units": _apply_units, "staff": _apply_staff, "incidents": _apply_incidents,
-              "clock": _apply_clock, "calendar": _apply_calendar}[kind]
+    writer = {
+        "units": _apply_units,
+        "staff": _apply_staff,
+        "incidents": _apply_incidents,
+        "clock": _apply_clock,
+        "calendar": _apply_calendar,
+    }[kind]
     ticker = _Ticker(len(records), progress)
     try:
         summary = writer(records, ticker)
@@ -779,8 +924,13 @@ class _Ticker:
 
 
 def _unit_dict(unit: Unit) -> dict:
-    return {"code": unit.code, "name": unit.name, "windows": unit.windows, "display_order": unit.display_order,
-            "active": unit.active}
+    return {
+        "code": unit.code,
+        "name": unit.name,
+        "windows": unit.windows,
+        "display_order": unit.display_order,
+        "active": unit.active,
+    }
 
 
 def _apply_units(records: list[dict], ticker: _Ticker) -> dict:
@@ -828,11 +978,22 @@ def _apply_staff(records: list[dict], ticker: _Ticker) -> dict:
             posting = db.session.get(Posting, rec["close_posting_id"])
             posting.end_date = rec["start_date"] - timedelta(days=1)
             closed += 1
-        add_posting(staff, units[rec["unit_code"]], rec["category"], rec["window"], rec["start_date"],
-                    rec["end_date"], audit=False)
+        add_posting(
+            staff,
+            units[rec["unit_code"]],
+            rec["category"],
+            rec["window"],
+            rec["start_date"],
+            rec["end_date"],
+            audit=False,
+        )
         added += 1
-        record("staff.create" if new else "staff.posting_add", f"staff:{staff.staff_id}", before=before,
-               after=staff_dict(staff))
+        record(
+            "staff.create" if new else "staff.posting_add",
+            f"staff:{staff.staff_id}",
+            before=before,
+            after=staff_dict(staff),
+        )
         ticker.step()
     db.session.flush()
     return {"staff_created": created, "postings_added": added, "postings_closed": closed}
@@ -846,10 +1007,18 @@ def _apply_incidents(records: list[dict], ticker: _Ticker) -> dict:
     for rec in records:
         ticker.at(rec["row"])
         incidents.create(
-            units[rec["unit_code"]], rec["rule_code"], rec["occurred_at"], count=rec["count"],
-            staff=staff.get(rec["staff_id"]) if rec["staff_id"] else None, window=rec["window"],
-            note=rec["note"], deadline=rec["deadline"], rectified_on=rec["rectified_on"], exempt=rec["exempt"],
-            status=IncidentStatus.CONFIRMED, source="import",
+            units[rec["unit_code"]],
+            rec["rule_code"],
+            rec["occurred_at"],
+            count=rec["count"],
+            staff=staff.get(rec["staff_id"]) if rec["staff_id"] else None,
+            window=rec["window"],
+            note=rec["note"],
+            deadline=rec["deadline"],
+            rectified_on=rec["rectified_on"],
+            exempt=rec["exempt"],
+            status=IncidentStatus.CONFIRMED,
+            source="import",
         )
         ticker.step()
     return {"created": len(records)}
@@ -858,10 +1027,11 @@ def _apply_incidents(records: list[dict], ticker: _Ticker) -> dict:
 def _apply_clock(records: list[dict], ticker: _Ticker) -> dict:
     chunk = 1000
     for i in range(0, len(records), chunk):
-        part = records[i:i + chunk]
-        db.session.execute(insert(ClockPunch), [{"staff_id": r["staff_id"], "punched_at": r["punched_at"]}
-                                                for r in part])
-        for rec in part:
+        part = records[i : i + chunk]
+        db.session.execute(
+            insert(ClockPunch), [{"staff_id": r["staff_id"], "punched_at": r["punched_at"]} for r in part]
+        )
+        for _ in part:
             ticker.step()
     db.session.flush()
     return {"created": len(records)}
@@ -878,8 +1048,12 @@ def _apply_calendar(records: list[dict], ticker: _Ticker) -> dict:
             record("calendar.set", f"calendar:{rec['date'].isoformat()}", after={"kind": rec["kind"]})
             created += 1
         elif row.kind != rec["kind"]:
-            record("calendar.set", f"calendar:{rec['date'].isoformat()}", before={"kind": row.kind},
-                   after={"kind": rec["kind"]})
+            record(
+                "calendar.set",
+                f"calendar:{rec['date'].isoformat()}",
+                before={"kind": row.kind},
+                after={"kind": rec["kind"]},
+            )
             row.kind = rec["kind"]
             updated += 1
         else:
@@ -910,8 +1084,15 @@ def summary_text(summary: dict) -> str:
     """A one-line Chinese summary of `apply`'s result (CLI and the import page)."""
     kind = summary.get("kind", "")
     parts = [f"{KIND_LABELS.get(kind, kind)}导入完成:共 {summary.get('rows', 0)} 行"]
-    labels = {"created": "新增", "updated": "更新", "unchanged": "未变", "staff_created": "新增人员",
-              "postings_added": "新增岗位记录", "postings_closed": "结束原岗位", "skipped": "跳过重复打卡"}
+    labels = {
+        "created": "新增",
+        "updated": "更新",
+        "unchanged": "未变",
+        "staff_created": "新增人员",
+        "postings_added": "新增岗位记录",
+        "postings_closed": "结束原岗位",
+        "skipped": "跳过重复打卡",
+    }
     for key, label in labels.items():
         if summary.get(key):
             parts.append(f"{label} {summary[key]}")

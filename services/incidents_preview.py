@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from models import Incident, Unit
-from scoring import IncidentIn, Rule, UnitIn, UnitResult, score_month
+from scoring import IncidentIn, Rule, UnitIn, score_month
 from services.clock import hall_today, to_hall
 from services.months import is_open
 from services.rulebooks import rulebook_for_month
@@ -23,7 +23,11 @@ DRAFT_ID = -1
 
 
 def preview(
-    unit: Unit, rule_code: str, occurred_at: datetime, count: int = 1, exempt: bool = False,
+    unit: Unit,
+    rule_code: str,
+    occurred_at: datetime,
+    count: int = 1,
+    exempt: bool = False,
     deadline: date | None = None,
 ) -> dict:
     """The unit's month before and after a draft incident: dict(before=UnitResult, after=UnitResult, …).
@@ -41,15 +45,22 @@ def preview(
     current = incidents_for_month(year, month)
     earlier = _earlier_unqualified(year, month, today)
     draft = IncidentIn(
-        id=DRAFT_ID, unit_code=unit.code, rule_code=rule_code, occurred_on=day, count=count,
+        id=DRAFT_ID,
+        unit_code=unit.code,
+        rule_code=rule_code,
+        occurred_on=day,
+        count=count,
         exempt=bool(exempt) and "exempt" in rule.requires,
         deadline=deadline if "deadline" in rule.requires else None,
     )
     before = score_month(rulebook, units, current, year, month, today, earlier)
     after = score_month(rulebook, units, [*current, draft], year, month, today, earlier)
     after_unit = after.unit(unit.code)
-    points = sum(i.points for i in after_unit.items if i.incident_id == DRAFT_ID and not i.derived) \
-        if after_unit else _points_alone(rule_code, draft, year, month)
+    points = (
+        sum(i.points for i in after_unit.items if i.incident_id == DRAFT_ID and not i.derived)
+        if after_unit
+        else _points_alone(rule_code, draft, year, month)
+    )
     return {
         "before": before.unit(unit.code),
         "after": after_unit,
@@ -62,8 +73,14 @@ def preview(
 
 
 def _points_alone(rule_code: str, incident: IncidentIn, year: int, month: int) -> int:
-    result = score_month(rulebook_for_month(year, month), [UnitIn(code=incident.unit_code, name="")],
-                         [incident], year, month, hall_today())
+    result = score_month(
+        rulebook_for_month(year, month),
+        [UnitIn(code=incident.unit_code, name="")],
+        [incident],
+        year,
+        month,
+        hall_today(),
+    )
     return sum(i.points for i in result.units[0].items if not i.derived)
 
 
@@ -84,7 +101,9 @@ def points_by_id(incidents: Iterable[Incident]) -> dict[int, int]:
         inputs = [_as_input(i) for i in rows if i.rule_code in rulebook.codes]
         codes = sorted({i.unit_code for i in inputs})
         try:
-            result = score_month(rulebook, [UnitIn(code=c, name=c) for c in codes], inputs, year, month, today)
+            result = score_month(
+                rulebook, [UnitIn(code=c, name=c) for c in codes], inputs, year, month, today
+            )
         except ValueError:
             result = None
         if result is None:
@@ -112,7 +131,12 @@ def rule_of(incident: Incident) -> Rule | None:
 def _as_input(incident: Incident) -> IncidentIn:
     # The unit id stands in for the code: only the items are read back, by incident id.
     return IncidentIn(
-        id=incident.id, unit_code=str(incident.unit_id), rule_code=incident.rule_code,
-        occurred_on=to_hall(incident.occurred_at).date(), count=incident.count or 1,
-        exempt=bool(incident.exempt), deadline=incident.deadline, rectified_on=incident.rectified_on,
+        id=incident.id,
+        unit_code=str(incident.unit_id),
+        rule_code=incident.rule_code,
+        occurred_on=to_hall(incident.occurred_at).date(),
+        count=incident.count or 1,
+        exempt=bool(incident.exempt),
+        deadline=incident.deadline,
+        rectified_on=incident.rectified_on,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -20,7 +21,6 @@ from threading import Lock
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from models import AuditLog, CalendarDay, KioskScreen, Month, MonthStatus, Setting, db
 from scoring import (
@@ -59,7 +59,7 @@ DEFAULT_SCREEN = "大厅主屏"
 # Rows per page: 10 fit a 1080-pixel-high landscape screen at 32 px text, 18 a 1920-pixel portrait one.
 ROWS_LANDSCAPE = 10
 ROWS_PORTRAIT = 18
-TOUCH_EVERY = timedelta(seconds=60)  # a screen's last contact is written at most this often per process
+TOUCH_EVERY = timedelta(seconds=60)  # the screens' contacts are written at most this often per process
 SILENT_AFTER = timedelta(minutes=2)
 MAX_SCREENS = 200  # the name comes from the URL: cap the rows a stranger could create
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -69,7 +69,9 @@ _lock = Lock()
 _settings_cache: dict[tuple, dict] = {}
 _working_cache: dict[tuple, bool] = {}
 _view_cache: dict[tuple, ScreenView] = {}
-_last_touch: dict[tuple, datetime] = {}
+_pending: dict[str, dict[str, tuple[datetime, str]]] = {}  # database -> screen -> (contact, address)
+_last_flush: dict[str, datetime] = {}
+_building: dict[tuple, Lock] = {}
 _build: str | None = None
 
 
@@ -191,15 +193,23 @@ def _build_id() -> str:
     return _build
 
 
-def _cached(cache: dict, key: tuple, make):
+def cached(cache: dict, key: tuple, make: Callable[[], Any]) -> Any:
+    """`cache[key]`, made once: when a change reaches 100 screens at once, one thread per process builds
+    the new value and the others wait for it (instead of all scoring and rendering the same thing)."""
     with _lock:
         if key in cache:
             return cache[key]
-    value = make()
-    with _lock:
-        if len(cache) > 64:
-            cache.clear()
-        cache[key] = value
+        building = _building.setdefault((id(cache), key), Lock())
+    with building:
+        with _lock:
+            if key in cache:
+                return cache[key]
+        value = make()
+        with _lock:
+            if len(cache) > 64:
+                cache.clear()
+            cache[key] = value
+            _building.pop((id(cache), key), None)
     return value
 
 
@@ -221,12 +231,12 @@ def current_version() -> Version:
     marker, changed_at = (row[0], row[1]) if row else (0, None)
     # The row's time is in the keys too: in tests the audit ids start again after each wipe.
     base = (_db_key(), marker, changed_at)
-    settings = _cached(_settings_cache, base, get_settings)
+    settings = cached(_settings_cache, base, get_settings)
     now = hall_now()
     today = hall_today()
     working = True
     if settings["quiet_enabled"] and settings["quiet_non_working"]:
-        working = _cached(_working_cache, (*base, now.date()), lambda: _working(now.date()))
+        working = cached(_working_cache, (*base, now.date()), lambda: _working(now.date()))
     quiet = is_quiet(settings, now.time(), working)
     tag = f"{marker}-{today:%Y%m%d}-{int(quiet)}-{settings['rev']}-{_build_id()}"
     return Version(tag=tag, marker=marker, changed_at=changed_at, settings=settings, quiet=quiet, today=today)
@@ -455,7 +465,7 @@ def _build_view(version: Version) -> ScreenView:
 
 def screen_view(version: Version) -> ScreenView:
     """What the screen shows for this version (built once per version in this process)."""
-    return _cached(_view_cache, (_db_key(), version.tag, version.changed_at), lambda: _build_view(version))
+    return cached(_view_cache, (_db_key(), version.tag, version.changed_at), lambda: _build_view(version))
 
 
 def clear_caches() -> None:
@@ -465,7 +475,8 @@ def clear_caches() -> None:
         _settings_cache.clear()
         _working_cache.clear()
         _view_cache.clear()
-        _last_touch.clear()
+        _pending.clear()
+        _last_flush.clear()
         _build = None
 
 
@@ -477,38 +488,46 @@ def screen_name(raw: str | None) -> str:
     return name or DEFAULT_SCREEN
 
 
-def touch_due(name: str) -> bool:
-    """Whether this process should write the screen's contact now (at most once a minute)."""
-    key = (_db_key(), name)
+def note_contact(name: str, address: str = "") -> bool:
+    """Remember a screen's contact in this process; True when the contacts are due to be written.
+
+    They are written together, at most once a minute per process (`write_contacts`), so 100 screens
+    polling every 4 s cost one small transaction a minute, not 25 a second.
+    """
+    key = _db_key()
     now = utc_now()
     with _lock:
-        last = _last_touch.get(key)
+        _pending.setdefault(key, {})[name] = (now, (address or "")[:64])
+        last = _last_flush.get(key)
         if last is not None and abs(now - last) < TOUCH_EVERY:
             return False
-        _last_touch[key] = now
+        _last_flush[key] = now
     return True
 
 
-def touch(name: str, address: str = "") -> bool:
-    """Record a screen's contact; no audit row (it is not a change, and it would refresh every screen).
-
-    Returns False when it was not written (too many screens, or the database busy: it is only a
-    heartbeat, it must never fail the screen's poll).
-    """
-    try:
-        screen = db.session.scalar(select(KioskScreen).where(KioskScreen.name == name))
+def write_contacts() -> int:
+    """Flush the remembered contacts; no audit row (a heartbeat is not a change, and it would refresh every
+    screen). If the caller's commit fails, this round is lost: the next carries every screen still polling."""
+    key = _db_key()
+    with _lock:
+        pending = _pending.pop(key, {})
+    if not pending:
+        return 0
+    known = select(KioskScreen).where(KioskScreen.name.in_(pending))
+    screens = {s.name: s for s in db.session.scalars(known)}
+    room = MAX_SCREENS - (db.session.scalar(select(func.count(KioskScreen.id))) or 0)
+    for name, (seen_at, address) in sorted(pending.items()):
+        screen = screens.get(name)
         if screen is None:
-            if (db.session.scalar(select(func.count(KioskScreen.id))) or 0) >= MAX_SCREENS:
-                return False
+            if room <= 0:
+                continue
+            room -= 1
             screen = KioskScreen(name=name)
             db.session.add(screen)
-        screen.last_seen_at = utc_now()
-        screen.address = (address or "")[:64]
-        db.session.flush()
-        return True
-    except SQLAlchemyError:
-        db.session.rollback()
-        return False
+        screen.last_seen_at = seen_at
+        screen.address = address
+    db.session.flush()
+    return len(pending)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,9 @@ def counts(day: date) -> dict[tuple[int, str, str], int]:
         select(Incident.unit_id, Incident.window, Incident.rule_code, func.sum(Incident.count))
         .where(
             Incident.status == IncidentStatus.CONFIRMED,
-            Incident.occurred_at >= start, Incident.occurred_at < end, Incident.window.is_not(None),
+            Incident.occurred_at >= start,
+            Incident.occurred_at < end,
+            Incident.window.is_not(None),
         )
         .group_by(Incident.unit_id, Incident.window, Incident.rule_code)
     )
@@ -68,12 +70,19 @@ def counts(day: date) -> dict[tuple[int, str, str], int]:
 
 def cell_count(unit: Unit, window: str, rule_code: str, day: date) -> int:
     start, end = _day_range(day)
-    return int(db.session.scalar(
-        select(func.coalesce(func.sum(Incident.count), 0)).where(
-            Incident.status == IncidentStatus.CONFIRMED, Incident.unit_id == unit.id, Incident.window == window,
-            Incident.rule_code == rule_code, Incident.occurred_at >= start, Incident.occurred_at < end,
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(Incident.count), 0)).where(
+                Incident.status == IncidentStatus.CONFIRMED,
+                Incident.unit_id == unit.id,
+                Incident.window == window,
+                Incident.rule_code == rule_code,
+                Incident.occurred_at >= start,
+                Incident.occurred_at < end,
+            )
         )
-    ) or 0)
+        or 0
+    )
 
 
 def undo_seconds_left(incident: Incident) -> int:
@@ -92,11 +101,16 @@ def recent_taps(day: date) -> dict[tuple[int, str, str], Incident]:
     start, end = _day_range(day)
     since = utc_now() - timedelta(seconds=UNDO_SECONDS)
     rows_ = db.session.scalars(
-        select(Incident).where(
-            Incident.source == "patrol", Incident.recorded_by_id == user_id,
-            Incident.status == IncidentStatus.CONFIRMED, Incident.created_at > since,
-            Incident.occurred_at >= start, Incident.occurred_at < end,
-        ).order_by(Incident.id)
+        select(Incident)
+        .where(
+            Incident.source == "patrol",
+            Incident.recorded_by_id == user_id,
+            Incident.status == IncidentStatus.CONFIRMED,
+            Incident.created_at > since,
+            Incident.occurred_at >= start,
+            Incident.occurred_at < end,
+        )
+        .order_by(Incident.id)
     )
     return {(i.unit_id, i.window, i.rule_code): i for i in rows_}
 
@@ -105,8 +119,9 @@ def by_client_key(client_key: str) -> Incident | None:
     return db.session.scalar(select(Incident).where(Incident.client_key == client_key))
 
 
-def tap(unit: Unit, window: str, rule_code: str, client_key: str, day: date,
-        at: time | None = None) -> tuple[Incident, bool]:
+def tap(
+    unit: Unit, window: str, rule_code: str, client_key: str, day: date, at: time | None = None
+) -> tuple[Incident, bool]:
     """Log the tap of a cell; (incident, True) if new, (the earlier incident, False) for a re-sent key.
 
     The time is the round's: now, for today's sheet. A tap queued offline and sent after midnight keeps
@@ -142,7 +157,8 @@ def tap(unit: Unit, window: str, rule_code: str, client_key: str, day: date,
 def undo(incident: Incident) -> Incident:
     """Void a tap made by the same user less than a minute ago; anything else is refused."""
     if (
-        incident.source != "patrol" or incident.recorded_by_id is None
+        incident.source != "patrol"
+        or incident.recorded_by_id is None
         or incident.recorded_by_id != acting_user_id()
     ):
         raise DomainError(_("只能撤销本人在巡查表上的记录"))

@@ -36,7 +36,11 @@ def posting_dict(posting: Posting) -> dict:
 
 
 def staff_dict(staff: Staff) -> dict:
-    return {"staff_id": staff.staff_id, "name": staff.name, "postings": [posting_dict(p) for p in staff.postings]}
+    return {
+        "staff_id": staff.staff_id,
+        "name": staff.name,
+        "postings": [posting_dict(p) for p in staff.postings],
+    }
 
 
 def _span(start: date, end: date | None) -> str:
@@ -44,7 +48,11 @@ def _span(start: date, end: date | None) -> str:
 
 
 def check_posting(
-    unit: Unit | None, category: str, window: str | None, start_date: date | None, end_date: date | None,
+    unit: Unit | None,
+    category: str,
+    window: str | None,
+    start_date: date | None,
+    end_date: date | None,
 ) -> list[tuple[str, str]]:
     """What is wrong with one posting on its own, as (field, Chinese message) pairs (the import shares it)."""
     problems: list[tuple[str, str]] = []
@@ -58,11 +66,15 @@ def check_posting(
     if start_date is None:
         problems.append(("start_date", "请填写开始日期"))
     elif end_date is not None and end_date < start_date:
-        problems.append(("end_date", f"结束日期 {end_date.isoformat()} 早于开始日期 {start_date.isoformat()}"))
+        problems.append(
+            ("end_date", f"结束日期 {end_date.isoformat()} 早于开始日期 {start_date.isoformat()}")
+        )
     return problems
 
 
-def overlapping(postings: list[Posting], start: date, end: date | None, skip: Posting | None = None) -> Posting | None:
+def overlapping(
+    postings: list[Posting], start: date, end: date | None, skip: Posting | None = None
+) -> Posting | None:
     """The first posting whose span meets [start, end] (None = open-ended), if any."""
     for p in postings:
         if p is skip:
@@ -78,8 +90,14 @@ def _raise(problems: list[tuple[str, str]]) -> None:
 
 
 def add_posting(
-    staff: Staff, unit: Unit, category: str, window: str | None, start_date: date, end_date: date | None = None,
-    *, audit: bool = True,
+    staff: Staff,
+    unit: Unit,
+    category: str,
+    window: str | None,
+    start_date: date,
+    end_date: date | None = None,
+    *,
+    audit: bool = True,
 ) -> Posting:
     """Append one span to a staff member's history; it may not overlap another of theirs."""
     category = (category or "").strip().upper()
@@ -100,7 +118,12 @@ def add_posting(
 
 
 def add_staff(
-    staff_id: str, name: str, unit: Unit, category: str, window: str | None, start_date: date,
+    staff_id: str,
+    name: str,
+    unit: Unit,
+    category: str,
+    window: str | None,
+    start_date: date,
     end_date: date | None = None,
 ) -> Staff:
     """A new staff member with their first posting. The staff id is the hall's (and the clock-in device's)."""
@@ -117,8 +140,9 @@ def add_staff(
         problems.append(("name", "请填写姓名"))
     elif len(name) > 60:
         problems.append(("name", "姓名不能超过 60 个字符"))
-    problems += check_posting(unit, (category or "").strip().upper(), (window or "").strip() or None,
-                              start_date, end_date)
+    problems += check_posting(
+        unit, (category or "").strip().upper(), (window or "").strip() or None, start_date, end_date
+    )
     _raise(problems)
     staff = Staff(staff_id=staff_id, name=name)
     db.session.add(staff)
@@ -173,7 +197,9 @@ def end_staff(staff: Staff, end_date: date) -> Posting:
 def roster_entries() -> list[RosterEntry]:
     """Every posting of every staff member as the scoring's roster (D13 replacements, D16 C staff)."""
     rows = db.session.execute(
-        select(Staff.staff_id, Unit.code, Posting.category, Posting.window, Posting.start_date, Posting.end_date)
+        select(
+            Staff.staff_id, Unit.code, Posting.category, Posting.window, Posting.start_date, Posting.end_date
+        )
         .join(Posting, Posting.staff_pk == Staff.id)
         .join(Unit, Unit.id == Posting.unit_id)
         .order_by(Posting.start_date, Staff.staff_id)
@@ -185,4 +211,6 @@ def roster_entries() -> list[RosterEntry]:
 
 
 def all_staff() -> list[Staff]:
-    return list(db.session.scalars(select(Staff).options(selectinload(Staff.postings)).order_by(Staff.staff_id)))
+    return list(
+        db.session.scalars(select(Staff).options(selectinload(Staff.postings)).order_by(Staff.staff_id))
+    )

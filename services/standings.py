@@ -113,7 +113,9 @@ def _hall_day(start: datetime, end: datetime):
     return day
 
 
-def _score_live(year: int, month: int, today: date, earlier_unqualified: dict[str, int] | None) -> MonthResult:
+def _score_live(
+    year: int, month: int, today: date, earlier_unqualified: dict[str, int] | None
+) -> MonthResult:
     return score_month(
         rulebook_for_month(year, month), active_units(), incidents_for_month(year, month),
         year, month, today, earlier_unqualified,
@@ -152,18 +154,51 @@ def _snapshot_grades(year: int, frozen_months: list[int]) -> dict[int, list[tupl
             "WHERE month.year = :year AND month.month IN ({})"
         )
     elif dialect == "postgresql":
-        sql = (
-            "SELECT m.month, u ->> 'code', u ->> 'grade' "
-            "FROM month AS m, json_array_elements(CAST(m.snapshot AS json) -> 'units') AS u "
-            "WHERE m.year = :year AND m.month IN ({})"
-        )
+        return _pg_snapshot_grades(year, frozen_months)
     else:
         return {}
-    params = {"year": year, **{f"m{i}": m for i, m in enumerate(frozen_months)}}
-    query = text(sql.format(", ".join(f":m{i}" for i in range(len(frozen_months)))))
+    return _grades_query(sql, year, frozen_months)
+
+
+def _grades_query(sql: str, year: int, months: list[int]) -> dict[int, list[tuple[str, str]]]:
+    params = {"year": year, **{f"m{i}": m for i, m in enumerate(months)}}
+    query = text(sql.format(", ".join(f":m{i}" for i in range(len(months)))))
     grades: dict[int, list[tuple[str, str]]] = {}
     for m, code, grade in db.session.execute(query, params):
         grades.setdefault(m, []).append((code, grade))
+    return grades
+
+
+_grades_cache: dict[tuple, list[tuple[str, str]]] = {}
+
+
+def _pg_snapshot_grades(year: int, frozen_months: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """PostgreSQL: the grades of a frozen month are kept in memory, keyed by the month row's version
+    (`xmin`, the transaction that last wrote it, new at every close or reopen), because reading big
+    snapshots out of TOAST storage is the slowest part of a live ranking there."""
+    url = db.engine.url.render_as_string()
+    versions = _grades_query(
+        "SELECT month, '', CAST(xmin AS text) FROM month WHERE year = :year AND month IN ({})",
+        year, frozen_months,
+    )
+    keys = {m: (url, year, m, rows[0][1]) for m, rows in versions.items()}
+    with _cache_lock:
+        grades = {m: _grades_cache[key] for m, key in keys.items() if key in _grades_cache}
+    missing = [m for m in frozen_months if m not in grades]
+    if missing:
+        fresh = _grades_query(
+            "SELECT m.month, u.code, u.grade FROM month AS m, "
+            "json_to_recordset(CAST(m.snapshot AS json) -> 'units') AS u(code text, grade text) "
+            "WHERE m.year = :year AND m.month IN ({})",
+            year, missing,
+        )
+        with _cache_lock:
+            if len(_grades_cache) > 512:
+                _grades_cache.clear()
+            for m, pairs in fresh.items():
+                if m in keys:
+                    _grades_cache[keys[m]] = pairs
+        grades.update(fresh)
     return grades
 
 

@@ -111,13 +111,13 @@
     }
   });
   // Runs in the same task as the swap, before the browser paints: the page shown stays shown.
-  body.addEventListener("htmx:afterSwap", function () { show(current, false); });
+  body.addEventListener("htmx:afterSwap", function () { show(current, false); clock(); });
   body.addEventListener("htmx:afterRequest", function (event) {
     var xhr = event.detail.xhr;
     var status = xhr ? xhr.status : 0;
     if ((status === 200 || status === 204 || status === 304) && isOurs(xhr)) { markOnline(); } else { markOffline(); }
   });
-  ["htmx:sendError", "htmx:responseError", "htmx:timeout", "htmx:swapError"].forEach(function (name) {
+  ["htmx:sendError", "htmx:responseError", "htmx:timeout", "htmx:swapError", "htmx:targetError"].forEach(function (name) {
     body.addEventListener(name, markOffline);
   });
 

@@ -94,6 +94,7 @@ def test_standings_page_matches_the_json(client, login, hall):
         name = f"{unit['name']} {unit['code']}"
         assert row[:5] == [str(unit["rank"]), name, str(unit["score"]), deductions, bonus]
     assert "细则版本 anshan-2023" in html
+    assert '<option value="2024-03" selected>2024-03</option>' in html
 
 
 def test_standings_items_expand_and_collapse(client, login, hall):

@@ -65,6 +65,7 @@ def test_run_proposes_and_lists_with_reasons(client, login, hall, sync_jobs):
     page = client.get("/admin/detections?month=2024-03").get_data(as_text=True)
     assert re.search(r'id="pending-count"[^>]*>2<', page)
     assert "赵六" in page and "D16" in page and page.count('name="ids"') == 2
+    assert "综窗后场指纹打卡缺失" in page and '<option value="2024-03" selected>' in page
     assert rows[0].detection_reason.splitlines()[0] in page
     assert "-5" in page
     # A rerun proposes nothing twice.

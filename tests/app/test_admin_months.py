@@ -100,7 +100,7 @@ def test_bulletin_open_then_published(client, login, hall):
     login("admin")
     html = client.get("/admin/months/2024-02/bulletin").get_data(as_text=True)
     assert "2024年2月派驻单位考核通报" in html and "实时数据,尚未关账,仅供参考" in html
-    assert "bulletin.css" in html
+    assert 'id="bulletin"' in html
     data = standings_json(2024, 2)
     tax = next(u for u in data["units"] if u["code"] == "U01")
     assert tax["score"] == 85 and "85" in html and "良好" in html and "书面通报并要求反馈" in html

@@ -1,4 +1,4 @@
-"""The CLI: every command with good and bad input, Chinese messages and exit codes; backup/restore; the demo."""
+"""The CLI: every command with good and bad input, Chinese messages, exit codes; backup/restore; the demo."""
 
 from __future__ import annotations
 
@@ -12,7 +12,18 @@ from sqlalchemy import func, select
 
 from cli import text_width
 from models import (
-    AuditLog, CalendarDay, ClockPunch, Evidence, Incident, IncidentHistory, Month, Posting, Staff, Unit, User, db,
+    AuditLog,
+    CalendarDay,
+    ClockPunch,
+    Evidence,
+    Incident,
+    IncidentHistory,
+    Month,
+    Posting,
+    Staff,
+    Unit,
+    User,
+    db,
 )
 from services import months
 from services.standings import standings, standings_json
@@ -47,7 +58,9 @@ def test_create_user(runner, make):
     make.unit("SW01", name="市税务局")
     result = run(runner, "create-user", "alice", "--role", "admin", "--password", "secret-123")
     assert result.exit_code == 0 and "已创建用户 alice(角色:管理员)" in result.output
-    result = run(runner, "create-user", "tax", "--role", "unit", "--unit", "SW01", input="pass-1234\npass-1234\n")
+    result = run(
+        runner, "create-user", "tax", "--role", "unit", "--unit", "SW01", input="pass-1234\npass-1234\n"
+    )
     assert result.exit_code == 0 and "已创建用户 tax(角色:单位用户,单位:市税务局)" in result.output
     user = db.session.scalar(select(User).where(User.username == "tax"))
     assert user.unit.code == "SW01" and user.check_password("pass-1234")
@@ -58,7 +71,11 @@ def test_create_user(runner, make):
     ("args", "stdin", "message"),
     [
         (["bob", "--role", "unit", "--password", "secret-123"], None, "单位用户必须用 --unit 指定单位代码"),
-        (["bob", "--role", "unit", "--unit", "NOPE", "--password", "secret-123"], None, "单位代码 NOPE 不存在"),
+        (
+            ["bob", "--role", "unit", "--unit", "NOPE", "--password", "secret-123"],
+            None,
+            "单位代码 NOPE 不存在",
+        ),
         (["bob", "--role", "boss", "--password", "secret-123"], None, "角色 boss 无效"),
         (["bob", "--password", "secret-123"], None, "角色 (未填) 无效"),
         (["bob", "--role", "admin", "--unit", "SW01", "--password", "secret-123"], None, "只有单位用户"),
@@ -120,16 +137,24 @@ def test_import_same_file_twice(runner, hall):
 
 def test_import_other_kinds(runner, app):
     assert "单位导入完成:共 2 行,新增 2" in run(runner, "import", "units", DATA / "units_gb18030.csv").output
-    assert "人员名册导入完成:共 3 行,新增人员 3,新增岗位记录 3" in run(
-        runner, "import", "staff", DATA / "staff_bom.csv").output
-    assert "打卡记录导入完成:共 2 行,新增 2,跳过重复打卡 1" in run(runner, "import", "clock", DATA / "clock.csv").output
-    assert "工作日历导入完成:共 2 行,新增 2" in run(runner, "import", "calendar", DATA / "calendar.csv").output
+    assert (
+        "人员名册导入完成:共 3 行,新增人员 3,新增岗位记录 3"
+        in run(runner, "import", "staff", DATA / "staff_bom.csv").output
+    )
+    assert (
+        "打卡记录导入完成:共 2 行,新增 2,跳过重复打卡 1"
+        in run(runner, "import", "clock", DATA / "clock.csv").output
+    )
+    assert (
+        "工作日历导入完成:共 2 行,新增 2" in run(runner, "import", "calendar", DATA / "calendar.csv").output
+    )
     assert (count(Unit), count(Staff), count(ClockPunch), count(CalendarDay)) == (2, 3, 2, 2)
 
 
 def test_import_progress_is_printed(runner, app):
-    lines = ["date,kind"] + [f"{date.fromordinal(date(2030, 1, 1).toordinal() + i).isoformat()},holiday"
-                             for i in range(400)]
+    lines = ["date,kind"] + [
+        f"{date.fromordinal(date(2030, 1, 1).toordinal() + i).isoformat()},holiday" for i in range(400)
+    ]
     path = Path(app.instance_path) / "big-calendar.csv"
     path.write_text("\n".join(lines), encoding="utf-8")
     result = run(runner, "import", "calendar", path)
@@ -153,6 +178,23 @@ def test_import_argument_errors(runner, app, args, message):
     else:
         assert "文件: 文件不是文本格式的 CSV" in result.output
     assert count(Unit) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["import"], "请指定导入类型和文件,如:import units units.csv"),
+        (["import", "units"], "请指定导入类型和文件"),
+        (["create-user"], "用户名不能为空"),
+        (["close-month"], "请在命令后指定月份(如 2024-03)"),
+        (["publish-month"], "请在命令后指定月份"),
+        (["reopen-month", "--reason", "x"], "请在命令后指定月份"),
+        (["backup"], "请指定备份文件名"),
+        (["restore"], "请指定要恢复的备份文件"),
+    ],
+)
+def test_missing_arguments_are_chinese(runner, app, args, message):
+    failed(run(runner, *args), message)
 
 
 # ---------------------------------------------------------------- detect
@@ -282,16 +324,24 @@ def filled(app, hall):
 
     u1, u2 = hall
     staff = db.session.scalar(select(Staff).where(Staff.staff_id == "S001"))
-    violation = incidents.create(u1, "D02a", from_hall(datetime(2024, 2, 6, 10, 0)), staff=staff, window="1",
-                                 note="检查期间空岗")
+    violation = incidents.create(
+        u1, "D02a", from_hall(datetime(2024, 2, 6, 10, 0)), staff=staff, window="1", note="检查期间空岗"
+    )
     incidents.create(u1, "D15", from_hall(datetime(2024, 2, 6, 10, 5)), linked=violation)
     incidents.create(u2, "D19a", from_hall(datetime(2024, 2, 20, 9, 0)), deadline=date(2024, 3, 1))
     incidents.create(u2, "B01", from_hall(datetime(2024, 3, 4, 9, 0)), note="锦旗")
     evidence_dir = Path(app.config["EVIDENCE_DIR"])
     evidence_dir.mkdir(parents=True, exist_ok=True)
     (evidence_dir / "abc123.jpg").write_bytes(b"\xff\xd8photo")
-    db.session.add(Evidence(incident=violation, filename="现场.jpg", stored_name="abc123.jpg",
-                            content_type="image/jpeg", size=7))
+    db.session.add(
+        Evidence(
+            incident=violation,
+            filename="现场.jpg",
+            stored_name="abc123.jpg",
+            content_type="image/jpeg",
+            size=7,
+        )
+    )
     db.session.add(CalendarDay(day=date(2024, 4, 4), kind="holiday", note="清明节"))
     db.session.add(ClockPunch(staff_id="S002", punched_at=from_hall(datetime(2024, 3, 4, 8, 27))))
     db.session.commit()
@@ -354,7 +404,10 @@ def test_json_backup_and_restore(runner, app, filled, tmp_path):
         (b"\x00\x01garbage", "这不是本系统的备份文件(内容不是有效的 JSON 或压缩包)"),
         (b'{"hello": 1}', "这不是本系统的备份文件(缺少 hallscore-backup 标记)"),
         (b'{"format": "hallscore-backup", "version": 99, "tables": {}}', "备份文件格式版本 99 不受支持"),
-        (b'{"format": "hallscore-backup", "version": 1, "tables": {"unit": {}}}', "备份文件与当前数据库结构不符:缺少数据表 audit_log"),
+        (
+            b'{"format": "hallscore-backup", "version": 1, "tables": {"unit": {}}}',
+            "备份文件与当前数据库结构不符:缺少数据表 audit_log",
+        ),
         (b"PK\x03\x04broken zip", "备份文件已损坏,无法读取"),
     ],
 )
@@ -414,7 +467,8 @@ def test_demo_hall(runner, client, app):
     replace = {code for _, code, f in flagged if f == "replace_staff"}
     assert len(replace) == 1
     assert {"notice_feedback", "leadership_report", "discipline_report", "quarter_ineligible"} <= {
-        f for _, _, f in flagged}
+        f for _, _, f in flagged
+    }
     items = [(r.label, u.code, i) for r in results for u in r.units for i in u.items]
     assert any(i.rule_code == "D19b" and i.derived for _, _, i in items)
     assert any(i.rule_code == "D06" and i.exempt and i.points == 0 for _, _, i in items)

@@ -13,7 +13,12 @@ from services.clock import from_hall
 from services.standings import standings_json
 
 # Today is pinned to 2024-03-20 10:00: the morning window of the 20th is over, the evening one is not.
-MISSING = {(date(2024, 3, 4), "am"), (date(2024, 3, 5), "am"), (date(2024, 3, 5), "pm"), (date(2024, 3, 6), "pm")}
+MISSING = {
+    (date(2024, 3, 4), "am"),
+    (date(2024, 3, 5), "am"),
+    (date(2024, 3, 5), "pm"),
+    (date(2024, 3, 6), "pm"),
+}
 
 
 def punch(staff_id: str, at: datetime) -> None:
@@ -46,17 +51,29 @@ def clocked(make):
 
 
 def keys() -> list[str]:
-    return sorted(db.session.scalars(select(Incident.detection_key).where(Incident.detection_key.is_not(None))))
+    return sorted(
+        db.session.scalars(select(Incident.detection_key).where(Incident.detection_key.is_not(None)))
+    )
 
 
 def test_d16_with_holiday_and_make_up_day(clocked):
     result = detections.run(2024, 3)
     db.session.commit()
-    assert result == {"month": "2024-03", "proposed": 6, "existing": 0, "confirmed": 0, "unknown_staff": [],
-                      "skipped_inactive": 0}
+    assert result == {
+        "month": "2024-03",
+        "proposed": 6,
+        "existing": 0,
+        "confirmed": 0,
+        "unknown_staff": [],
+        "skipped_inactive": 0,
+    }
     assert keys() == [
-        "D16:S002:2024-03-04:am", "D16:S002:2024-03-05:am", "D16:S002:2024-03-05:pm",
-        "D16:S002:2024-03-06:pm", "D16:S002:2024-03-09:am", "D16:S002:2024-03-09:pm",
+        "D16:S002:2024-03-04:am",
+        "D16:S002:2024-03-05:am",
+        "D16:S002:2024-03-05:pm",
+        "D16:S002:2024-03-06:pm",
+        "D16:S002:2024-03-09:am",
+        "D16:S002:2024-03-09:pm",
     ]
     first = detections.pending(2024, 3)[0]
     assert first.status == IncidentStatus.PROPOSED and first.source == "detect"
@@ -107,8 +124,11 @@ def test_run_with_confirm(clocked):
 def test_leave_outage_and_unknown_staff(clocked):
     staff = db.session.scalar(select(Staff).where(Staff.staff_id == "S002"))
     db.session.add(Leave(staff_pk=staff.id, start_date=date(2024, 3, 5), end_date=date(2024, 3, 5)))
-    db.session.add(ClockOutage(start_at=from_hall(datetime(2024, 3, 4, 8, 0)),
-                               end_at=from_hall(datetime(2024, 3, 4, 9, 0))))
+    db.session.add(
+        ClockOutage(
+            start_at=from_hall(datetime(2024, 3, 4, 8, 0)), end_at=from_hall(datetime(2024, 3, 4, 9, 0))
+        )
+    )
     punch("X9", datetime(2024, 3, 4, 8, 26))
     db.session.commit()
     result = detections.run(2024, 3)
@@ -129,8 +149,11 @@ def test_future_days_are_not_flagged(make):
     detections.run(2024, 3)
     # 18th and 19th: both windows; 20th: only the morning window is over at 10:00.
     assert keys() == [
-        "D16:S002:2024-03-18:am", "D16:S002:2024-03-18:pm", "D16:S002:2024-03-19:am",
-        "D16:S002:2024-03-19:pm", "D16:S002:2024-03-20:am",
+        "D16:S002:2024-03-18:am",
+        "D16:S002:2024-03-18:pm",
+        "D16:S002:2024-03-19:am",
+        "D16:S002:2024-03-19:pm",
+        "D16:S002:2024-03-20:am",
     ]
     assert detections.run(2024, 4)["proposed"] == 0
 

@@ -28,11 +28,20 @@ def files(app) -> list[Path]:
     return sorted(Path(app.config["EVIDENCE_DIR"]).glob("*"))
 
 
-@pytest.mark.parametrize("data, kind", [
-    (PNG, "image/png"), (JPEG, "image/jpeg"), (HEIC, "image/heic"), (HEIF, "image/heif"),
-    (b"GIF89a" + b"\x00" * 20, None), (b"%PDF-1.7", None), (b"hello, this is text", None), (b"", None),
-    (b"\x00\x00\x00\x18ftypisom\x00\x00\x00\x00isomavc1", None),  # an MP4 video
-])
+@pytest.mark.parametrize(
+    "data, kind",
+    [
+        (PNG, "image/png"),
+        (JPEG, "image/jpeg"),
+        (HEIC, "image/heic"),
+        (HEIF, "image/heif"),
+        (b"GIF89a" + b"\x00" * 20, None),
+        (b"%PDF-1.7", None),
+        (b"hello, this is text", None),
+        (b"", None),
+        (b"\x00\x00\x00\x18ftypisom\x00\x00\x00\x00isomavc1", None),  # an MP4 video
+    ],
+)
 def test_sniff_reads_the_content_not_the_name(data, kind):
     assert evidence.sniff(data) == kind
 
@@ -40,12 +49,19 @@ def test_sniff_reads_the_content_not_the_name(data, kind):
 def test_store_and_serve_a_png_with_private_headers(app, client, login, hall):
     before = files(app)
     login("inspector")
-    response = client.post(f"/admin/incidents/{hall['mine'].id}/evidence", content_type="multipart/form-data",
-                           data={"evidence": [(io.BytesIO(PNG), "现场照片.png")]})
+    response = client.post(
+        f"/admin/incidents/{hall['mine'].id}/evidence",
+        content_type="multipart/form-data",
+        data={"evidence": [(io.BytesIO(PNG), "现场照片.png")]},
+    )
     assert response.status_code == 302
     row = db.session.scalar(select(Evidence))
-    assert (row.filename, row.content_type, row.size, row.incident_id) == ("现场照片.png", "image/png", len(PNG),
-                                                                          hall["mine"].id)
+    assert (row.filename, row.content_type, row.size, row.incident_id) == (
+        "现场照片.png",
+        "image/png",
+        len(PNG),
+        hall["mine"].id,
+    )
     stored = [p for p in files(app) if p not in before]
     assert [p.name for p in stored] == [row.stored_name] and stored[0].read_bytes() == PNG
     assert "现场照片" not in row.stored_name and row.stored_name.endswith(".png")
@@ -64,8 +80,11 @@ def test_store_and_serve_a_png_with_private_headers(app, client, login, hall):
 def test_a_text_file_named_jpg_is_refused(app, client, login, hall):
     before = files(app)
     login("admin")
-    response = client.post(f"/admin/incidents/{hall['mine'].id}/evidence", content_type="multipart/form-data",
-                           data={"evidence": [(io.BytesIO(b"not a photo at all"), "photo.jpg", "image/jpeg")]})
+    response = client.post(
+        f"/admin/incidents/{hall['mine'].id}/evidence",
+        content_type="multipart/form-data",
+        data={"evidence": [(io.BytesIO(b"not a photo at all"), "photo.jpg", "image/jpeg")]},
+    )
     assert response.status_code == 422
     assert "“photo.jpg”不是 JPEG、PNG 或 HEIC 图片" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count(Evidence.id))) == 0 and files(app) == before
@@ -76,27 +95,38 @@ def test_too_big_is_refused(app, client, login, hall, monkeypatch):
     monkeypatch.setitem(app.config, "EVIDENCE_MAX_BYTES", 2 * 1024 * 1024)
     login("admin")
     big = PNG + b"\x00" * (2 * 1024 * 1024)
-    response = client.post(f"/admin/incidents/{hall['mine'].id}/evidence", content_type="multipart/form-data",
-                           data={"evidence": [(io.BytesIO(PNG), "small.png"), (io.BytesIO(big), "big.png")]})
+    response = client.post(
+        f"/admin/incidents/{hall['mine'].id}/evidence",
+        content_type="multipart/form-data",
+        data={"evidence": [(io.BytesIO(PNG), "small.png"), (io.BytesIO(big), "big.png")]},
+    )
     assert response.status_code == 422 and "“big.png”超过 2 MB 的大小限制" in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count(Evidence.id))) == 0 and files(app) == before
 
 
 def test_nothing_chosen_is_refused(client, login, hall):
     login("admin")
-    response = client.post(f"/admin/incidents/{hall['mine'].id}/evidence", content_type="multipart/form-data",
-                           data={"evidence": [(io.BytesIO(b""), "")]})
+    response = client.post(
+        f"/admin/incidents/{hall['mine'].id}/evidence",
+        content_type="multipart/form-data",
+        data={"evidence": [(io.BytesIO(b""), "")]},
+    )
     assert response.status_code == 422 and "请选择要添加的照片" in response.get_data(as_text=True)
 
 
 def test_heic_is_kept_and_offered_as_a_link(client, login, hall):
     login("admin")
-    client.post(f"/admin/incidents/{hall['mine'].id}/evidence", content_type="multipart/form-data",
-                data={"evidence": [(io.BytesIO(HEIC), "IMG_0001.HEIC")]})
+    client.post(
+        f"/admin/incidents/{hall['mine'].id}/evidence",
+        content_type="multipart/form-data",
+        data={"evidence": [(io.BytesIO(HEIC), "IMG_0001.HEIC")]},
+    )
     row = db.session.scalar(select(Evidence))
     assert row.content_type == "image/heic" and row.stored_name.endswith(".heic")
     detail = client.get(f"/admin/incidents/{hall['mine'].id}").get_data(as_text=True)
-    assert f'href="/admin/evidence/{row.id}"' in detail and f'<img src="/admin/evidence/{row.id}"' not in detail
+    assert (
+        f'href="/admin/evidence/{row.id}"' in detail and f'<img src="/admin/evidence/{row.id}"' not in detail
+    )
 
 
 def stored(hall) -> tuple[int, int]:
@@ -133,8 +163,11 @@ def test_anonymous_gets_no_evidence(client, hall):
 
 def test_leader_may_not_add_evidence(client, login, hall):
     login("leader")
-    response = client.post(f"/admin/incidents/{hall['mine'].id}/evidence", content_type="multipart/form-data",
-                           data={"evidence": [(io.BytesIO(PNG), "a.png")]})
+    response = client.post(
+        f"/admin/incidents/{hall['mine'].id}/evidence",
+        content_type="multipart/form-data",
+        data={"evidence": [(io.BytesIO(PNG), "a.png")]},
+    )
     assert response.status_code == 403
     assert db.session.scalar(select(func.count(Evidence.id))) == 0
 
@@ -159,7 +192,9 @@ def test_a_failed_store_leaves_no_file(app, hall, monkeypatch):
 
     monkeypatch.setattr(Path, "write_bytes", flaky)
     with pytest.raises(OSError):
-        evidence.store(hall["mine"], [evidence.Upload("a.png", "image/png", PNG),
-                                      evidence.Upload("b.png", "image/png", PNG)])
+        evidence.store(
+            hall["mine"],
+            [evidence.Upload("a.png", "image/png", PNG), evidence.Upload("b.png", "image/png", PNG)],
+        )
     db.session.rollback()
     assert len(calls) == 2 and files(app) == before

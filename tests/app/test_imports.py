@@ -129,7 +129,12 @@ def test_units_import_creates_then_updates(app):
     db.session.commit()
     assert summary["updated"] == 1 and summary["created"] == 0
     db.session.refresh(unit)
-    assert (unit.name, unit.windows, unit.display_order, unit.active) == ("市医疗保障事务服务中心", "3;4;5", 7, False)
+    assert (unit.name, unit.windows, unit.display_order, unit.active) == (
+        "市医疗保障事务服务中心",
+        "3;4;5",
+        7,
+        False,
+    )
     assert db.session.scalar(select(func.count(AuditLog.id)).where(AuditLog.action == "unit.update")) == 1
     assert imports.summary_text(summary) == "单位导入完成:共 1 行,更新 1"
 
@@ -155,7 +160,9 @@ def test_units_bad_rows(hall):
 
 
 def test_unit_window_with_staff_cannot_be_removed(hall):
-    errors = rejected("units", "u.csv", "code,name,windows,display_order,active\nU01,市税务局,2,1,true\n".encode())
+    errors = rejected(
+        "units", "u.csv", "code,name,windows,display_order,active\nU01,市税务局,2,1,true\n".encode()
+    )
     assert errors == ["第2行 windows: 窗口 1 仍有在岗人员,不能从市税务局删除;请先调整人员岗位"]
 
 
@@ -167,7 +174,13 @@ def test_staff_import_with_bom(app, make):
     make.unit("U02", windows="3;4")
     summary = import_file("staff", "staff.csv", data("staff_bom.csv"))
     db.session.commit()
-    assert summary == {"kind": "staff", "rows": 3, "staff_created": 3, "postings_added": 3, "postings_closed": 0}
+    assert summary == {
+        "kind": "staff",
+        "rows": 3,
+        "staff_created": 3,
+        "postings_added": 3,
+        "postings_closed": 0,
+    }
     staff = db.session.scalar(select(Staff).where(Staff.staff_id == "S002"))
     assert staff.name == "李四" and staff.current.category == "C" and staff.current.window is None
 
@@ -179,7 +192,8 @@ def test_new_posting_for_known_staff_closes_the_open_one(hall):
     assert summary["postings_closed"] == 1 and summary["postings_added"] == 1
     staff = db.session.scalar(select(Staff).where(Staff.staff_id == "S001"))
     assert [(p.unit.code, p.window, p.start_date, p.end_date) for p in staff.postings] == [
-        ("U01", "1", date(2024, 1, 2), date(2024, 2, 29)), ("U02", "4", date(2024, 3, 1), None),
+        ("U01", "1", date(2024, 1, 2), date(2024, 2, 29)),
+        ("U02", "4", date(2024, 3, 1), None),
     ]
 
 
@@ -228,7 +242,9 @@ def test_incidents_import_confirmed_with_history(hall):
     assert bonus.count == 2 and late.count == 1 and late.window == "1" and late.staff.staff_id == "S001"
     assert clock.staff.staff_id == "S002" and d19a.deadline == date(2024, 3, 15) and d06.exempt
     assert db.session.scalar(select(func.count(IncidentHistory.id))) == 5
-    assert db.session.scalar(select(func.count(AuditLog.id)).where(AuditLog.action == "import.incidents")) == 1
+    assert (
+        db.session.scalar(select(func.count(AuditLog.id)).where(AuditLog.action == "import.incidents")) == 1
+    )
 
 
 def test_same_incidents_file_twice_is_refused_naming_the_rows(hall):
@@ -248,8 +264,10 @@ def test_voided_incident_does_not_block_a_reimport(hall):
     first = db.session.scalar(select(Incident).where(Incident.rule_code == "D01"))
     incidents.void(first, "录入有误")
     db.session.commit()
-    one = "occurred_at,unit_code,rule_code,staff_id,count,note,deadline,rectified_on,exempt\n" \
-          "2024-03-05 09:10,U01,D01,S001,,巡查发现迟到,,,\n"
+    one = (
+        "occurred_at,unit_code,rule_code,staff_id,count,note,deadline,rectified_on,exempt\n"
+        "2024-03-05 09:10,U01,D01,S001,,巡查发现迟到,,,\n"
+    )
     assert import_file("incidents", "one.csv", one.encode())["created"] == 1
 
 
@@ -279,19 +297,31 @@ def make_closed_february() -> None:
     ("row", "expected"),
     [
         ("2024-03-05,U01,D01,,1,,,,", "第2行 occurred_at: 缺少时间,格式应为 YYYY-MM-DD HH:MM"),
-        ("2024-03-05 9:1,U01,D01,,1,,,,", "第2行 occurred_at: 时间格式应为 YYYY-MM-DD HH:MM(如 2024-03-05 09:30)"),
+        (
+            "2024-03-05 9:1,U01,D01,,1,,,,",
+            "第2行 occurred_at: 时间格式应为 YYYY-MM-DD HH:MM(如 2024-03-05 09:30)",
+        ),
         ("2024-03-25 09:00,U01,D01,,1,,,,", "第2行 occurred_at: 发生时间晚于当前时间"),
         (",U01,D01,,1,,,,", "第2行 occurred_at: 发生时间不能为空"),
         ("2024-03-05 09:00,U01,,,1,,,,", "第2行 rule_code: 规则编号不能为空"),
         ("2024-03-05 09:00,U01,D19b,,1,,,,", "第2行 rule_code: D19b 由系统根据整改期限自动计算,不能手工录入"),
         ("2024-03-05 09:00,U01,D01,S999,1,,,,", "第2行 staff_id: 工号 S999 不在人员名册中"),
-        ("2024-03-05 09:00,U01,D01,S003,1,,,,", "第2行 staff_id: 王五(S003)当日属于市社会保险事业服务中心,不属于市税务局"),
+        (
+            "2024-03-05 09:00,U01,D01,S003,1,,,,",
+            "第2行 staff_id: 王五(S003)当日属于市社会保险事业服务中心,不属于市税务局",
+        ),
         ("2024-03-05 09:00,U01,D01,,1.5,,,,", "第2行 count: 次数(人数)应为不小于 1 的整数"),
         ("2024-03-05 09:00,U01,D01,,abc,,,,", "第2行 count: 次数(人数)应为不小于 1 的整数"),
         ("2024-03-05 09:00,U01,D01,,1,,,,true", "第2行 exempt: D01 没有免扣情形,不能标记为免扣"),
-        ("2024-03-05 09:00,U01,D19a,,1,,03/15/2024,,", "第2行 deadline: 整改期限格式应为 YYYY-MM-DD(如 2024-03-05)"),
+        (
+            "2024-03-05 09:00,U01,D19a,,1,,03/15/2024,,",
+            "第2行 deadline: 整改期限格式应为 YYYY-MM-DD(如 2024-03-05)",
+        ),
         ("2024-03-05 09:00,U01,D19a,,1,,2024-03-01,,", "第2行 deadline: 整改期限早于发生日期"),
-        ("2024-03-05 09:00,U01,D15,,1,,,,", "第2行 rule_code: D15 须与所加扣的违规记录关联,不能批量导入,请在系统中登记"),
+        (
+            "2024-03-05 09:00,U01,D15,,1,,,,",
+            "第2行 rule_code: D15 须与所加扣的违规记录关联,不能批量导入,请在系统中登记",
+        ),
     ],
 )
 def test_incident_row_errors(hall, row, expected):
@@ -361,7 +391,9 @@ def test_calendar_import_updates_existing_days(app):
 
 
 def test_calendar_bad_rows(app):
-    errors = rejected("calendar", "c.csv", b"date,kind\n2024-04-04,holiday\n2024-04-04,workday\n2024-04-05,party\n")
+    errors = rejected(
+        "calendar", "c.csv", b"date,kind\n2024-04-04,holiday\n2024-04-04,workday\n2024-04-05,party\n"
+    )
     assert errors == [
         "第3行 date: 日期 2024-04-04 与第2行重复",
         "第4行 kind: 类型应为 holiday(放假)或 workday(调休上班)",
@@ -372,15 +404,18 @@ def test_calendar_bad_rows(app):
 
 
 def test_progress_every_200_rows(app):
-    lines = ["date,kind"] + [f"{date.fromordinal(date(2030, 1, 1).toordinal() + i).isoformat()},holiday"
-                             for i in range(450)]
+    lines = ["date,kind"] + [
+        f"{date.fromordinal(date(2030, 1, 1).toordinal() + i).isoformat()},holiday" for i in range(450)
+    ]
     calls = []
     import_file("calendar", "big.csv", "\n".join(lines).encode(), progress=lambda d, t: calls.append((d, t)))
     assert calls == [(200, 450), (400, 450), (450, 450)]
 
 
 def test_parse_is_usable_on_plain_dicts(hall):
-    result = parse("calendar", [{"date": "2024-05-01", "kind": "holiday"}, {"date": "bad", "kind": "holiday"}])
+    result = parse(
+        "calendar", [{"date": "2024-05-01", "kind": "holiday"}, {"date": "bad", "kind": "holiday"}]
+    )
     assert not result.ok and result.records == []
     assert [str(e) for e in result.errors] == ["第3行 date: 日期格式应为 YYYY-MM-DD(如 2024-03-05)"]
 

@@ -25,8 +25,9 @@ def hall(make):
     make.unit("U09", name="已撤出单位", windows="9", display_order=9, active=False)
     w = make.staff(u1, "S001", name="张三", category="W", window="1")
     c = make.staff(u1, "S002", name="李四", category="C", window=None)
-    gone = make.staff(u1, "S003", name="王五", category="W", window="2", start=date(2023, 1, 1),
-                      end=date(2024, 2, 1))
+    gone = make.staff(
+        u1, "S003", name="王五", category="W", window="2", start=date(2023, 1, 1), end=date(2024, 2, 1)
+    )
     return {"u1": u1, "u2": u2, "w": w, "c": c, "gone": gone}
 
 
@@ -51,8 +52,17 @@ def counts(app) -> tuple[int, int, int, int]:
 
 
 def form(unit, rule="D01", **extra) -> dict:
-    data = {"unit_id": str(unit.id), "occurred_at": "2024-03-18T09:30", "rule_code": rule, "count": "1",
-            "window": "", "staff_pk": "", "note": "", "public_text": "", "action": "save"}
+    data = {
+        "unit_id": str(unit.id),
+        "occurred_at": "2024-03-18T09:30",
+        "rule_code": rule,
+        "count": "1",
+        "window": "",
+        "staff_pk": "",
+        "note": "",
+        "public_text": "",
+        "action": "save",
+    }
     data.update(extra)
     return data
 
@@ -78,14 +88,20 @@ def test_form_offers_active_units_in_display_order_and_grouped_rules(client, log
 
 def test_unit_block_lists_windows_and_staff_on_that_date(client, login, hall):
     login("admin")
-    response = client.get("/admin/incidents/new", query_string={
-        "part": "unit_fields", "unit_id": hall["u1"].id, "occurred_at": "2024-03-18T09:30"}, headers=HX)
+    response = client.get(
+        "/admin/incidents/new",
+        query_string={"part": "unit_fields", "unit_id": hall["u1"].id, "occurred_at": "2024-03-18T09:30"},
+        headers=HX,
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in html and 'name="staff_pk"' in html
     assert "1 号窗口" in html and "2 号窗口" in html and "3 号窗口" not in html
     assert "张三" in html and "李四" in html and "王五" not in html  # 王五 left on 2024-02-01
-    earlier = client.get("/admin/incidents/new", query_string={
-        "part": "unit_fields", "unit_id": hall["u1"].id, "occurred_at": "2024-01-15T09:30"}, headers=HX)
+    earlier = client.get(
+        "/admin/incidents/new",
+        query_string={"part": "unit_fields", "unit_id": hall["u1"].id, "occurred_at": "2024-01-15T09:30"},
+        headers=HX,
+    )
     assert "王五" in earlier.get_data(as_text=True)
 
 
@@ -93,9 +109,17 @@ def test_rule_block_shows_points_text_and_extra_fields(client, login, make, hall
     login("admin")
 
     def block(rule, **extra):
-        html = client.get("/admin/incidents/new", headers=HX, query_string={
-            "part": "rule_fields", "unit_id": hall["u1"].id, "occurred_at": "2024-03-18T09:30",
-            "rule_code": rule, **extra}).get_data(as_text=True)
+        html = client.get(
+            "/admin/incidents/new",
+            headers=HX,
+            query_string={
+                "part": "rule_fields",
+                "unit_id": hall["u1"].id,
+                "occurred_at": "2024-03-18T09:30",
+                "rule_code": rule,
+                **extra,
+            },
+        ).get_data(as_text=True)
         assert "<html" not in html and 'name="count"' in html and 'name="unit_id"' not in html
         return html
 
@@ -117,17 +141,35 @@ def test_rule_block_shows_points_text_and_extra_fields(client, login, make, hall
 def test_preview_shows_score_grade_and_rank_before_and_after(client, login, make, hall):
     make.incident(hall["u2"], "D01")  # U02: 98; U01: 100 and first
     login("inspector")
-    html = client.get("/admin/incidents/new", headers=HX, query_string={
-        "part": "preview", "unit_id": hall["u1"].id, "occurred_at": "2024-03-18T09:30", "rule_code": "D02c",
-        "count": "3"}).get_data(as_text=True)
+    html = client.get(
+        "/admin/incidents/new",
+        headers=HX,
+        query_string={
+            "part": "preview",
+            "unit_id": hall["u1"].id,
+            "occurred_at": "2024-03-18T09:30",
+            "rule_code": "D02c",
+            "count": "3",
+        },
+    ).get_data(as_text=True)
     assert "<html" not in html
     assert text_of(html, "preview-score-before") == "100" and text_of(html, "preview-score-after") == "85"
     assert text_of(html, "preview-grade-before") == "优秀" and text_of(html, "preview-grade-after") == "良好"
-    assert text_of(html, "preview-rank-before") == "第 1 名" and text_of(html, "preview-rank-after") == "第 2 名"
+    assert (
+        text_of(html, "preview-rank-before") == "第 1 名" and text_of(html, "preview-rank-after") == "第 2 名"
+    )
     assert text_of(html, "preview-points") == "-15"
-    bonus = client.get("/admin/incidents/new", headers=HX, query_string={
-        "part": "preview", "unit_id": hall["u2"].id, "occurred_at": "2024-03-18T09:30", "rule_code": "B01",
-        "count": "1"}).get_data(as_text=True)
+    bonus = client.get(
+        "/admin/incidents/new",
+        headers=HX,
+        query_string={
+            "part": "preview",
+            "unit_id": hall["u2"].id,
+            "occurred_at": "2024-03-18T09:30",
+            "rule_code": "B01",
+            "count": "1",
+        },
+    ).get_data(as_text=True)
     assert text_of(bonus, "preview-score-before") == "98" and text_of(bonus, "preview-score-after") == "101"
     assert text_of(bonus, "preview-rank-after") == "第 1 名"
     # Nothing was written by previewing.
@@ -136,9 +178,17 @@ def test_preview_shows_score_grade_and_rank_before_and_after(client, login, make
 
 def test_preview_asks_for_the_d19a_deadline(client, login, hall):
     login("admin")
-    html = client.get("/admin/incidents/new", headers=HX, query_string={
-        "part": "preview", "unit_id": hall["u1"].id, "occurred_at": "2024-03-18T09:30", "rule_code": "D19a",
-        "count": "1"}).get_data(as_text=True)
+    html = client.get(
+        "/admin/incidents/new",
+        headers=HX,
+        query_string={
+            "part": "preview",
+            "unit_id": hall["u1"].id,
+            "occurred_at": "2024-03-18T09:30",
+            "rule_code": "D19a",
+            "count": "1",
+        },
+    ).get_data(as_text=True)
     assert "填写整改期限后显示预览" in html
 
 
@@ -148,22 +198,38 @@ def test_preview_asks_for_the_d19a_deadline(client, login, hall):
 def test_saving_stores_the_incident_with_all_its_evidence(app, client, login, hall):
     before = evidence_files(app)
     user = login("inspector")
-    response = client.post("/admin/incidents/new", content_type="multipart/form-data", data={
-        **form(hall["u1"], "D04a", window="1", staff_pk=str(hall["w"].id), note="内部:第二次发现",
-               public_text="09:30 在窗口玩手机"),
-        "evidence": [(io.BytesIO(PNG), "a.png"), (io.BytesIO(JPEG), "b.jpg")],
-    })
+    response = client.post(
+        "/admin/incidents/new",
+        content_type="multipart/form-data",
+        data={
+            **form(
+                hall["u1"],
+                "D04a",
+                window="1",
+                staff_pk=str(hall["w"].id),
+                note="内部:第二次发现",
+                public_text="09:30 在窗口玩手机",
+            ),
+            "evidence": [(io.BytesIO(PNG), "a.png"), (io.BytesIO(JPEG), "b.jpg")],
+        },
+    )
     assert response.status_code == 302
     incident = db.session.scalar(select(Incident))
     assert response.headers["Location"].endswith(f"/admin/incidents/{incident.id}")
-    assert (incident.rule_code, incident.count, incident.window, incident.staff_pk) == ("D04a", 1, "1", hall["w"].id)
+    assert (incident.rule_code, incident.count, incident.window, incident.staff_pk) == (
+        "D04a",
+        1,
+        "1",
+        hall["w"].id,
+    )
     assert incident.occurred_at == from_hall(datetime(2024, 3, 18, 9, 30))
     assert incident.recorded_by_id == user.id and incident.source == "desk"
     assert incident.note == "内部:第二次发现" and incident.public_text == "09:30 在窗口玩手机"
     assert [e.filename for e in incident.evidence] == ["a.png", "b.jpg"]
     assert [e.content_type for e in incident.evidence] == ["image/png", "image/jpeg"]
     assert sorted(p.name for p in evidence_files(app) if p not in before) == sorted(
-        e.stored_name for e in incident.evidence)
+        e.stored_name for e in incident.evidence
+    )
     assert {a.action for a in db.session.scalars(select(AuditLog))} >= {"incident.created", "evidence.add"}
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "已登记 D04a" in page and "附件 2 个" in page
@@ -190,15 +256,32 @@ def test_d15_is_saved_with_its_linked_violation(client, login, make, hall):
 
 def test_record_a_warning_only(client, login, hall):
     login("inspector")
-    response = client.post("/admin/incidents/new", data=form(
-        hall["u1"], "D05b", action="warning", staff_pk=str(hall["w"].id), window="1", public_text="未佩戴工牌,已提醒"))
+    response = client.post(
+        "/admin/incidents/new",
+        data=form(
+            hall["u1"],
+            "D05b",
+            action="warning",
+            staff_pk=str(hall["w"].id),
+            window="1",
+            public_text="未佩戴工牌,已提醒",
+        ),
+    )
     assert response.status_code == 302
     warning = db.session.scalar(select(Warning))
     assert (warning.rule_code, warning.staff_pk, warning.text) == ("D05b", hall["w"].id, "未佩戴工牌,已提醒")
     assert db.session.scalar(select(func.count(Incident.id))) == 0
-    html = client.get("/admin/incidents/new", headers=HX, query_string={
-        "part": "rule_fields", "unit_id": hall["u1"].id, "occurred_at": "2024-03-18T09:30", "rule_code": "D05b",
-        "staff_pk": hall["w"].id}).get_data(as_text=True)
+    html = client.get(
+        "/admin/incidents/new",
+        headers=HX,
+        query_string={
+            "part": "rule_fields",
+            "unit_id": hall["u1"].id,
+            "occurred_at": "2024-03-18T09:30",
+            "rule_code": "D05b",
+            "staff_pk": hall["w"].id,
+        },
+    ).get_data(as_text=True)
     assert "未佩戴工牌,已提醒" in html and "张三" in html
     assert db.session.scalar(select(AuditLog).where(AuditLog.action == "warning.create")) is not None
 
@@ -215,26 +298,29 @@ def close_february() -> None:
     db.session.commit()
 
 
-@pytest.mark.parametrize("case, message", [
-    ("unknown unit", "所选单位不存在或已停用"),
-    ("no unit", "请选择单位"),
-    ("inactive unit", "所选单位不存在或已停用"),
-    ("bad date", "请填写正确的日期和时间"),
-    ("future", "发生时间不能晚于现在"),
-    ("count 0", "次数(人数)必须是 1 到 99 之间的整数"),
-    ("count text", "请填写整数"),
-    ("no rule", "请选择考核规则"),
-    ("unknown rule", "规则 D99 不存在或不能手工登记"),
-    ("derived rule", "规则 D19b 不存在或不能手工登记"),
-    ("d19a without deadline", "D19a 必须填写整改期限"),
-    ("w rule with c staff", "D01 只适用于值守窗口工作人员"),
-    ("exempt without exemption", "D01 没有免扣情形"),
-    ("window of another unit", "窗口 3 不属于市税务局"),
-    ("staff gone", "该人员在发生日期不在所选单位"),
-    ("d15 without link", "D15 必须选择所加扣的违规记录"),
-    ("closed month", "2024年2月已关账"),
-    ("text as jpg", "不是 JPEG、PNG 或 HEIC 图片"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("unknown unit", "所选单位不存在或已停用"),
+        ("no unit", "请选择单位"),
+        ("inactive unit", "所选单位不存在或已停用"),
+        ("bad date", "请填写正确的日期和时间"),
+        ("future", "发生时间不能晚于现在"),
+        ("count 0", "次数(人数)必须是 1 到 99 之间的整数"),
+        ("count text", "请填写整数"),
+        ("no rule", "请选择考核规则"),
+        ("unknown rule", "规则 D99 不存在或不能手工登记"),
+        ("derived rule", "规则 D19b 不存在或不能手工登记"),
+        ("d19a without deadline", "D19a 必须填写整改期限"),
+        ("w rule with c staff", "D01 只适用于值守窗口工作人员"),
+        ("exempt without exemption", "D01 没有免扣情形"),
+        ("window of another unit", "窗口 3 不属于市税务局"),
+        ("staff gone", "该人员在发生日期不在所选单位"),
+        ("d15 without link", "D15 必须选择所加扣的违规记录"),
+        ("closed month", "2024年2月已关账"),
+        ("text as jpg", "不是 JPEG、PNG 或 HEIC 图片"),
+    ],
+)
 def test_bad_input_is_422_in_chinese_and_writes_nothing(app, client, login, make, hall, case, message):
     u1 = hall["u1"]
     data = {
@@ -255,8 +341,10 @@ def test_bad_input_is_422_in_chinese_and_writes_nothing(app, client, login, make
         "staff gone": form(u1, "D01", staff_pk=str(hall["gone"].id)),
         "d15 without link": form(u1, "D15"),
         "closed month": form(u1, "D01", occurred_at="2024-02-20T09:00"),
-        "text as jpg": {**form(u1, "D01"), "evidence": [(io.BytesIO(PNG), "ok.png"),
-                                                         (io.BytesIO(b"just some text\n"), "photo.jpg")]},
+        "text as jpg": {
+            **form(u1, "D01"),
+            "evidence": [(io.BytesIO(PNG), "ok.png"), (io.BytesIO(b"just some text\n"), "photo.jpg")],
+        },
     }[case]
     if case == "inactive unit":
         from models import Unit
@@ -278,8 +366,11 @@ def test_too_big_evidence_is_refused(app, client, login, hall, monkeypatch):
     monkeypatch.setitem(app.config, "EVIDENCE_MAX_BYTES", 1024)
     login("admin")
     before = counts(app)
-    response = client.post("/admin/incidents/new", content_type="multipart/form-data", data={
-        **form(hall["u1"]), "evidence": [(io.BytesIO(PNG + b"\x00" * 2048), "big.png")]})
+    response = client.post(
+        "/admin/incidents/new",
+        content_type="multipart/form-data",
+        data={**form(hall["u1"]), "evidence": [(io.BytesIO(PNG + b"\x00" * 2048), "big.png")]},
+    )
     assert response.status_code == 422 and "超过 0 MB 的大小限制" in response.get_data(as_text=True)
     assert counts(app) == before
 
@@ -295,10 +386,15 @@ def test_no_javascript_refresh_re_renders_without_saving(client, login, hall):
 
 
 ROUTES = [
-    ("get", "/admin/incidents/new"), ("get", "/admin/incidents"), ("get", "/admin/incidents/{id}"),
-    ("get", "/admin/incidents/{id}/notice"), ("get", "/admin/incidents/{id}/correct"),
-    ("post", "/admin/incidents/{id}/correct"), ("post", "/admin/incidents/{id}/void"),
-    ("post", "/admin/incidents/{id}/evidence"), ("post", "/admin/incidents/new"),
+    ("get", "/admin/incidents/new"),
+    ("get", "/admin/incidents"),
+    ("get", "/admin/incidents/{id}"),
+    ("get", "/admin/incidents/{id}/notice"),
+    ("get", "/admin/incidents/{id}/correct"),
+    ("post", "/admin/incidents/{id}/correct"),
+    ("post", "/admin/incidents/{id}/void"),
+    ("post", "/admin/incidents/{id}/evidence"),
+    ("post", "/admin/incidents/new"),
 ]
 ALLOWED = {
     "admin": {r for r in ROUTES},
@@ -344,8 +440,9 @@ def test_list_filters_strikes_voided_and_totals_confirmed(client, login, make, h
     assert "2024-03 共 6 条" in html
     assert f'<tr class="voided" data-incident="{voided.id}">' in html
     assert text_of(html, "total-deductions") == "-12" and text_of(html, "total-bonus") == "+3"
-    only_u1 = client.get("/admin/incidents", query_string={"unit_id": hall["u1"].id, "status": "confirmed"},
-                         headers=HX).get_data(as_text=True)
+    only_u1 = client.get(
+        "/admin/incidents", query_string={"unit_id": hall["u1"].id, "status": "confirmed"}, headers=HX
+    ).get_data(as_text=True)
     assert "<html" not in only_u1 and 'id="incident-table"' in only_u1
     assert "2024-03 共 2 条" in only_u1 and text_of(only_u1, "total-deductions") == "-12"
     by_rule = client.get("/admin/incidents", query_string={"rule_code": "D01", "month": "2024-02"})
@@ -379,15 +476,25 @@ def test_list_bad_filters_are_422_in_chinese(client, login, hall):
 
 
 def test_detail_shows_everything_and_admin_actions(client, login, make, hall):
-    incident = make.incident(hall["u1"], "D19a", at=datetime(2024, 3, 4, 9, 0), deadline=date(2024, 3, 15),
-                             staff=hall["w"], window="1", note="内部记录", public_text="未履行一次性告知")
+    incident = make.incident(
+        hall["u1"],
+        "D19a",
+        at=datetime(2024, 3, 4, 9, 0),
+        deadline=date(2024, 3, 15),
+        staff=hall["w"],
+        window="1",
+        note="内部记录",
+        public_text="未履行一次性告知",
+    )
     login("admin")
     html = client.get(f"/admin/incidents/{incident.id}").get_data(as_text=True)
     assert text_of(html, "incident-time") == "2024-03-04 09:00" and "张三" in html and "1 号窗口" in html
     assert text_of(html, "incident-points") == "-5 分" and "2024-03-15" in html
     assert "未履行一次性告知" in html and "内部记录" in html and "进驻事项" in html
     assert f"/admin/incidents/{incident.id}/notice" in html and f"TZ-2024-03-{incident.id:06d}" in html
-    assert f"/admin/incidents/{incident.id}/correct" in html and f"/admin/incidents/{incident.id}/void" in html
+    assert (
+        f"/admin/incidents/{incident.id}/correct" in html and f"/admin/incidents/{incident.id}/void" in html
+    )
     assert 'id="incident-history"' in html and "登记" in html
 
 
@@ -404,8 +511,16 @@ def test_correct_keeps_history_with_reason(client, login, make, hall):
     login("admin")
     page = client.get(f"/admin/incidents/{incident.id}/correct").get_data(as_text=True)
     assert 'value="2024-03-05T09:00"' in page
-    data = {"occurred_at": "2024-03-05T09:00", "rule_code": "D02a", "count": "2", "window": "1", "staff_pk": "",
-            "note": "", "public_text": "两次离岗", "reason": "核实为空岗"}
+    data = {
+        "occurred_at": "2024-03-05T09:00",
+        "rule_code": "D02a",
+        "count": "2",
+        "window": "1",
+        "staff_pk": "",
+        "note": "",
+        "public_text": "两次离岗",
+        "reason": "核实为空岗",
+    }
     response = client.post(f"/admin/incidents/{incident.id}/correct", data=data)
     assert response.status_code == 302
     db.session.refresh(incident)
@@ -413,20 +528,35 @@ def test_correct_keeps_history_with_reason(client, login, make, hall):
     actions = [(h.action, h.reason) for h in incident.history]
     assert actions == [("created", ""), ("corrected", "核实为空岗")]
     detail = client.get(f"/admin/incidents/{incident.id}").get_data(as_text=True)
-    assert "核实为空岗" in detail and "<del>D01</del> → D02a" in detail and text_of(detail, "incident-points") == "-4 分"
+    assert (
+        "核实为空岗" in detail
+        and "<del>D01</del> → D02a" in detail
+        and text_of(detail, "incident-points") == "-4 分"
+    )
 
 
-@pytest.mark.parametrize("case, message", [
-    ("no reason", "请填写修改原因"),
-    ("nothing changed", "没有任何改动"),
-    ("count 0", "次数(人数)必须是 1 到 99 之间的整数"),
-    ("exempt on D01", "D01 没有免扣情形"),
-    ("into closed month", "2024年2月已关账"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("no reason", "请填写修改原因"),
+        ("nothing changed", "没有任何改动"),
+        ("count 0", "次数(人数)必须是 1 到 99 之间的整数"),
+        ("exempt on D01", "D01 没有免扣情形"),
+        ("into closed month", "2024年2月已关账"),
+    ],
+)
 def test_bad_corrections_change_nothing(client, login, make, hall, case, message):
     incident = make.incident(hall["u1"], "D01", window="1")
-    base = {"occurred_at": "2024-03-05T09:00", "rule_code": "D01", "count": "1", "window": "1", "staff_pk": "",
-            "note": "", "public_text": "", "reason": "更正"}
+    base = {
+        "occurred_at": "2024-03-05T09:00",
+        "rule_code": "D01",
+        "count": "1",
+        "window": "1",
+        "staff_pk": "",
+        "note": "",
+        "public_text": "",
+        "reason": "更正",
+    }
     data = {
         "no reason": {**base, "count": "2", "reason": ""},
         "nothing changed": base,
@@ -469,8 +599,11 @@ def test_closed_month_refuses_void_correct_and_evidence(client, login, make, hal
     login("admin")
     response = client.post(f"/admin/incidents/{incident.id}/void", data={"reason": "误录"})
     assert response.status_code == 422 and "2024年2月已关账" in response.get_data(as_text=True)
-    response = client.post(f"/admin/incidents/{incident.id}/evidence", content_type="multipart/form-data",
-                           data={"evidence": [(io.BytesIO(PNG), "late.png")]})
+    response = client.post(
+        f"/admin/incidents/{incident.id}/evidence",
+        content_type="multipart/form-data",
+        data={"evidence": [(io.BytesIO(PNG), "late.png")]},
+    )
     assert response.status_code == 422 and "2024年2月已关账" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Incident, incident.id).status == IncidentStatus.CONFIRMED
@@ -484,8 +617,15 @@ def test_closed_month_refuses_void_correct_and_evidence(client, login, make, hal
 
 def test_notice_prints_the_incident_for_the_unit(client, login, make, hall):
     recorder = make.user("inspector", username="巡查员小王")
-    incident = incidents.create(hall["u1"], "D04a", from_hall(datetime(2024, 3, 4, 9, 15)), staff=hall["w"],
-                                window="1", note="内部备注勿印", public_text="上班时间玩手机游戏")
+    incident = incidents.create(
+        hall["u1"],
+        "D04a",
+        from_hall(datetime(2024, 3, 4, 9, 15)),
+        staff=hall["w"],
+        window="1",
+        note="内部备注勿印",
+        public_text="上班时间玩手机游戏",
+    )
     incident.recorded_by_id = recorder.id
     db.session.commit()
     login("leader")

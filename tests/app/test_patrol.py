@@ -25,8 +25,14 @@ def hall(make):
 
 
 def tap(client, unit, window="1", rule="D01", key=None, day="2024-03-20", **extra):
-    data = {"unit_id": unit.id, "window": window, "rule_code": rule, "client_key": key or str(uuid.uuid4()),
-            "date": day, **extra}
+    data = {
+        "unit_id": unit.id,
+        "window": window,
+        "rule_code": rule,
+        "client_key": key or str(uuid.uuid4()),
+        "date": day,
+        **extra,
+    }
     return client.post("/admin/patrol/tap", data=data, headers=HX)
 
 
@@ -42,11 +48,32 @@ def test_sheet_has_windows_as_rows_and_patrol_items_as_columns(client, login, ma
     response = client.get("/admin/patrol")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    # Grouped by unit in display order: 市人社局 (1) before 市税务局 (2); inactive and windowless units absent.
-    assert html.index("市人社局") < html.index("市税务局") and "已撤出单位" not in html and "无窗口单位" not in html
+    # Grouped by unit in display order: 市人社局 (1) before 市税务局 (2);
+    # inactive and windowless units absent.
+    assert (
+        html.index("市人社局") < html.index("市税务局")
+        and "已撤出单位" not in html
+        and "无窗口单位" not in html
+    )
     assert html.count('class="row-head"') == 3
-    heads = [c for c in ("D01", "D02a", "D02b", "D02c", "D03", "D04a", "D04b", "D05a", "D05b", "D05c", "D06",
-                         "D07a", "D07b")]
+    heads = [
+        c
+        for c in (
+            "D01",
+            "D02a",
+            "D02b",
+            "D02c",
+            "D03",
+            "D04a",
+            "D04b",
+            "D05a",
+            "D05b",
+            "D05c",
+            "D06",
+            "D07a",
+            "D07b",
+        )
+    ]
     assert html.count('class="rule-col"') == len(heads) and "D08" not in html.split("<tbody>")[0]
     assert f'data-cell="{hall["u1"].id}|2|D03"' in html
     cell = html.split(f'data-cell="{hall["u1"].id}|2|D03"')[1].split("</td>")[0]
@@ -61,7 +88,12 @@ def test_tap_logs_the_incident_for_that_window_at_the_time_of_the_round(client, 
     assert response.status_code == 200 and "<html" not in html
     assert "已记录 · 撤销" in html and '<span class="n">1</span>' in html
     incident = db.session.scalar(select(Incident))
-    assert (incident.unit_id, incident.window, incident.rule_code, incident.count) == (hall["u1"].id, "2", "D04a", 1)
+    assert (incident.unit_id, incident.window, incident.rule_code, incident.count) == (
+        hall["u1"].id,
+        "2",
+        "D04a",
+        1,
+    )
     assert incident.source == "patrol" and incident.recorded_by_id == user.id and incident.exempt is False
     assert incident.occurred_at == from_hall(datetime(2024, 3, 20, 10, 0))  # HALL_NOW
     assert incident.status == IncidentStatus.CONFIRMED and incident.history[0].action == "created"
@@ -133,17 +165,20 @@ def test_desk_incidents_cannot_be_undone_from_the_sheet(client, login, make, hal
     assert response.status_code == 422 and "只能撤销本人在巡查表上的记录" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("case, message", [
-    ("not a patrol item", "D08 不是巡查表上的项目"),
-    ("unknown rule", "D99 不是巡查表上的项目"),
-    ("window of another unit", "窗口 5 不属于市税务局"),
-    ("future day", "不能登记未来日期的巡查记录"),
-    ("bad date", "请填写正确的日期"),
-    ("no key", "缺少记录标识"),
-    ("bad key", "巡查记录缺少有效的标识"),
-    ("unknown unit", "单位不存在"),
-    ("closed month", "2024年2月已关账"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("not a patrol item", "D08 不是巡查表上的项目"),
+        ("unknown rule", "D99 不是巡查表上的项目"),
+        ("window of another unit", "窗口 5 不属于市税务局"),
+        ("future day", "不能登记未来日期的巡查记录"),
+        ("bad date", "请填写正确的日期"),
+        ("no key", "缺少记录标识"),
+        ("bad key", "巡查记录缺少有效的标识"),
+        ("unknown unit", "单位不存在"),
+        ("closed month", "2024年2月已关账"),
+    ],
+)
 def test_bad_taps_are_refused_in_chinese_and_write_nothing(client, login, hall, case, message):
     if case == "closed month":
         months.close(2024, 2)
@@ -162,12 +197,29 @@ def test_bad_taps_are_refused_in_chinese_and_write_nothing(client, login, hall, 
         "closed month": {"day": "2024-02-20"},
     }[case]
     if case == "unknown unit":
-        response = client.post("/admin/patrol/tap", headers=HX, data={
-            "unit_id": 99999, "window": "1", "rule_code": "D01", "client_key": str(uuid.uuid4()),
-            "date": "2024-03-20"})
+        response = client.post(
+            "/admin/patrol/tap",
+            headers=HX,
+            data={
+                "unit_id": 99999,
+                "window": "1",
+                "rule_code": "D01",
+                "client_key": str(uuid.uuid4()),
+                "date": "2024-03-20",
+            },
+        )
     elif case == "no key":
-        response = client.post("/admin/patrol/tap", headers=HX, data={
-            "unit_id": unit.id, "window": "1", "rule_code": "D01", "client_key": "", "date": "2024-03-20"})
+        response = client.post(
+            "/admin/patrol/tap",
+            headers=HX,
+            data={
+                "unit_id": unit.id,
+                "window": "1",
+                "rule_code": "D01",
+                "client_key": "",
+                "date": "2024-03-20",
+            },
+        )
     else:
         response = tap(client, unit, **kwargs)
     assert response.status_code == 422, case
@@ -204,8 +256,9 @@ def test_blank_sheet_is_printable(client, login, hall):
     assert "市人社局" in html and "市税务局" in html and "data-print-page" in html
 
 
-@pytest.mark.parametrize("role, allowed", [("admin", True), ("inspector", True), ("leader", False),
-                                           ("unit", False)])
+@pytest.mark.parametrize(
+    "role, allowed", [("admin", True), ("inspector", True), ("leader", False), ("unit", False)]
+)
 def test_patrol_roles(client, login, hall, role, allowed):
     login(role, unit=hall["u1"] if role == "unit" else None)
     for url in ("/admin/patrol", "/admin/patrol/blank"):
@@ -213,5 +266,6 @@ def test_patrol_roles(client, login, hall, role, allowed):
     response = tap(client, hall["u1"])
     assert response.status_code == (200 if allowed else 403)
     assert client.post("/admin/patrol/undo", data={"incident_id": 999999}, headers=HX).status_code == (
-        422 if allowed else 403)
+        422 if allowed else 403
+    )
     assert incident_count() == (1 if allowed else 0)

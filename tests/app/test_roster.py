@@ -34,7 +34,10 @@ def test_add_staff_and_roster_entries(make):
     [
         (("S9", "王五", "X", "1", date(2024, 1, 1), None), "人员类别 X 无效,应为 W(值守窗口)或 C(综窗后场)"),
         (("S9", "王五", "W", "7", date(2024, 1, 1), None), "窗口 7 不属于测试单位U01(该单位窗口:1、2)"),
-        (("S9", "王五", "W", "1", date(2024, 2, 1), date(2024, 1, 1)), "结束日期 2024-01-01 早于开始日期 2024-02-01"),
+        (
+            ("S9", "王五", "W", "1", date(2024, 2, 1), date(2024, 1, 1)),
+            "结束日期 2024-01-01 早于开始日期 2024-02-01",
+        ),
         (("S001", "王五", "W", "1", date(2024, 1, 1), None), "工号 S001 已存在"),
         (("", "王五", "W", "1", date(2024, 1, 1), None), "请填写工号"),
         (("S9", " ", "W", "1", date(2024, 1, 1), None), "请填写姓名"),
@@ -58,11 +61,14 @@ def test_move_staff_ends_the_day_before(make):
     posting = roster.move_staff(staff, u2, "3", "W", date(2024, 3, 1))
     db.session.commit()
     assert [(p.unit.code, p.window, p.start_date, p.end_date) for p in staff.postings] == [
-        ("U01", "1", date(2024, 1, 2), date(2024, 2, 29)), ("U02", "3", date(2024, 3, 1), None),
+        ("U01", "1", date(2024, 1, 2), date(2024, 2, 29)),
+        ("U02", "3", date(2024, 3, 1), None),
     ]
     assert posting.unit_id == u2.id and audit("staff.move") == 1
     log = db.session.scalar(select(AuditLog).where(AuditLog.action == "staff.move"))
-    assert log.before["postings"][0]["end_date"] is None and log.after["postings"][0]["end_date"] == "2024-02-29"
+    assert (
+        log.before["postings"][0]["end_date"] is None and log.after["postings"][0]["end_date"] == "2024-02-29"
+    )
 
 
 def test_move_staff_refusals_leave_the_roster_alone(make):
@@ -73,7 +79,9 @@ def test_move_staff_refusals_leave_the_roster_alone(make):
     with pytest.raises(DomainError, match="窗口 9 不属于"):
         roster.move_staff(staff, u1, "9", "W", date(2024, 2, 1))
     db.session.rollback()
-    assert [(p.start_date, p.end_date) for p in db.session.scalars(select(Posting))] == [(date(2024, 1, 2), None)]
+    assert [(p.start_date, p.end_date) for p in db.session.scalars(select(Posting))] == [
+        (date(2024, 1, 2), None)
+    ]
 
 
 def test_end_staff(make):

@@ -52,6 +52,7 @@ def test_log_an_incident_on_the_desk_form(live_server, open_page, make, app, tmp
     u1, _u2 = hall(make)
     page = open_page(DESK)
     login_as(page, live_server, "inspector1", PASSWORD)
+    page.wait_for_url(re.compile(r"/admin/$"))
     # Through the menu: a boosted navigation, so the form's script must already be there.
     page.click("nav.mainnav >> text=登记")
     page.wait_for_selector("#incident-form")
@@ -63,7 +64,9 @@ def test_log_an_incident_on_the_desk_form(live_server, open_page, make, app, tmp
     assert page.locator("#window option").all_inner_texts() == ["不指定窗口", "1 号窗口", "2 号窗口"]
 
     page.fill("#rule-filter", "手机")
-    visible = page.eval_on_selector_all("#rule_code option", "os => os.filter(o => !o.hidden).map(o => o.value)")
+    visible = page.eval_on_selector_all(
+        "#rule_code option", "os => os.filter(o => !o.hidden).map(o => o.value)"
+    )
     assert visible == ["D04a", "D04b"]
     page.select_option("#rule_code", "D04a")
     expect(page.locator("#rule-points")).to_have_text("-3 分")
@@ -74,12 +77,15 @@ def test_log_an_incident_on_the_desk_form(live_server, open_page, make, app, tmp
     assert page.inner_text("#preview-rank-after").strip() == "第 3 名"
 
     staff_value = page.eval_on_selector_all(
-        "#staff_pk option", "os => os.find(o => o.textContent.includes('张三')).value")
+        "#staff_pk option", "os => os.find(o => o.textContent.includes('张三')).value"
+    )
     page.select_option("#staff_pk", staff_value)
     page.select_option("#window", "1")
     page.fill("#public_text", "09:30 巡查发现在窗口玩手机")
     page.fill("#note", "第二次发现,已口头提醒")
-    page.set_input_files("#evidence", files=[{"name": "现场.png", "mimeType": "image/png", "buffer": big_photo()}])
+    page.set_input_files(
+        "#evidence", files=[{"name": "现场.png", "mimeType": "image/png", "buffer": big_photo()}]
+    )
     expect(page.locator("#evidence-count")).to_contain_text("已选择 1 个文件")
     assert "现场.jpg" in page.inner_text("#evidence-count")  # scaled down to a JPEG in the browser
     page.wait_for_load_state("networkidle")
@@ -115,15 +121,28 @@ def test_log_an_incident_on_the_desk_form(live_server, open_page, make, app, tmp
     assert re.search(r"Pages:\s+1\n", info) and "(A4)" in info  # one A4 page …
     width, height = map(float, re.search(r"Page size:\s+([\d.]+) x ([\d.]+)", info).groups())
     assert width < height  # … portrait
-    subprocess.run(["pdftoppm", "-png", "-r", "60", "-singlefile", str(pdf), str(SCREENSHOTS / "incident_notice_pdf")],
-                   check=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-singlefile", str(pdf), str(SCREENSHOTS / "incident_notice_pdf")],
+        check=True,
+    )
     assert (SCREENSHOTS / "incident_notice_pdf.png").exists()
+
+    # The list: the filter form swaps the table only.
+    page.click("nav.mainnav >> text=扣加分记录")
+    page.wait_for_selector("#incident-table")
+    expect(page.locator("#incident-count")).to_contain_text("共 2 条")
+    page.select_option("#f-rule", "D04a")
+    expect(page.locator("#incident-count")).to_contain_text("共 1 条")
+    assert "rule_code=D04a" in page.url
+    expect(page.locator("#total-deductions")).to_have_text("-3")
+    shoot(page, "incident_list")
 
 
 def test_desk_form_refuses_bad_input_in_the_browser(live_server, open_page, make, app):
     u1, _u2 = hall(make)
     page = open_page(TABLET)
     login_as(page, live_server, "inspector1", PASSWORD)
+    page.wait_for_url(re.compile(r"/admin/$"))  # the login's redirect has landed
     page.goto(f"{live_server.url}/admin/incidents/new")
     page.select_option("#unit_id", str(u1.id))
     page.select_option("#rule_code", "D19a")

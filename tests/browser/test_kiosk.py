@@ -160,9 +160,9 @@ def test_landscape_rotates_through_every_panel_and_page(hall, open_page, live_se
     assert page.locator(".k-landscape [data-tab=live][data-active]").count() == 1
 
 
-@pytest.mark.parametrize("panel", ["live", "published", "honor"])
+@pytest.mark.parametrize("panel", ["live", "published", "honor", "topbottom"])
 def test_each_panel_at_1080p(hall, open_page, live_server, panel):
-    configure(interval=300, panels=[panel])
+    configure(interval=300, panels=[panel], top_n=5)
     page = open_kiosk(open_page, live_server)
     page.wait_for_timeout(900)
     screenshot(page, f"kiosk_{panel}")
@@ -173,8 +173,10 @@ def test_each_panel_at_1080p(hall, open_page, live_server, panel):
     elif panel == "published":
         assert "2024年2月 考核通报" in text and "正式结果" in text and "较1月" in text and "优秀" in text
         assert shown.locator(".k-up, .k-down").count() > 0  # ▲/▼ against January, published too
-    else:
+    elif panel == "honor":
         assert "光荣榜" in text and "候选" in text and "2024年第一季度" in text
+    else:
+        assert "前5名" in text and "后5名" in text and "市应急管理局" in text
     assert shown.locator("tbody tr").count() > 0
     assert ranking_font_px(page) >= 32
     assert_fits(page)
@@ -271,3 +273,82 @@ def test_quiet_hours_show_a_calm_screen(hall, open_page, live_server):
     page.wait_for_timeout(1200)
     assert_fits(page)
     screenshot(page, "kiosk_quiet_portrait")
+
+
+def test_a_change_keeps_the_page_shown_and_never_leaves_a_frame_without_one(hall, open_page, live_server):
+    configure(interval=6, panels=["live"])
+    page = open_kiosk(open_page, live_server)
+    first = page.locator("[data-clock=time]").first.inner_text()
+    assert first.startswith("10:0")  # hall time from the server (HALL_NOW is pinned to 10:00)
+    page.wait_for_timeout(1200)
+    assert page.locator("[data-clock=time]").first.inner_text() != first  # the clock ticks
+    wait_for_slide(page, "live-2", timeout=8000)
+    # Record, after every DOM change, how many pages are shown: a swap must never leave none (a flicker).
+    page.evaluate(
+        """() => { window.__shown = [];
+             new MutationObserver(() => window.__shown.push(
+               document.querySelectorAll('.k-landscape [data-slide][data-active]').length))
+             .observe(document.body, {subtree: true, childList: true, attributes: true}); }"""
+    )
+    incidents.create(hall[3], "D08", from_hall(datetime(2024, 3, 19, 15, 0)))
+    db.session.commit()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.k-landscape tr')].some(
+             tr => tr.textContent.includes('市市场监督管理局')
+                   && tr.querySelector('td.k-score').textContent.trim() === '97')""",
+        timeout=5000,
+    )
+    assert active_key(page) == "live-2"  # still the page it was on, not back to the first
+    shown = page.evaluate("() => window.__shown")
+    assert shown and set(shown) == {1}, shown
+
+
+def test_errors_and_foreign_pages_are_never_swapped_in(hall, open_page, live_server, live_app, monkeypatch):
+    configure(interval=300, panels=["live"])
+    page = open_kiosk(open_page, live_server)
+    before = page.locator(ACTIVE).inner_text()
+
+    def broken():
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(kiosk, "current_version", broken)  # every poll now answers 500
+    page.wait_for_selector("body[data-offline]", state="attached", timeout=10_000)
+    assert page.locator(ACTIVE).inner_text() == before
+    assert "系统错误" not in page.content()
+
+    monkeypatch.undo()
+    # A proxy's or captive portal's page answering 200 is not the screen's fragment either.
+    monkeypatch.setitem(live_app.view_functions, "kiosk.live", lambda: "<h1>维护中</h1>")
+    page.wait_for_timeout(4500)
+    assert page.locator(ACTIVE).inner_text() == before and "维护中" not in page.content()
+    assert page.evaluate("() => document.body.hasAttribute('data-offline')")
+
+    monkeypatch.undo()
+    page.wait_for_function("() => !document.body.hasAttribute('data-offline')", timeout=10_000)
+    assert page.locator(ACTIVE).inner_text() == before
+
+
+def test_admin_sets_the_screen_up(hall, open_page, live_server, make):
+    from tests.browser.conftest import DESK, login_as
+    from tests.conftest import PASSWORD
+
+    make.user("admin", username="kiosk-admin")
+    client_page = open_kiosk(open_page, live_server)  # a screen that has made contact
+    client_page.close()
+    page = open_page(DESK)
+    login_as(page, live_server, "kiosk-admin", PASSWORD)
+    page.goto(f"{live_server.url}/admin/kiosk")
+    assert "测试屏" in page.locator("table").inner_text()
+    page.fill("input[name=interval]", "1")
+    page.click("main form [type=submit]")
+    page.wait_for_selector(".field .error")
+    assert "应为 2 至 300 之间的整数" in page.content()
+    screenshot(page, "kiosk_settings_error")
+    page.fill("input[name=interval]", "20")
+    page.check("input[name=panel_topbottom]")
+    page.click("main form [type=submit]")
+    page.wait_for_selector(".flash-success")
+    screenshot(page, "kiosk_settings")
+    db.session.expire_all()
+    saved = kiosk.get_settings()
+    assert saved["interval"] == 20 and "topbottom" in saved["panels"]

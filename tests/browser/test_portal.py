@@ -86,6 +86,13 @@ def test_portal_on_a_phone(live_server, open_page, portal_data):
     assert no_horizontal_scroll(page)
     screenshot(page, "portal_item_phone")
 
+    # Its printable notice: the public text, never the internal note.
+    page.locator("#item-notice a.btn").click()
+    page.wait_for_url(f"**/portal/items/{portal_data['late'].id}/notice")
+    assert "迟到 11 分钟" in page.locator("#notice-public-text").inner_text()
+    assert "内部备注" not in page.content()
+    screenshot(page, "portal_notice_phone")
+
     # Typing another unit's item URL: the 404 page, and none of its content.
     response = page.goto(f"{live_server.url}/portal/items/{portal_data['other_item'].id}")
     assert response.status == 404

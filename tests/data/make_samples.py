@@ -16,7 +16,11 @@ import openpyxl
 
 HERE = Path(__file__).resolve().parent
 
-UNITS = "code,name,windows,display_order,active\nU01,市税务局,1;2,1,true\nU02,市社会保险事业服务中心,3、4,2,true\n"
+UNITS = (
+    "code,name,windows,display_order,active\n"
+    "U01,市税务局,1;2,1,true\n"
+    "U02,市社会保险事业服务中心,3、4,2,true\n"
+)
 STAFF = (
     "staff_id,name,unit_code,category,window,start_date,end_date\n"
     "S001,张三,U01,W,1,2024-01-02,\n"
@@ -57,16 +61,40 @@ def main() -> None:
         "staff_id,punched_at\nS002,2024-03-04 08:27\nS002,2024-03-04 08:27:30\nS002,2024-03-04 16:58:10\n",
         encoding="utf-8",
     )
-    (HERE / "calendar.csv").write_text("date,kind\n2024-04-04,holiday\n2024-04-07,workday\n", encoding="utf-8")
+    (HERE / "calendar.csv").write_text(
+        "date,kind\n2024-04-04,holiday\n2024-04-07,workday\n", encoding="utf-8"
+    )
 
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.title = "扣加分"
-    sheet.append(["occurred_at", "unit_code", "rule_code", "staff_id", "count", "note", "deadline",
-                  "rectified_on", "exempt"])
+    sheet.append(
+        [
+            "occurred_at",
+            "unit_code",
+            "rule_code",
+            "staff_id",
+            "count",
+            "note",
+            "deadline",
+            "rectified_on",
+            "exempt",
+        ]
+    )
     sheet.append([datetime(2024, 3, 11, 9, 15), "U01", "D03", "S001", 1, "串岗聊天", None, None, False])
-    sheet.append([datetime(2024, 3, 12, 10, 0), "U02", "D19a", None, None, "未按要求进驻事项",
-                  date(2024, 3, 25), date(2024, 3, 18), None])
+    sheet.append(
+        [
+            datetime(2024, 3, 12, 10, 0),
+            "U02",
+            "D19a",
+            None,
+            None,
+            "未按要求进驻事项",
+            date(2024, 3, 25),
+            date(2024, 3, 18),
+            None,
+        ]
+    )
     sheet.append([datetime(2024, 3, 13, 15, 30), "U02", "B03", None, 2.0, "信息被采纳", None, None, "false"])
     book.save(HERE / "incidents.xlsx")
 

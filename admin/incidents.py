@@ -149,10 +149,12 @@ def _groups(rulebook: Rulebook) -> list[tuple[str, list[Rule]]]:
 
 
 def _linked_choices(unit: Unit, day: date, exclude_id: int | None = None) -> list[Incident]:
-    """D15's violation: the unit's confirmed deductions of the month (not another D15)."""
+    """D15's violation: the unit's confirmed deductions of the month (not another linked rule like D15)."""
     start, end = month_utc_range(day.year, day.month)
     rulebook = rulebook_for_month(day.year, day.month)
-    deductions = {r.code for r in rulebook.rules if r.kind == RuleKind.DEDUCTION and r.code != "D15"}
+    deductions = {
+        r.code for r in rulebook.rules if r.kind == RuleKind.DEDUCTION and "linked" not in r.requires
+    }
     rows = db.session.scalars(
         select(Incident)
         .where(
@@ -239,7 +241,7 @@ def _form_unit(form: IncidentForm) -> Unit | None:
     return unit if unit is not None and unit.active else None
 
 
-def _clean(form, state: FormState, unit: Unit | None, exclude_id: int | None = None) -> dict | None:
+def _clean(form, state: FormState, unit: Unit | None) -> dict | None:
     """The incident's values from a field-valid form, or None after putting Chinese messages on fields."""
     ok = True
 
@@ -711,7 +713,7 @@ def incident_correct(incident_id: int):
         form.reason.errors = [_("已作废的记录不能修改")]
         return render_template("admin/incident_correct.html", **context), 422
     valid = form.validate()
-    values = _clean(form, state, incident.unit, exclude_id=incident.id) if state.occurred_at else None
+    values = _clean(form, state, incident.unit) if state.occurred_at else None
     if not context["month_open"]:
         form.occurred_at.errors = [
             *form.occurred_at.errors,

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from models import CalendarDay, ClockOutage, Leave, Staff, Unit, db, split_windows
@@ -41,13 +42,13 @@ def normalize_windows(text: str | None) -> str:
     windows = split_windows(text)
     for w in windows:
         if not WINDOW_RE.match(w):
-            raise DomainError(f"窗口号 {w} 无效:只能是不超过 10 位的数字、字母或汉字")
+            raise DomainError(_("窗口号 %(w)s 无效:只能是不超过 10 位的数字、字母或汉字", w=w))
     repeated = sorted({w for w in windows if windows.count(w) > 1})
     if repeated:
-        raise DomainError(f"窗口号 {'、'.join(repeated)} 重复")
+        raise DomainError(_("窗口号 %(w)s 重复", w="、".join(repeated)))
     joined = ";".join(windows)
     if len(joined) > 400:
-        raise DomainError("窗口列表过长")
+        raise DomainError(_("窗口列表过长"))
     return joined
 
 
@@ -67,12 +68,12 @@ def save_unit(
     """Create a unit (unit=None) or change one; the code stays unique."""
     code, name = (code or "").strip(), (name or "").strip()
     if not code or len(code) > 32:
-        raise DomainError("单位编码必须填写,且不超过 32 个字符")
+        raise DomainError(_("单位编码必须填写,且不超过 32 个字符"))
     if not name or len(name) > 120:
-        raise DomainError("单位名称必须填写,且不超过 120 个字符")
+        raise DomainError(_("单位名称必须填写,且不超过 120 个字符"))
     other = unit_by_code(code)
     if other is not None and other is not unit:
-        raise DomainError(f"单位编码 {code} 已被{other.name}使用")
+        raise DomainError(_("单位编码 %(code)s 已被%(name)s使用", code=code, name=other.name))
     normalized = normalize_windows(windows)
     before = unit_dict(unit) if unit else None
     if unit is None:
@@ -174,7 +175,7 @@ def toggle_day(day: date, note: str = "") -> DayCell:
     """A weekday becomes a holiday, a weekend day a make-up working day; a marked day goes back to normal."""
     note = (note or "").strip()
     if len(note) > 100:
-        raise DomainError("备注不能超过 100 个字符")
+        raise DomainError(_("备注不能超过 100 个字符"))
     row = db.session.get(CalendarDay, day)
     if row is not None:
         before = {"day": day.isoformat(), "kind": row.kind, "note": row.note}
@@ -210,9 +211,9 @@ def add_outage(start_at: datetime, end_at: datetime, note: str = "") -> ClockOut
     if start_at.tzinfo is None or end_at.tzinfo is None:
         raise ValueError("outage bounds must be aware")
     if end_at <= start_at:
-        raise DomainError("故障结束时间必须晚于开始时间")
+        raise DomainError(_("故障结束时间必须晚于开始时间"))
     if end_at - start_at > timedelta(days=31):
-        raise DomainError("一次故障最长登记 31 天,请分段登记")
+        raise DomainError(_("一次故障最长登记 31 天,请分段登记"))
     outage = ClockOutage(
         start_at=start_at, end_at=end_at, note=(note or "").strip()[:200], created_by_id=acting_user_id()
     )
@@ -238,16 +239,16 @@ def leave_dict(leave: Leave, staff: Staff) -> dict:
 def add_leave(staff: Staff, start_date: date, end_date: date, note: str = "") -> Leave:
     """Approved leave of a staff member, whole days inclusive; it may not overlap another of theirs."""
     if end_date < start_date:
-        raise DomainError("请假结束日期不能早于开始日期")
+        raise DomainError(_("请假结束日期不能早于开始日期"))
     if (end_date - start_date).days > 366:
-        raise DomainError("一次请假最长登记一年")
+        raise DomainError(_("一次请假最长登记一年"))
     clash = db.session.scalar(
         select(func.count(Leave.id)).where(
             Leave.staff_pk == staff.id, Leave.start_date <= end_date, Leave.end_date >= start_date
         )
     )
     if clash:
-        raise DomainError("该时间段与已登记的请假重叠")
+        raise DomainError(_("该时间段与已登记的请假重叠"))
     leave = Leave(
         staff_pk=staff.id,
         start_date=start_date,

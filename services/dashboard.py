@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from models import AuditLog, Incident, IncidentStatus, Month, MonthStatus, Staff, Unit, User, db
@@ -280,7 +281,7 @@ def _text(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
-        return "是" if value else "否"
+        return _("是") if value else _("否")
     if isinstance(value, dict):
         return ";".join(f"{k}: {_text(v)}" for k, v in value.items())
     if isinstance(value, list):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from models import Role, Unit, User, db
@@ -42,25 +43,25 @@ def list_users() -> list[User]:
 
 def _check_password(password: str | None) -> str:
     if not password or len(password) < MIN_PASSWORD:
-        raise DomainError(f"密码至少 {MIN_PASSWORD} 位")
+        raise DomainError(_("密码至少 %(n)d 位", n=MIN_PASSWORD))
     return password
 
 
 def _check_role_unit(role: str, unit: Unit | None) -> None:
     if role not in ROLES:
-        raise DomainError(f"角色 {role} 无效")
+        raise DomainError(_("角色 %(role)s 无效", role=role))
     if role == Role.UNIT and unit is None:
-        raise DomainError("单位用户必须选择所属单位")
+        raise DomainError(_("单位用户必须选择所属单位"))
     if role != Role.UNIT and unit is not None:
-        raise DomainError("只有单位用户可以选择所属单位")
+        raise DomainError(_("只有单位用户可以选择所属单位"))
 
 
 def create_user(username: str, display_name: str, role: str, unit: Unit | None, password: str) -> User:
     username = (username or "").strip()
     if not USERNAME_RE.match(username):
-        raise DomainError("用户名须为 2 至 64 位字母、数字或 _ . @ -")
+        raise DomainError(_("用户名须为 2 至 64 位字母、数字或 _ . @ -"))
     if by_username(username) is not None:
-        raise DomainError(f"用户名 {username} 已存在")
+        raise DomainError(_("用户名 %(name)s 已存在", name=username))
     _check_role_unit(role, unit)
     user = User(
         username=username, display_name=(display_name or "").strip()[:60], role=role, unit=unit, active=True
@@ -85,9 +86,9 @@ def update_user(
     _check_role_unit(role, unit)
     if acting is not None and acting.id == user.id:
         if not active:
-            raise DomainError("不能停用自己的账号")
+            raise DomainError(_("不能停用自己的账号"))
         if role != Role.ADMIN:
-            raise DomainError("不能取消自己的管理员角色")
+            raise DomainError(_("不能取消自己的管理员角色"))
     before = user_dict(user)
     user.display_name = (display_name or "").strip()[:60]
     user.role = role

@@ -103,7 +103,9 @@ def test_log_an_incident_on_the_desk_form(live_server, open_page, make, app, tmp
     with Image.open(evidence_service.path_of(row)) as stored:
         assert max(stored.size) == 1600
     page.wait_for_load_state("networkidle")
-    assert page.eval_on_selector("#evidence-list img", "img => img.naturalWidth") == 1600
+    # The thumbnail is the stored photo, served to the browser (decode() waits for the lazy image).
+    width = page.locator("#evidence-list img").evaluate("img => img.decode().then(() => img.naturalWidth)")
+    assert width == 1600
     shoot(page, "incident_detail")
 
     page.click("#notice-link")

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
 from auth.access import public
+from extensions import limiter
 from htmx import render_block
 from kiosk import bp
 from models import db
@@ -24,6 +25,13 @@ TEMPLATE = "kiosk/screen.html"
 # The fragment is rendered once per version and process; only the screen's name in its poll URL differs.
 _SCREEN_SLOT = "KIOSKSCREENSLOT"
 _fragments: dict[tuple, str] = {}
+
+
+@limiter.request_filter
+def _never_limit_the_screens() -> bool:
+    # Many screens share one address behind the hall's NAT, and resolving (empty) limits costs about as
+    # much as the whole unchanged poll: the limiter skips the kiosk as it skips static files.
+    return request.blueprint == "kiosk"
 
 
 def _date_text(now) -> str:

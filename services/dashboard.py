@@ -34,7 +34,7 @@ def recent_months(count: int = 24) -> list[tuple[int, int]]:
     """The current month and the `count - 1` before it, newest first."""
     year, month = current_month()
     out = []
-    for _ in range(count):
+    for _step in range(count):
         out.append((year, month))
         year, month = previous_month(year, month)
     return out
@@ -63,27 +63,33 @@ def pending_months() -> list[tuple[str, int]]:
 def months_to_close() -> list[str]:
     """Past months still open that hold records, or that were reopened, plus last month: close them.
 
-    Only the last 24 months are looked at: older open months are history nobody is waiting for.
+    Only the last 24 months are looked at: older open months are history nobody is waiting for. One
+    indexed EXISTS per month, because grouping by hall-time month in SQL differs between SQLite and
+    PostgreSQL.
     """
     year, month = current_month()
-    horizon_start, _ = month_utc_range(*recent_months(24)[-1])
-    this_month_start, _ = month_utc_range(year, month)
-    labels: set[str] = {format_month(*previous_month(year, month))}
-    for (at,) in db.session.execute(
-        select(Incident.occurred_at)
-        .distinct()
-        .where(
-            Incident.occurred_at >= horizon_start,
-            Incident.occurred_at < this_month_start,
-            Incident.status.in_([IncidentStatus.CONFIRMED, IncidentStatus.PROPOSED]),
+    rows = {(r.year, r.month): r for r in db.session.scalars(select(Month))}
+    previous = previous_month(year, month)
+    labels = []
+    for y, m in recent_months(24)[1:]:
+        row = rows.get((y, m))
+        if row is not None and row.status != MonthStatus.OPEN:
+            continue
+        start, end = month_utc_range(y, m)
+        held = db.session.scalar(
+            select(
+                select(Incident.id)
+                .where(
+                    Incident.occurred_at >= start,
+                    Incident.occurred_at < end,
+                    Incident.status.in_([IncidentStatus.CONFIRMED, IncidentStatus.PROPOSED]),
+                )
+                .exists()
+            )
         )
-    ):
-        labels.add(to_hall(at).strftime("%Y-%m"))
-    for row in db.session.scalars(select(Month).where(Month.status == MonthStatus.OPEN)):
-        if (row.year, row.month) < (year, month):
-            labels.add(row.label)
-    closed = {row.label for row in db.session.scalars(select(Month).where(Month.status != MonthStatus.OPEN))}
-    return sorted(labels - closed, reverse=True)
+        if held or row is not None or (y, m) == previous:
+            labels.append(format_month(y, m))
+    return labels
 
 
 @dataclass

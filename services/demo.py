@@ -25,6 +25,7 @@ from models import (
     ClockPunch,
     Incident,
     IncidentHistory,
+    IncidentStatus,
     Leave,
     Month,
     Role,
@@ -36,9 +37,10 @@ from models import (
     db,
 )
 from scoring import is_working_day
-from services import detections, incidents, months, roster
-from services.audit import record
+from services import DomainError, detections, incidents, months, roster
+from services.audit import acting_user_id, record
 from services.clock import from_hall, hall_now, hall_today
+from services.rulebooks import rulebook_for_month
 
 SETTING_KEY = "demo"
 DEFAULT_SEED = 20230419
@@ -278,9 +280,10 @@ class _Builder:
         self.names: set[str] = set()
         self.next_staff = 1
         self.created: list[tuple[Incident, datetime]] = []
-        self.by_unit: dict[
-            int, list[Staff]
-        ] = {}  # staff who ever served a unit, built once the roster is done
+        self.pending: list[Incident] = []
+        self.rulebooks: dict[tuple[int, int], Any] = {}
+        # Staff who ever served a unit, built once the roster is done.
+        self.by_unit: dict[int, list[Staff]] = {}
         self.ctx = None
 
     def tick(self, message: str) -> None:
@@ -506,26 +509,96 @@ class _Builder:
         return person, posting.window
 
     def add(
-        self, unit: Unit, rule: str, at: datetime, *, count: int = 1, with_staff: str | None = None, **fields
+        self,
+        unit: Unit,
+        rule: str,
+        at: datetime,
+        *,
+        count: int = 1,
+        with_staff: str | None = None,
+        person: tuple[Staff | None, str | None] | None = None,
+        **fields,
     ) -> Incident:
-        staff, window = (None, None)
+        """One incident, checked as services.incidents.create checks it (open month, rulebook fields);
+        written in bulk with its history and audit rows by `write_pending`, since a year of incidents
+        one flush at a time takes most of a minute on PostgreSQL."""
+        staff, window = person or (None, None)
         if with_staff:
             staff, window = self.staff_on(unit, at.date(), with_staff)
         note = fields.pop("note", None) or self.rng.choice(NOTES.get(rule, ("",)))
-        incident = incidents.create(
-            unit,
-            rule,
-            from_hall(at),
+        created = min(at + timedelta(minutes=self.rng.randint(2, 40)), self.now)
+        incident = Incident(
+            unit=unit,
+            rule_code=rule,
+            occurred_at=from_hall(at),
             count=count,
             staff=staff,
             window=window,
             note=note,
             public_text=f"经巡查发现:{note}" if rule.startswith("D") else note,
             source=fields.pop("source", "patrol" if rule.startswith("D") else "desk"),
-            **fields,
+            status=IncidentStatus.CONFIRMED,
+            recorded_by_id=acting_user_id(),
+            created_at=from_hall(created),
+            deadline=fields.pop("deadline", None),
+            rectified_on=fields.pop("rectified_on", None),
+            exempt=fields.pop("exempt", False),
+            linked=fields.pop("linked", None),
         )
-        self.created.append((incident, at + timedelta(minutes=self.rng.randint(2, 40))))
+        if fields:
+            raise TypeError(f"unknown incident fields {sorted(fields)}")
+        month = (at.year, at.month)
+        if month not in self.rulebooks:
+            months.require_open_for(at.date())
+            self.rulebooks[month] = rulebook_for_month(*month)
+        posting = staff.posting_on(at.date()) if staff else None
+        problems = incidents.rule_problems(
+            self.rulebooks[month],
+            rule,
+            count=count,
+            staff_category=posting.category if posting else None,
+            deadline=incident.deadline,
+            exempt=incident.exempt,
+            window=window,
+            unit=unit,
+        )
+        if problems:
+            raise DomainError(";".join(message for _, message in problems))
+        self.pending.append(incident)
+        self.created.append((incident, created))
         return incident
+
+    def write_pending(self) -> None:
+        """Flush the incidents made by `add`, then their "created" history and audit rows (as create())."""
+        if not self.pending:
+            return
+        db.session.add_all(self.pending)
+        db.session.flush()
+        user_id = acting_user_id()
+        for incident in self.pending:
+            after = incidents.snapshot(incident)
+            db.session.add(
+                IncidentHistory(
+                    incident=incident,
+                    by_id=user_id,
+                    action="created",
+                    reason="",
+                    snapshot=after,
+                    at=incident.created_at,
+                )
+            )
+            db.session.add(
+                AuditLog(
+                    action="incident.created",
+                    target=f"incident:{incident.id}",
+                    before=None,
+                    after=after,
+                    user_id=user_id,
+                    at=incident.created_at,
+                )
+            )
+        db.session.flush()
+        self.pending.clear()
 
     def rule_staff(self, rule: str) -> str | None:
         if rule in ("D08", "D09", "D10", "D11", "D14", "D19a") or rule.startswith("B"):
@@ -611,8 +684,10 @@ class _Builder:
                         profile = "steady"  # the current month is young: fewer findings so far
                     self.month_incidents(unit, profile, *ym, days)
             count += 1
+            self.write_pending()
             self.tick(f"扣加分记录 {count}/{len(self.months)} 个月")
         self.d19a_pending(by_code["SB01"], self.working_days(*self.months[-1]))
+        self.write_pending()
 
     def at(self, days: list[date], n: int, hour: int = 9, minute: int = 40) -> datetime:
         return datetime.combine(days[min(n, len(days) - 1)], time(hour, minute))
@@ -703,17 +778,7 @@ class _Builder:
                 given_by_id=self.users["inspector"].id,
             )
         )
-        incident = incidents.create(
-            unit,
-            "D05b",
-            from_hall(self.at(days, 6, 9, 10)),
-            staff=staff,
-            window=window,
-            note="提醒后仍未佩戴工牌",
-            public_text="经巡查发现:提醒后仍未佩戴工牌",
-            source="patrol",
-        )
-        self.created.append((incident, self.at(days, 6, 9, 30)))
+        self.add(unit, "D05b", self.at(days, 6, 9, 10), person=(staff, window), note="提醒后仍未佩戴工牌")
 
     def weak_but_qualified(self, unit: Unit, days: list[date]) -> None:
         for rule, n in (
@@ -864,8 +929,6 @@ class _Builder:
 
 def load(seed: int = DEFAULT_SEED, progress: Progress | None = None) -> dict:
     """Build the demo hall into an empty database (the caller commits). Refuses a database with units."""
-    from services import DomainError
-
     if has_units():
         raise DomainError("数据库中已有单位,演示数据只能载入空数据库")
     b = _Builder(seed, progress)
@@ -879,8 +942,7 @@ def load(seed: int = DEFAULT_SEED, progress: Progress | None = None) -> dict:
         b.roster_changes()
         b.tick("扣加分记录")
         b.act_as("inspector")
-        with db.session.no_autoflush:  # create() flushes what it needs; skipping autoflush halves the flushes
-            b.load_incidents()
+        b.load_incidents()
         b.act_as("admin")
         b.tick("打卡记录和检测")
         clock = b.load_clock()

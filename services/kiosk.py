@@ -65,6 +65,7 @@ MAX_SCREENS = 200  # the name comes from the URL: cap the rows a stranger could 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _NAME_JUNK = re.compile(r"[\x00-\x1f\x7f<>\"'&]")
 
+_NEWEST_CHANGE = select(AuditLog.id, AuditLog.at).order_by(AuditLog.id.desc()).limit(1)
 _lock = Lock()
 _settings_cache: dict[tuple, dict] = {}
 _working_cache: dict[tuple, bool] = {}
@@ -227,7 +228,9 @@ def current_version() -> Version:
     It moves with any change (incident, month, settings, units: each writes an audit row), a new hall
     day, entering or leaving quiet hours, and a new screen template.
     """
-    row = db.session.execute(select(AuditLog.id, AuditLog.at).order_by(AuditLog.id.desc()).limit(1)).first()
+    # A pooled connection and a statement built once: the ORM session's bookkeeping would double its cost.
+    with db.engine.connect() as conn:
+        row = conn.execute(_NEWEST_CHANGE).first()
     marker, changed_at = (row[0], row[1]) if row else (0, None)
     # The row's time is in the keys too: in tests the audit ids start again after each wipe.
     base = (_db_key(), marker, changed_at)
@@ -238,7 +241,9 @@ def current_version() -> Version:
     if settings["quiet_enabled"] and settings["quiet_non_working"]:
         working = cached(_working_cache, (*base, now.date()), lambda: _working(now.date()))
     quiet = is_quiet(settings, now.time(), working)
-    tag = f"{marker}-{today:%Y%m%d}-{int(quiet)}-{settings['rev']}-{_build_id()}"
+    # The change's time rides along with its id: after a restore to an older backup the ids repeat.
+    when = int(changed_at.timestamp() * 1000) % 10**9 if changed_at else 0
+    tag = f"{marker}.{when}-{today:%Y%m%d}-{int(quiet)}-{settings['rev']}-{_build_id()}"
     return Version(tag=tag, marker=marker, changed_at=changed_at, settings=settings, quiet=quiet, today=today)
 
 

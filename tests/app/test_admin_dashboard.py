@@ -89,7 +89,7 @@ def test_standings_page_matches_the_json(client, login, hall):
     rows = [r for r in rows if r]  # the hidden item rows have no cells
     assert len(rows) == len(data["units"]) == 3
     for row, unit in zip(rows, data["units"], strict=True):
-        deductions = f"−{unit['deductions']}" if unit["deductions"] else "0"
+        deductions = str(-unit["deductions"])
         bonus = f"+{unit['bonus']}" if unit["bonus"] else "0"
         name = f"{unit['name']} {unit['code']}"
         assert row[:5] == [str(unit["rank"]), name, str(unit["score"]), deductions, bonus]

@@ -194,7 +194,8 @@ def test_leader_reads_the_audit_log_inspector_does_not(client, login):
 def test_audit_diff_reads_like_a_change():
     from services.dashboard import audit_diff
 
-    assert audit_diff({"name": "甲", "windows": "1"}, {"name": "乙", "windows": "1"}) == [("name", "甲", "乙")]
+    changed = audit_diff({"name": "甲", "windows": "1"}, {"name": "乙", "windows": "1"})
+    assert changed == [("name", "甲", "乙")]
     # A creation lists what the new record holds, not its empty fields.
     assert audit_diff(None, {"code": "U01", "note": "", "staff": None, "active": True}) == [
         ("code", "", "U01"),

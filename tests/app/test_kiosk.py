@@ -169,11 +169,13 @@ def test_honor_roll_shows_the_quarters_candidates_marked_as_candidates(client, m
 def test_no_personal_data_and_no_flags_on_the_public_screen(client, make):
     unit = make.unit("U01", name="市税务局")
     staff = make.staff(unit, "S-7788", name="王小明")
-    make.incident(unit, "D02c", count=3, staff=staff, window="1", note="内部备注甲", public_text="通知单正文乙")
+    make.incident(unit, "D02c", count=3, staff=staff, window="1", note="内部备注甲",
+                  public_text="通知单正文乙")
     assert standings_json(2024, 3)["units"][0]["flags"] == ["notice_feedback"]
     for html in (client.get("/kiosk/").get_data(as_text=True), poll(client, v="x").get_data(as_text=True)):
         assert "市税务局" in html
-        for private in ("王小明", "S-7788", "内部备注甲", "通知单正文乙", "D02c", "书面通报", "notice_feedback"):
+        for private in ("王小明", "S-7788", "内部备注甲", "通知单正文乙", "D02c", "书面通报",
+                        "notice_feedback"):
             assert private not in html
 
 
@@ -194,7 +196,8 @@ def test_quiet_hours_show_the_calm_screen_and_change_the_version(client, make):
 @pytest.mark.parametrize(
     ("start", "end", "now", "quiet"),
     [
-        ("18:00", "08:00", "18:00", True), ("18:00", "08:00", "23:59", True), ("18:00", "08:00", "07:59", True),
+        ("18:00", "08:00", "18:00", True), ("18:00", "08:00", "23:59", True),
+        ("18:00", "08:00", "07:59", True),
         ("18:00", "08:00", "08:00", False), ("18:00", "08:00", "12:00", False),
         ("12:00", "13:00", "12:30", True), ("12:00", "13:00", "13:00", False),
     ],
@@ -202,7 +205,8 @@ def test_quiet_hours_show_the_calm_screen_and_change_the_version(client, make):
 def test_quiet_hours_across_midnight(start, end, now, quiet):
     settings = {**kiosk.DEFAULTS, "quiet_enabled": True, "quiet_start": start, "quiet_end": end}
     assert kiosk.is_quiet(settings, datetime.strptime(now, "%H:%M").time()) is quiet
-    assert kiosk.is_quiet({**settings, "quiet_enabled": False}, datetime.strptime(now, "%H:%M").time()) is False
+    off = {**settings, "quiet_enabled": False}
+    assert kiosk.is_quiet(off, datetime.strptime(now, "%H:%M").time()) is False
 
 
 def test_non_working_days_can_be_quiet_all_day(app, client, make):
@@ -352,12 +356,14 @@ def test_settings_are_saved_and_audited(client, login):
     login("admin")
     response = client.post("/admin/kiosk", data={
         "interval": "20", "panel_live": "y", "panel_honor": "y", "top_n": "5",
-        "quiet_enabled": "y", "quiet_start": "18:30", "quiet_end": "07:30", "opening_text": " 工作日 8:30–17:00 ",
+        "quiet_enabled": "y", "quiet_start": "18:30", "quiet_end": "07:30",
+        "opening_text": " 工作日 8:30–17:00 ",
     })
     assert response.status_code == 302
     saved = kiosk.get_settings()
     assert saved["interval"] == 20 and saved["panels"] == ["live", "honor"]
-    assert saved["quiet_enabled"] is True and saved["quiet_start"] == "18:30" and saved["quiet_end"] == "07:30"
+    assert saved["quiet_enabled"] is True
+    assert saved["quiet_start"] == "18:30" and saved["quiet_end"] == "07:30"
     assert saved["opening_text"] == "工作日 8:30–17:00" and saved["rev"] == 1
     row = db.session.scalar(select(AuditLog).where(AuditLog.action == "kiosk.settings"))
     assert row.after["interval"] == 20 and row.before["interval"] == 15

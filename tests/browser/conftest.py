@@ -109,7 +109,8 @@ def open_page(browser):
 def screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
+    # caret="initial": hiding the caret leaves style="" on inputs, which htmx would then settle (CSP).
+    page.screenshot(path=str(path), full_page=False, caret="initial")
     return path
 
 
@@ -118,4 +119,5 @@ def login_as(page, server: LiveServer, username: str, password: str) -> None:
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
     page.wait_for_load_state("networkidle")

@@ -94,7 +94,7 @@ def active_key(page) -> str:
     )
 
 
-def wait_for_slide(page, key: str, timeout: float = 8000) -> None:
+def wait_for_slide(page, key: str, timeout: float = 8000, settle: bool = True) -> None:
     page.wait_for_function(
         """key => { for (const s of document.querySelectorAll('.k-slides')) {
              if (getComputedStyle(s).display !== 'none') {
@@ -103,7 +103,8 @@ def wait_for_slide(page, key: str, timeout: float = 8000) -> None:
            return false; }""",
         arg=key, timeout=timeout,
     )
-    page.wait_for_timeout(800)  # the cross-fade
+    if settle:
+        page.wait_for_timeout(800)  # the cross-fade
 
 
 def assert_fits(page) -> None:
@@ -154,7 +155,7 @@ def test_landscape_rotates_through_every_panel_and_page(hall, open_page, live_se
     assert keys[:6] == ["live-1", "live-2", "live-3", "published-1", "published-2", "published-3"]
     assert keys[6] == "honor-1" and all(k.startswith("honor-") for k in keys[6:])
     for key in keys[1:] + ["live-1"]:  # every page in turn, then round again
-        wait_for_slide(page, key, timeout=4000)
+        wait_for_slide(page, key, timeout=4000, settle=False)
         assert page.locator(".k-landscape [data-slide][data-active]").count() == 1
         assert_fits(page)
     assert page.locator(".k-landscape [data-tab=live][data-active]").count() == 1

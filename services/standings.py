@@ -140,58 +140,48 @@ def _earlier_unqualified(year: int, month: int, today: date) -> dict[str, int]:
     return counts
 
 
-def _snapshot_grades(year: int, frozen_months: list[int]) -> dict[int, list[tuple[str, str]]]:
-    """(unit code, grade) of each frozen month's snapshot, read by the database's own JSON functions:
-    decoding and rebuilding whole snapshots (every item of every unit) costs seconds in a big hall.
-    Months it cannot read this way are left out; the caller falls back to the full snapshot."""
-    if not frozen_months:
-        return {}
-    dialect = db.engine.dialect.name
-    if dialect == "sqlite":
-        sql = (
-            "SELECT month.month, json_extract(u.value, '$.code'), json_extract(u.value, '$.grade') "
-            "FROM month, json_each(month.snapshot, '$.units') AS u "
-            "WHERE month.year = :year AND month.month IN ({})"
-        )
-    elif dialect == "postgresql":
-        return _pg_snapshot_grades(year, frozen_months)
-    else:
-        return {}
-    return _grades_query(sql, year, frozen_months)
-
-
-def _grades_query(sql: str, year: int, months: list[int]) -> dict[int, list[tuple[str, str]]]:
-    params = {"year": year, **{f"m{i}": m for i, m in enumerate(months)}}
-    query = text(sql.format(", ".join(f":m{i}" for i in range(len(months)))))
-    grades: dict[int, list[tuple[str, str]]] = {}
-    for m, code, grade in db.session.execute(query, params):
-        grades.setdefault(m, []).append((code, grade))
-    return grades
-
-
+# The grades of frozen months, keyed by the month row's version: a frozen month changes only when it is
+# reopened and closed again, and reading big snapshots is the slowest part of a live ranking.
 _grades_cache: dict[tuple, list[tuple[str, str]]] = {}
 
+# Per dialect: the version of each month row, and (unit code, grade) read by the database's own JSON
+# functions, which is far cheaper than decoding whole snapshots (every item of every unit) in Python.
+# SQLite has no row version, so the snapshot text itself is fingerprinted (hashing is cheaper than parsing);
+# PostgreSQL's `xmin` (the transaction that last wrote the row) changes at every close or reopen.
+_GRADE_SQL = {
+    "sqlite": (
+        "SELECT month, snapshot FROM month WHERE year = :year AND month IN ({})",
+        "SELECT month.month, json_extract(u.value, '$.code'), json_extract(u.value, '$.grade') "
+        "FROM month, json_each(month.snapshot, '$.units') AS u "
+        "WHERE month.year = :year AND month.month IN ({})",
+    ),
+    "postgresql": (
+        "SELECT month, CAST(xmin AS text) FROM month WHERE year = :year AND month IN ({})",
+        "SELECT m.month, u.code, u.grade FROM month AS m, "
+        "json_to_recordset(CAST(m.snapshot AS json) -> 'units') AS u(code text, grade text) "
+        "WHERE m.year = :year AND m.month IN ({})",
+    ),
+}
 
-def _pg_snapshot_grades(year: int, frozen_months: list[int]) -> dict[int, list[tuple[str, str]]]:
-    """PostgreSQL: the grades of a frozen month are kept in memory, keyed by the month row's version
-    (`xmin`, the transaction that last wrote it, new at every close or reopen), because reading big
-    snapshots out of TOAST storage is the slowest part of a live ranking there."""
+
+def _snapshot_grades(year: int, frozen_months: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """(unit code, grade) of each frozen month's snapshot. Months it cannot read this way are left out;
+    the caller falls back to the full snapshot."""
+    sql = _GRADE_SQL.get(db.engine.dialect.name)
+    if not frozen_months or sql is None:
+        return {}
     url = db.engine.url.render_as_string()
-    versions = _grades_query(
-        "SELECT month, '', CAST(xmin AS text) FROM month WHERE year = :year AND month IN ({})",
-        year, frozen_months,
-    )
-    keys = {m: (url, year, m, rows[0][1]) for m, rows in versions.items()}
+    keys = {}
+    for m, version in _month_query(sql[0], year, frozen_months):
+        if version is not None:  # a 64-bit hash of the text: equal only for the same snapshot
+            keys[m] = (url, year, m, len(version), hash(version))
     with _cache_lock:
         grades = {m: _grades_cache[key] for m, key in keys.items() if key in _grades_cache}
     missing = [m for m in frozen_months if m not in grades]
     if missing:
-        fresh = _grades_query(
-            "SELECT m.month, u.code, u.grade FROM month AS m, "
-            "json_to_recordset(CAST(m.snapshot AS json) -> 'units') AS u(code text, grade text) "
-            "WHERE m.year = :year AND m.month IN ({})",
-            year, missing,
-        )
+        fresh: dict[int, list[tuple[str, str]]] = {}
+        for m, code, grade in _month_query(sql[1], year, missing):
+            fresh.setdefault(m, []).append((code, grade))
         with _cache_lock:
             if len(_grades_cache) > 512:
                 _grades_cache.clear()
@@ -200,6 +190,11 @@ def _pg_snapshot_grades(year: int, frozen_months: list[int]) -> dict[int, list[t
                     _grades_cache[keys[m]] = pairs
         grades.update(fresh)
     return grades
+
+
+def _month_query(sql: str, year: int, months: list[int]):
+    params = {"year": year, **{f"m{i}": m for i, m in enumerate(months)}}
+    return db.session.execute(text(sql.format(", ".join(f":m{i}" for i in range(len(months))))), params)
 
 
 def _frozen(year: int, month: int) -> MonthResult | None:

@@ -55,6 +55,7 @@ def app(tmp_path_factory):
             "SQLALCHEMY_DATABASE_URI": database_url(tmp_path_factory),
             "WTF_CSRF_ENABLED": False,
             "SECRET_KEY": "test",
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
             "EVIDENCE_DIR": str(tmp_path_factory.mktemp("evidence")),
             "HALL_TODAY": date(2024, 3, 20),
             "HALL_NOW": datetime(2024, 3, 20, 10, 0),

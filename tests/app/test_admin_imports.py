@@ -102,24 +102,24 @@ def test_xlsx_upload(client, login, sync_jobs):
     assert units() == 1
 
 
-@pytest.mark.parametrize(
-    ("data", "filename", "message"),
-    [
-        (b"", "units.csv", "文件是空的"),
-        (b"PK\x03\x04not really a zip", "units.xlsx", "无法读取 Excel 文件"),
-        (b"not a workbook", "units.xlsx", "不是有效的 .xlsx 工作簿"),
-        (b"\xd0\xcf\x11\xe0old excel", "units.xls", "只能导入 .csv 或 .xlsx 文件"),
-        (b"code,name\n", "units.pdf", "只能导入 .csv 或 .xlsx 文件"),
-        (b"code,name,extra\nA,B,C\n", "units.csv", "缺少列"),
-        (b"code,name,windows,display_order,active\n", "units.csv", "没有数据行"),
-    ],
-)
-def test_bad_files(client, login, data, filename, message):
+BAD_FILES = [
+    (b"", "units.csv", "文件是空的"),
+    (b"PK\x03\x04not really a zip", "units.xlsx", "无法读取 Excel 文件"),
+    (b"not a workbook", "units.xlsx", "不是有效的 .xlsx 工作簿"),
+    (b"\xd0\xcf\x11\xe0old excel", "units.xls", "只能导入 .csv 或 .xlsx 文件"),
+    (b"code,name\n", "units.pdf", "只能导入 .csv 或 .xlsx 文件"),
+    (b"code,name,extra\nA,B,C\n", "units.csv", "缺少列"),
+    (b"code,name,windows,display_order,active\n", "units.csv", "没有数据行"),
+]
+
+
+def test_bad_files(client, login):
     login("admin")
-    response = upload(client, "units", data, filename)
-    assert response.status_code == 422
-    assert message in response.get_data(as_text=True)
-    assert "确认导入" not in response.get_data(as_text=True)
+    for data, filename, message in BAD_FILES:
+        response = upload(client, "units", data, filename)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422, filename
+        assert message in html and "确认导入" not in html, (data, message)
     assert units() == 0
 
 

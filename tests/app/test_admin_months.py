@@ -80,19 +80,19 @@ def test_publish_an_open_month_is_refused(client, login, hall):
     assert db.session.scalar(select(Month)) is None
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "/admin/months/2024-13/close",
-        "/admin/months/abc/publish",
-        "/admin/months/2024-1/reopen",
-        "/admin/months/99/bulletin",
-    ],
-)
-def test_bad_month_in_the_address_is_404(client, login, hall, url):
+BAD_MONTH_URLS = [
+    "/admin/months/2024-13/close",
+    "/admin/months/abc/publish",
+    "/admin/months/2024-1/reopen",
+    "/admin/months/99/bulletin",
+]
+
+
+def test_bad_month_in_the_address_is_404(client, login, hall):
     login("admin")
-    method = client.get if url.endswith("bulletin") else client.post
-    assert method(url).status_code == 404
+    for url in BAD_MONTH_URLS:
+        method = client.get if url.endswith("bulletin") else client.post
+        assert method(url).status_code == 404, url
     assert db.session.scalar(select(Month)) is None
 
 

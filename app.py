@@ -46,7 +46,9 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
-    babel.init_app(app, locale_selector=_select_locale, default_translation_directories=str(ROOT / "translations"))
+    babel.init_app(
+        app, locale_selector=_select_locale, default_translation_directories=str(ROOT / "translations")
+    )
 
     _register_blueprints(app)
     _register_errors(app)

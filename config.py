@@ -24,7 +24,7 @@ def database_url(instance_path: str) -> str:
     # Heroku-style and libpq URLs name the driver "postgres"; SQLAlchemy wants psycopg 3.
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

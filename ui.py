@@ -6,8 +6,18 @@ from flask import Flask
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-ROLE_LABELS = {"admin": _l("管理员"), "inspector": _l("巡查员"), "leader": _l("局领导"), "unit": _l("单位用户")}
-GRADE_LABELS = {"excellent": _l("优秀"), "good": _l("良好"), "qualified": _l("合格"), "unqualified": _l("不合格")}
+ROLE_LABELS = {
+    "admin": _l("管理员"),
+    "inspector": _l("巡查员"),
+    "leader": _l("局领导"),
+    "unit": _l("单位用户"),
+}
+GRADE_LABELS = {
+    "excellent": _l("优秀"),
+    "good": _l("良好"),
+    "qualified": _l("合格"),
+    "unqualified": _l("不合格"),
+}
 STATUS_LABELS = {"open": _l("进行中(实时)"), "closed": _l("已关账"), "published": _l("已发布")}
 FLAG_LABELS = {
     "notice_feedback": _l("书面通报并要求反馈"),
@@ -17,7 +27,10 @@ FLAG_LABELS = {
     "replace_staff": _l("要求更换相关人员"),
 }
 INCIDENT_STATUS_LABELS = {
-    "proposed": _l("待确认"), "confirmed": _l("已确认"), "voided": _l("已作废"), "dismissed": _l("已驳回"),
+    "proposed": _l("待确认"),
+    "confirmed": _l("已确认"),
+    "voided": _l("已作废"),
+    "dismissed": _l("已驳回"),
 }
 ERRORS = {
     400: (_l("请求无效"), _l("提交的内容无效或页面已过期,请刷新页面后重试。")),

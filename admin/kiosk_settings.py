@@ -20,8 +20,10 @@ _HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 class KioskSettingsForm(FlaskForm):
     interval = IntegerField(
         _l("每页显示时间(秒)"),
-        validators=[InputRequired(message=_l("请填写每页显示的秒数")),
-                    NumberRange(*kiosk.INTERVAL_RANGE, message=_l("应为 2 至 300 之间的整数"))],
+        validators=[
+            InputRequired(message=_l("请填写每页显示的秒数")),
+            NumberRange(*kiosk.INTERVAL_RANGE, message=_l("应为 2 至 300 之间的整数")),
+        ],
     )
     panel_live = BooleanField(_l("本月实时排名(暂定)"))
     panel_published = BooleanField(_l("最近一期考核通报(正式结果、等级、名次升降)"))
@@ -29,19 +31,25 @@ class KioskSettingsForm(FlaskForm):
     panel_topbottom = BooleanField(_l("本月前 N 名与后 N 名"))
     top_n = IntegerField(
         _l("前后名单各显示的单位数 N"),
-        validators=[InputRequired(message=_l("请填写单位数")),
-                    NumberRange(*kiosk.TOP_N_RANGE, message=_l("应为 1 至 10 之间的整数"))],
+        validators=[
+            InputRequired(message=_l("请填写单位数")),
+            NumberRange(*kiosk.TOP_N_RANGE, message=_l("应为 1 至 10 之间的整数")),
+        ],
     )
     quiet_enabled = BooleanField(_l("非办公时间显示“非办公时间”画面"))
     quiet_start = StringField(
         _l("非办公时间开始"),
-        validators=[InputRequired(message=_l("请填写开始时间")),
-                    Regexp(_HHMM, message=_l("时间格式应为 HH:MM,如 18:00"))],
+        validators=[
+            InputRequired(message=_l("请填写开始时间")),
+            Regexp(_HHMM, message=_l("时间格式应为 HH:MM,如 18:00")),
+        ],
     )
     quiet_end = StringField(
         _l("非办公时间结束"),
-        validators=[InputRequired(message=_l("请填写结束时间")),
-                    Regexp(_HHMM, message=_l("时间格式应为 HH:MM,如 08:00"))],
+        validators=[
+            InputRequired(message=_l("请填写结束时间")),
+            Regexp(_HHMM, message=_l("时间格式应为 HH:MM,如 08:00")),
+        ],
     )
     quiet_non_working = BooleanField(_l("周末和节假日(按工作日历)全天显示“非办公时间”画面"))
     opening_text = StringField(
@@ -50,8 +58,12 @@ class KioskSettingsForm(FlaskForm):
     )
     submit = SubmitField(_l("保存"))
 
-    PANEL_FIELDS = {"live": "panel_live", "published": "panel_published", "honor": "panel_honor",
-                    "topbottom": "panel_topbottom"}
+    PANEL_FIELDS = {
+        "live": "panel_live",
+        "published": "panel_published",
+        "honor": "panel_honor",
+        "topbottom": "panel_topbottom",
+    }
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
@@ -66,8 +78,15 @@ class KioskSettingsForm(FlaskForm):
     def fill(self, settings: dict) -> None:
         for panel, name in self.PANEL_FIELDS.items():
             getattr(self, name).data = panel in settings["panels"]
-        for name in ("interval", "top_n", "quiet_enabled", "quiet_start", "quiet_end", "quiet_non_working",
-                     "opening_text"):
+        for name in (
+            "interval",
+            "top_n",
+            "quiet_enabled",
+            "quiet_start",
+            "quiet_end",
+            "quiet_non_working",
+            "opening_text",
+        ):
             getattr(self, name).data = settings[name]
 
     def values(self) -> dict:
@@ -103,6 +122,9 @@ def kiosk_settings():
     else:
         form.fill(kiosk.get_settings())
     return render_template(
-        "admin/kiosk_settings.html", form=form, screens=kiosk.screens(),
-        silent_minutes=int(kiosk.SILENT_AFTER.total_seconds() // 60), default_screen=kiosk.DEFAULT_SCREEN,
+        "admin/kiosk_settings.html",
+        form=form,
+        screens=kiosk.screens(),
+        silent_minutes=int(kiosk.SILENT_AFTER.total_seconds() // 60),
+        default_screen=kiosk.DEFAULT_SCREEN,
     ), status

@@ -37,8 +37,12 @@ def index():
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(_login_limit, key_func=_account_and_address, methods=["POST"],
-               deduct_when=lambda response: response.status_code != 302)
+@limiter.limit(
+    _login_limit,
+    key_func=_account_and_address,
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code != 302,
+)
 def login():
     form = LoginForm()
     if form.validate_on_submit():

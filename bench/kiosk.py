@@ -38,12 +38,36 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 UNIT_NAMES = [
-    "市公安局出入境管理支队", "市公安局交通警察支队", "市公安局户政管理处", "市市场监督管理局", "市税务局",
-    "市人力资源和社会保障局", "市医疗保障局", "市住房公积金管理中心", "市不动产登记中心", "市自然资源局",
-    "市住房和城乡建设局", "市生态环境局", "市交通运输局", "市商务局", "市卫生健康委员会",
-    "市民政局", "市司法局", "市财政局", "市教育局", "市文化旅游和广播电视局",
-    "市农业农村局", "市水利局", "市应急管理局", "市退役军人事务局", "市残疾人联合会",
-    "国网市供电公司", "市燃气集团", "市自来水公司", "市公证处", "市烟草专卖局",
+    "市公安局出入境管理支队",
+    "市公安局交通警察支队",
+    "市公安局户政管理处",
+    "市市场监督管理局",
+    "市税务局",
+    "市人力资源和社会保障局",
+    "市医疗保障局",
+    "市住房公积金管理中心",
+    "市不动产登记中心",
+    "市自然资源局",
+    "市住房和城乡建设局",
+    "市生态环境局",
+    "市交通运输局",
+    "市商务局",
+    "市卫生健康委员会",
+    "市民政局",
+    "市司法局",
+    "市财政局",
+    "市教育局",
+    "市文化旅游和广播电视局",
+    "市农业农村局",
+    "市水利局",
+    "市应急管理局",
+    "市退役军人事务局",
+    "市残疾人联合会",
+    "国网市供电公司",
+    "市燃气集团",
+    "市自来水公司",
+    "市公证处",
+    "市烟草专卖局",
 ]
 RULES = ["D01", "D02a", "D03", "D05a", "D07a", "D08", "D09", "D10", "D14", "B03", "B05"]
 
@@ -70,8 +94,10 @@ def fill(database_url: str) -> None:
     with app.app_context():
         upgrade()
         ensure_shipped()
-        units = [Unit(code=f"U{i + 1:02d}", name=name, windows="1;2;3", display_order=i)
-                 for i, name in enumerate(UNIT_NAMES)]
+        units = [
+            Unit(code=f"U{i + 1:02d}", name=name, windows="1;2;3", display_order=i)
+            for i, name in enumerate(UNIT_NAMES)
+        ]
         db.session.add_all(units)
         db.session.commit()
         now = hall_now().replace(tzinfo=None)
@@ -106,8 +132,9 @@ def change_now_and_then(database_url: str, every: float, stop: threading.Event) 
             db.session.commit()
 
 
-def screen(port: int, target: str, name: str, tag: str, deadline: float, counts: dict,
-           lock: threading.Lock) -> None:
+def screen(
+    port: int, target: str, name: str, tag: str, deadline: float, counts: dict, lock: threading.Lock
+) -> None:
     """One screen on one keep-alive connection, polling as fast as the server answers until the deadline.
 
     It starts from the version its page was loaded with (`tag`), as a browser's poller does."""
@@ -141,15 +168,17 @@ def screen(port: int, target: str, name: str, tag: str, deadline: float, counts:
         counts.setdefault("latencies", []).extend(latencies)
 
 
-def client_process(port: int, target: str, names: list[str], tag: str, start_at: float, seconds: float,
-                   out) -> None:
+def client_process(
+    port: int, target: str, names: list[str], tag: str, start_at: float, seconds: float, out
+) -> None:
     while time.time() < start_at:
         time.sleep(0.001)
     deadline = time.perf_counter() + seconds
     counts: dict = {}
     lock = threading.Lock()
-    threads = [threading.Thread(target=screen, args=(port, target, n, tag, deadline, counts, lock))
-               for n in names]
+    threads = [
+        threading.Thread(target=screen, args=(port, target, n, tag, deadline, counts, lock)) for n in names
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -172,8 +201,9 @@ def run(port: int, target: str, screens: int, seconds: float, processes: int) ->
     queue: multiprocessing.Queue = multiprocessing.Queue()
     start_at = time.time() + 0.5
     procs = [
-        multiprocessing.Process(target=client_process,
-                                args=(port, target, names[i::processes], tag, start_at, seconds, queue))
+        multiprocessing.Process(
+            target=client_process, args=(port, target, names[i::processes], tag, start_at, seconds, queue)
+        )
         for i in range(processes)
     ]
     for p in procs:
@@ -191,7 +221,9 @@ def run(port: int, target: str, screens: int, seconds: float, processes: int) ->
     lat = sorted(total.pop("latencies"))
     ok = sum(n for status, n in total.items() if status in (200, 204, 304))
     return {
-        "rate": ok / seconds, "statuses": dict(sorted(total.items())), "requests": ok,
+        "rate": ok / seconds,
+        "statuses": dict(sorted(total.items())),
+        "requests": ok,
         "p50_ms": 1000 * lat[len(lat) // 2] if lat else 0.0,
         "p99_ms": 1000 * lat[int(len(lat) * 0.99)] if lat else 0.0,
     }
@@ -216,8 +248,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--screens", type=int, default=100)
-    parser.add_argument("--change-every", type=float, default=2.0,
-                        help="seconds between admin changes; 0: none")
+    parser.add_argument(
+        "--change-every", type=float, default=2.0, help="seconds between admin changes; 0: none"
+    )
     parser.add_argument("--processes", type=int, default=4, help="client processes sharing the screens")
     parser.add_argument("--rounds", type=int, default=5, help="alternating poll/static slices")
     args = parser.parse_args()
@@ -229,8 +262,20 @@ def main() -> None:
     os.environ.update({"DATABASE_URL": database_url, "SECRET_KEY": "bench-only"})
     print(f"Filling {database_url} …", flush=True)
     fill(database_url)
-    command = [str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-k", "gthread", "--threads", "8",
-               "-b", f"127.0.0.1:{port}", "--log-level", "warning", "app:create_app()"]
+    command = [
+        str(ROOT / ".venv/bin/gunicorn"),
+        "-w",
+        "2",
+        "-k",
+        "gthread",
+        "--threads",
+        "8",
+        "-b",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "app:create_app()",
+    ]
     print("Server:", " ".join(command[:-1]), f"'{command[-1]}'", flush=True)
     server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     stop = threading.Event()
@@ -242,11 +287,13 @@ def main() -> None:
             for target in ("poll", "static"):
                 changer = None
                 if target == "poll" and args.change_every > 0:
-                    changer = threading.Thread(target=change_now_and_then,
-                                               args=(database_url, args.change_every, stop), daemon=True)
+                    changer = threading.Thread(
+                        target=change_now_and_then, args=(database_url, args.change_every, stop), daemon=True
+                    )
                     changer.start()
-                totals[target].append(run(port, target, args.screens, args.seconds / args.rounds,
-                                          args.processes))
+                totals[target].append(
+                    run(port, target, args.screens, args.seconds / args.rounds, args.processes)
+                )
                 stop.set()
                 if changer:
                     changer.join(timeout=5)
@@ -260,12 +307,16 @@ def main() -> None:
             requests = sum(p["requests"] for p in parts)
             results[target] = r = {"rate": requests / args.seconds, "requests": requests}
             p50, p99 = max(p["p50_ms"] for p in parts), max(p["p99_ms"] for p in parts)
-            print(f"{target:>6}: {r['rate']:8.0f} req/s  ({requests} in {args.seconds:.0f} s; worst slice: "
-                  f"p50 {p50:.1f} ms, p99 {p99:.1f} ms)  statuses {dict(sorted(statuses.items()))}",
-                  flush=True)
+            print(
+                f"{target:>6}: {r['rate']:8.0f} req/s  ({requests} in {args.seconds:.0f} s; worst slice: "
+                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms)  statuses {dict(sorted(statuses.items()))}",
+                flush=True,
+            )
         ratio = results["poll"]["rate"] / results["static"]["rate"] if results["static"]["rate"] else 0.0
-        print(f"{args.screens} screens, poll/static = {ratio:.2f} (aim: >= 0.50) "
-              f"on {os.cpu_count()} CPUs, gunicorn -w 2 -k gthread --threads 8")
+        print(
+            f"{args.screens} screens, poll/static = {ratio:.2f} (aim: >= 0.50) "
+            f"on {os.cpu_count()} CPUs, gunicorn -w 2 -k gthread --threads 8"
+        )
     finally:
         stop.set()
         os.killpg(server.pid, signal.SIGTERM)

@@ -39,7 +39,9 @@ def _date_text(now) -> str:
     weekday = weekdays[(now.weekday() + 1) % 7] if len(weekdays) == 7 else ""
     return (
         _("{y}年{m}月{d}日 {w}")
-        .replace("{y}", str(now.year)).replace("{m}", str(now.month)).replace("{d}", str(now.day))
+        .replace("{y}", str(now.year))
+        .replace("{m}", str(now.month))
+        .replace("{d}", str(now.day))
         .replace("{w}", weekday)
     )
 

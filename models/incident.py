@@ -1,4 +1,4 @@
-"""Incidents (deductions and bonuses), their evidence and their history. Never deleted: voided with a reason."""
+"""Incidents (deductions and bonuses), their evidence and history. Never deleted: voided with a reason."""
 
 from __future__ import annotations
 

@@ -13,8 +13,9 @@ class MonthFilterForm(FlaskForm):
         csrf = False  # a read-only GET filter: nothing is written
 
     # Our own check below gives the Chinese message (WTForms' built-in choice check is English).
-    month = SelectField(_l("月份"), validate_choice=False,
-                        validators=[DataRequired(message=_l("请选择月份"))])
+    month = SelectField(
+        _l("月份"), validate_choice=False, validators=[DataRequired(message=_l("请选择月份"))]
+    )
 
     def __init__(self, *args, months: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)

@@ -51,8 +51,12 @@ def _incident_or_404(incident_id: int):
 def _evidence(incident) -> list[dict]:
     # The evidence endpoint belongs to the admin blueprint; it serves unit users their own unit's files.
     return [
-        {"id": e.id, "filename": e.filename, "is_image": evidence_files.displayable(e),
-         "url": url_for("admin.evidence_file", evidence_id=e.id)}
+        {
+            "id": e.id,
+            "filename": e.filename,
+            "is_image": evidence_files.displayable(e),
+            "url": url_for("admin.evidence_file", evidence_id=e.id),
+        }
         for e in incident.evidence
     ]
 
@@ -126,8 +130,9 @@ def item_detail(incident_id: int):
 def item_notice(incident_id: int):
     unit, incident = _incident_or_404(incident_id)
     rule = portal.incident_rule(incident)
-    return render_template("portal/item_notice.html", unit=unit, incident=incident, rule=rule,
-                           notice_title=_notice_title(rule))
+    return render_template(
+        "portal/item_notice.html", unit=unit, incident=incident, rule=rule, notice_title=_notice_title(rule)
+    )
 
 
 @bp.route("/rankings")
@@ -148,7 +153,13 @@ def rankings():
     else:
         status = 422
     body = render_page_or_block(
-        "portal/rankings.html", "rankings_table", unit=unit, form=form, rows=rows, year=year, month=month,
+        "portal/rankings.html",
+        "rankings_table",
+        unit=unit,
+        form=form,
+        rows=rows,
+        year=year,
+        month=month,
         state=state,
     )
     return body, status

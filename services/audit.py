@@ -16,7 +16,9 @@ def acting_user_id() -> int | None:
         return None
 
 
-def record(action: str, target: str = "", before: Any = None, after: Any = None, user_id: int | None = None) -> None:
+def record(
+    action: str, target: str = "", before: Any = None, after: Any = None, user_id: int | None = None
+) -> None:
     db.session.add(
         AuditLog(
             action=action,

@@ -102,8 +102,16 @@ def _item_cells(n: int, item: ItemRow) -> list:
         what = _("%(title)s(免扣)", title=item.title)
     if item.public_text:
         what = f"{what}\n{item.public_text}"
-    return [n, item.rule_code, what, item.occurred_on, item.window or "", item.staff_name or "", item.count,
-            item.points]
+    return [
+        n,
+        item.rule_code,
+        what,
+        item.occurred_on,
+        item.window or "",
+        item.staff_name or "",
+        item.count,
+        item.points,
+    ]
 
 
 def detail_table_xlsx(unit_code: str, year: int, month: int) -> bytes:
@@ -117,11 +125,15 @@ def detail_table_xlsx(unit_code: str, year: int, month: int) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = _("考核评分明细表")
-    _title(ws, _("%(unit)s %(year)d年%(month)d月 考核评分明细表", unit=unit.name, year=year, month=month),
-           len(columns))
+    _title(
+        ws,
+        _("%(unit)s %(year)d年%(month)d月 考核评分明细表", unit=unit.name, year=year, month=month),
+        len(columns),
+    )
     status = STATUS_LABELS.get(view.status, view.status)
-    ws.cell(row=2, column=1, value=_("规则版本:%(key)s    状态:%(status)s", key=view.rulebook.key,
-                                     status=status))
+    ws.cell(
+        row=2, column=1, value=_("规则版本:%(key)s    状态:%(status)s", key=view.rulebook.key, status=status)
+    )
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=len(columns))
     ws.cell(row=2, column=1).alignment = Alignment(horizontal="right")
     _header(ws, 3, columns)
@@ -162,16 +174,25 @@ def detail_table_xlsx(unit_code: str, year: int, month: int) -> bytes:
     else:
         settings = view.rulebook.settings
         section(_("一、扣分项目"), view.deduction_items)
-        total(_("扣分小计"), -result.deductions,
-              _("扣完为止") if result.deductions > settings.base_score else "")
+        total(
+            _("扣分小计"),
+            -result.deductions,
+            _("扣完为止") if result.deductions > settings.base_score else "",
+        )
         section(_("二、加分项目"), view.bonus_items)
-        total(_("加分小计"), result.bonus,
-              _("每月加分不超过 %(cap)d 分", cap=settings.bonus_cap) if view.bonus_capped else "")
+        total(
+            _("加分小计"),
+            result.bonus,
+            _("每月加分不超过 %(cap)d 分", cap=settings.bonus_cap) if view.bonus_capped else "",
+        )
         total(_("基础分"), settings.base_score)
         total(_("得分"), result.score)
         total(_("等级"), str(GRADE_LABELS.get(str(result.grade), result.grade)))
-        total(_("排名"), result.rank,
-              _("第 %(rank)d 名 / 共 %(total)d 个单位", rank=result.rank, total=view.total_units))
+        total(
+            _("排名"),
+            result.rank,
+            _("第 %(rank)d 名 / 共 %(total)d 个单位", rank=result.rank, total=view.total_units),
+        )
         if result.flags:
             total(_("处理措施"), "", "、".join(str(FLAG_LABELS.get(f, f)) for f in result.flag_codes))
     _widths(ws, [7, 9, 44, 12, 8, 10, 7, 9])
@@ -188,15 +209,29 @@ def rankings_xlsx(year: int, month: int) -> bytes:
     ws = wb.active
     ws.title = _("考核排名")
     _title(ws, _("%(year)d年%(month)d月 派驻单位考核排名", year=year, month=month), len(columns))
-    ws.cell(row=2, column=1, value=_("规则版本:%(key)s    状态:%(status)s", key=result.rulebook_key,
-                                     status=STATUS_LABELS.get(status, status)))
+    ws.cell(
+        row=2,
+        column=1,
+        value=_(
+            "规则版本:%(key)s    状态:%(status)s",
+            key=result.rulebook_key,
+            status=STATUS_LABELS.get(status, status),
+        ),
+    )
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=len(columns))
     ws.cell(row=2, column=1).alignment = Alignment(horizontal="right")
     _header(ws, 3, columns)
     for r, u in enumerate(result.units, start=4):
-        values = [u.rank, u.code, u.name, u.deductions, u.bonus, u.score,
-                  str(GRADE_LABELS.get(str(u.grade), u.grade)),
-                  "、".join(str(FLAG_LABELS.get(f, f)) for f in u.flag_codes)]
+        values = [
+            u.rank,
+            u.code,
+            u.name,
+            u.deductions,
+            u.bonus,
+            u.score,
+            str(GRADE_LABELS.get(str(u.grade), u.grade)),
+            "、".join(str(FLAG_LABELS.get(f, f)) for f in u.flag_codes),
+        ]
         for col, value in enumerate(values, start=1):
             cell = ws.cell(row=r, column=col, value=value)
             cell.border = BOX

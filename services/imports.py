@@ -604,7 +604,9 @@ def _parse_staff(it: _Rows, result: ParseResult) -> None:
                 if _overlaps(rec["start_date"], rec["end_date"], other["start_date"], other["end_date"]):
                     span = _span(other["start_date"], other["end_date"])
                     it.error(
-                        "start_date", rec["start_date"], f"与第{other['row']}行的岗位时间({span})重叠",
+                        "start_date",
+                        rec["start_date"],
+                        f"与第{other['row']}行的岗位时间({span})重叠",
                         row_number=rec["row"],
                     )
                     bad = True

@@ -12,13 +12,31 @@ from services.clock import to_hall, utc_now
 from services.months import require_open_for
 from services.rulebooks import rulebook_for_month
 
-EDITABLE = ("rule_code", "occurred_at", "count", "staff_pk", "window", "note", "public_text", "deadline",
-            "rectified_on", "exempt", "linked_id")
+EDITABLE = (
+    "rule_code",
+    "occurred_at",
+    "count",
+    "staff_pk",
+    "window",
+    "note",
+    "public_text",
+    "deadline",
+    "rectified_on",
+    "exempt",
+    "linked_id",
+)
 
 
 def rule_problems(
-    rulebook: Rulebook, rule_code: str, *, count: int | None, staff_category: str | None,
-    deadline: date | None, exempt: bool, window: str | None = None, unit: Unit | None = None,
+    rulebook: Rulebook,
+    rule_code: str,
+    *,
+    count: int | None,
+    staff_category: str | None,
+    deadline: date | None,
+    exempt: bool,
+    window: str | None = None,
+    unit: Unit | None = None,
 ) -> list[tuple[str, str]]:
     """What is wrong with an incident's fields under the rulebook, as (field, Chinese message) pairs.
 
@@ -66,8 +84,11 @@ def snapshot(incident: Incident) -> dict:
 
 def _log(incident: Incident, action: str, reason: str = "", before: dict | None = None) -> None:
     after = snapshot(incident)
-    db.session.add(IncidentHistory(incident=incident, by_id=acting_user_id(), action=action, reason=reason,
-                                   snapshot=after))
+    db.session.add(
+        IncidentHistory(
+            incident=incident, by_id=acting_user_id(), action=action, reason=reason, snapshot=after
+        )
+    )
     record(f"incident.{action}", f"incident:{incident.id}", before=before, after=after)
 
 
@@ -75,9 +96,14 @@ def _check(incident: Incident) -> None:
     day = to_hall(incident.occurred_at)
     rulebook = rulebook_for_month(day.year, day.month)
     problems = rule_problems(
-        rulebook, incident.rule_code, count=incident.count,
-        staff_category=_category(incident.staff, day.date()), deadline=incident.deadline,
-        exempt=incident.exempt, window=incident.window, unit=incident.unit,
+        rulebook,
+        incident.rule_code,
+        count=incident.count,
+        staff_category=_category(incident.staff, day.date()),
+        deadline=incident.deadline,
+        exempt=incident.exempt,
+        window=incident.window,
+        unit=incident.unit,
     )
     if problems:
         raise DomainError(";".join(msg for _, msg in problems))
@@ -91,20 +117,45 @@ def _category(staff: Staff | None, day: date) -> str | None:
 
 
 def create(
-    unit: Unit, rule_code: str, occurred_at: datetime, *, count: int = 1, staff: Staff | None = None,
-    window: str | None = None, note: str = "", public_text: str = "", deadline: date | None = None,
-    rectified_on: date | None = None, exempt: bool = False, linked: Incident | None = None,
-    status: str = IncidentStatus.CONFIRMED, source: str = "desk", detection_key: str | None = None,
+    unit: Unit,
+    rule_code: str,
+    occurred_at: datetime,
+    *,
+    count: int = 1,
+    staff: Staff | None = None,
+    window: str | None = None,
+    note: str = "",
+    public_text: str = "",
+    deadline: date | None = None,
+    rectified_on: date | None = None,
+    exempt: bool = False,
+    linked: Incident | None = None,
+    status: str = IncidentStatus.CONFIRMED,
+    source: str = "desk",
+    detection_key: str | None = None,
     detection_reason: str | None = None,
 ) -> Incident:
     if occurred_at.tzinfo is None:
         raise ValueError("occurred_at must be aware")
     require_open_for(occurred_at)
     incident = Incident(
-        unit=unit, rule_code=rule_code, occurred_at=occurred_at, count=count, staff=staff,
-        window=window or None, note=note or "", public_text=public_text or "", deadline=deadline,
-        rectified_on=rectified_on, exempt=exempt, linked=linked, status=status, source=source,
-        detection_key=detection_key, detection_reason=detection_reason, recorded_by_id=acting_user_id(),
+        unit=unit,
+        rule_code=rule_code,
+        occurred_at=occurred_at,
+        count=count,
+        staff=staff,
+        window=window or None,
+        note=note or "",
+        public_text=public_text or "",
+        deadline=deadline,
+        rectified_on=rectified_on,
+        exempt=exempt,
+        linked=linked,
+        status=status,
+        source=source,
+        detection_key=detection_key,
+        detection_reason=detection_reason,
+        recorded_by_id=acting_user_id(),
         created_at=utc_now(),
     )
     _check(incident)

@@ -78,6 +78,7 @@ _build: str | None = None
 
 # --- settings -------------------------------------------------------------------------------------
 
+
 def _normalise(raw: dict | None) -> dict:
     """Stored settings merged over the defaults; anything stored that is no longer valid falls back."""
     out = dict(DEFAULTS)
@@ -168,6 +169,7 @@ def opening_hours() -> list[tuple[str, str]]:
 
 # --- the version of the screen --------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Version:
     tag: str  # the ETag and the poll URL's `v`
@@ -249,6 +251,7 @@ def current_version() -> Version:
 
 # --- the panels -----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Row:
     rank: int
@@ -309,7 +312,7 @@ def pages(rows: list[Row], most: int) -> list[list[Row]]:
         return [[]]
     count = -(-len(rows) // most)
     size = -(-len(rows) // count)
-    return [rows[i:i + size] for i in range(0, len(rows), size)]
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
 def _slides(panel: Panel, most: int) -> list[Slide]:
@@ -338,8 +341,14 @@ def _month_rows(result: MonthResult) -> list[Row]:
     # discipline inspectors, staff replacement) that the bulletin handles; a public screen shows the
     # ranking only, as the hall's published notice does.
     return [
-        Row(rank=u.rank, name=u.name, score=u.score, deductions=u.deductions, bonus=u.bonus,
-            grade=str(u.grade))
+        Row(
+            rank=u.rank,
+            name=u.name,
+            score=u.score,
+            deductions=u.deductions,
+            bonus=u.bonus,
+            grade=str(u.grade),
+        )
         for u in result.units
     ]
 
@@ -353,10 +362,14 @@ def _live_panel(today: date) -> Panel:
     row = db.session.scalar(select(Month.status).where(Month.year == today.year, Month.month == today.month))
     items = [i for u in result.units for i in u.items]
     return Panel(
-        kind="live", year=today.year, month=today.month, status=row or MonthStatus.OPEN,
+        kind="live",
+        year=today.year,
+        month=today.month,
+        status=row or MonthStatus.OPEN,
         rows=_month_rows(result),
         stats={
-            "units": len(result.units), "average": _average(result),
+            "units": len(result.units),
+            "average": _average(result),
             "deduction_items": sum(1 for i in items if i.points < 0),
             "bonus_items": sum(1 for i in items if i.points > 0),
         },
@@ -375,13 +388,24 @@ def _published_panel(published: set[tuple[int, int]]) -> Panel | None:
     if earlier is not None:
         was = {u.code: u.rank for u in earlier.units}
         rows = [
-            Row(rank=row.rank, name=row.name, score=row.score, deductions=row.deductions, bonus=row.bonus,
-                grade=row.grade, change=None if unit.code not in was else was[unit.code] - unit.rank,
-                new=unit.code not in was)
+            Row(
+                rank=row.rank,
+                name=row.name,
+                score=row.score,
+                deductions=row.deductions,
+                bonus=row.bonus,
+                grade=row.grade,
+                change=None if unit.code not in was else was[unit.code] - unit.rank,
+                new=unit.code not in was,
+            )
             for row, unit in zip(rows, result.units, strict=True)
         ]
     return Panel(
-        kind="published", year=year, month=month, status=MonthStatus.PUBLISHED, rows=rows,
+        kind="published",
+        year=year,
+        month=month,
+        status=MonthStatus.PUBLISHED,
+        rows=rows,
         stats={"units": len(result.units), "average": _average(result), "grades": _grades(result)},
         compared_to=before if earlier is not None else None,
     )
@@ -415,12 +439,24 @@ def _honor_panel(today: date, known: set[tuple[int, int]], published: set[tuple[
         total = sum(scores)
         if total != previous_total:
             rank, previous_total = position, total
-        rows.append(Row(
-            rank=rank, name=units[-1].name, score=total, scores=scores, grade=Grade.EXCELLENT.value,
-        ))
+        rows.append(
+            Row(
+                rank=rank,
+                name=units[-1].name,
+                score=total,
+                scores=scores,
+                grade=Grade.EXCELLENT.value,
+            )
+        )
     return Panel(
-        kind="honor", year=year, month=months[-1][1], quarter=quarter, months=months, partial=partial,
-        rows=rows, stats={"candidates": len(rows), "units": len(results[-1].units) if results else 0},
+        kind="honor",
+        year=year,
+        month=months[-1][1],
+        quarter=quarter,
+        months=months,
+        partial=partial,
+        rows=rows,
+        stats={"candidates": len(rows), "units": len(results[-1].units) if results else 0},
     )
 
 
@@ -429,7 +465,7 @@ def _topbottom_panel(live: Panel, n: int) -> Panel:
     n = min(n, len(rows) // 2) if len(rows) > 1 else len(rows)
     panel = Panel(kind="topbottom", year=live.year, month=live.month, status=live.status, rows=rows)
     panel.top = rows[:n]
-    panel.bottom = rows[len(rows) - n:] if n else []
+    panel.bottom = rows[len(rows) - n :] if n else []
     return panel
 
 
@@ -463,8 +499,12 @@ def _build_view(version: Version) -> ScreenView:
             panel.landscape = _slides(panel, ROWS_LANDSCAPE)
             panel.portrait = _slides(panel, ROWS_PORTRAIT)
     return ScreenView(
-        version=version, panels=panels, quiet=version.quiet, interval=settings["interval"],
-        hours=opening_hours(), opening_text=settings["opening_text"],
+        version=version,
+        panels=panels,
+        quiet=version.quiet,
+        interval=settings["interval"],
+        hours=opening_hours(),
+        opening_text=settings["opening_text"],
     )
 
 
@@ -486,6 +526,7 @@ def clear_caches() -> None:
 
 
 # --- the screens' last contact --------------------------------------------------------------------
+
 
 def screen_name(raw: str | None) -> str:
     """The `?screen=` name, cleaned: no control or markup characters, at most 32 characters."""
@@ -547,7 +588,11 @@ def screens() -> list[ScreenContact]:
     """Every screen that ever polled, with its last contact; silent when quiet for over two minutes."""
     now = utc_now()
     return [
-        ScreenContact(name=s.name, address=s.address, last_seen_at=s.last_seen_at,
-                      silent=now - s.last_seen_at > SILENT_AFTER)
+        ScreenContact(
+            name=s.name,
+            address=s.address,
+            last_seen_at=s.last_seen_at,
+            silent=now - s.last_seen_at > SILENT_AFTER,
+        )
         for s in db.session.scalars(select(KioskScreen).order_by(KioskScreen.name))
     ]

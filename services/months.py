@@ -1,4 +1,4 @@
-"""The month lifecycle: open (live) -> closed (frozen snapshot) -> published (bulletin); reopen with a reason."""
+"""The month lifecycle: open (live) -> closed (frozen) -> published (bulletin); reopen with a reason."""
 
 from __future__ import annotations
 
@@ -75,7 +75,12 @@ def reopen(year: int, month: int, reason: str) -> Month:
     row.status = MonthStatus.OPEN
     row.snapshot = None
     row.published_at = None
-    record("month.reopen", f"month:{row.label}", before={"status": before}, after={"status": "open", "reason": reason})
+    record(
+        "month.reopen",
+        f"month:{row.label}",
+        before={"status": before},
+        after={"status": "open", "reason": reason},
+    )
     db.session.flush()
     return row
 
@@ -84,5 +89,7 @@ def last_published() -> Month | None:
     from sqlalchemy import select
 
     return db.session.scalar(
-        select(Month).where(Month.status == MonthStatus.PUBLISHED).order_by(Month.year.desc(), Month.month.desc())
+        select(Month)
+        .where(Month.status == MonthStatus.PUBLISHED)
+        .order_by(Month.year.desc(), Month.month.desc())
     )

@@ -312,7 +312,8 @@ def trend_charts(points: list[MonthSummary]) -> TrendCharts:
     # The year under the first month and under each January (not both when they are neighbours).
     sublabels = [
         _("%(y)d年", y=p.year)
-        if p.month == 1 or (i == 0 and not (len(points) > 1 and points[1].month == 1)) else ""
+        if p.month == 1 or (i == 0 and not (len(points) > 1 and points[1].month == 1))
+        else ""
         for i, p in enumerate(points)
     ]
     scores = [p.score for p in points]
@@ -321,21 +322,45 @@ def trend_charts(points: list[MonthSummary]) -> TrendCharts:
 
     lo, hi = score_range(scores, settings.qualified_from - 10, settings.base_score)
     # The grade bounds are the lines a unit reads its score against.
-    score_ticks = sorted({lo, hi, settings.qualified_from, settings.good_from, settings.excellent_above,
-                          settings.base_score} & set(range(lo, hi + 1)))
+    score_ticks = sorted(
+        {lo, hi, settings.qualified_from, settings.good_from, settings.excellent_above, settings.base_score}
+        & set(range(lo, hi + 1))
+    )
     score_svg = line_chart(
-        "trend-score", _("得分"), labels, scores, y_min=lo, y_max=hi, ticks=score_ticks,
-        sublabels=sublabels, hollow_last=live_last,
+        "trend-score",
+        _("得分"),
+        labels,
+        scores,
+        y_min=lo,
+        y_max=hi,
+        ticks=score_ticks,
+        sublabels=sublabels,
+        hollow_last=live_last,
         point_titles=[_("%(month)s:%(score)s 分", month=p.label, score=p.score) for p in points],
         description="; ".join(f"{p.label} {p.score}" for p in points if p.score is not None),
     )
     most = max([p.total_units for p in points] + [r for r in ranks if r is not None] + [2])
     rank_svg = line_chart(
-        "trend-rank", _("名次(第1名在上)"), labels, ranks, y_min=1, y_max=most,
-        ticks=sorted({1, most, *nice_ticks(1, most)} - {0}), sublabels=sublabels, invert=True,
-        stroke="#1f5fbf", hollow_last=live_last,
-        point_titles=[_("%(month)s:第 %(rank)s 名 / 共 %(total)s 个单位", month=p.label, rank=p.rank,
-                        total=p.total_units) for p in points],
+        "trend-rank",
+        _("名次(第1名在上)"),
+        labels,
+        ranks,
+        y_min=1,
+        y_max=most,
+        ticks=sorted({1, most, *nice_ticks(1, most)} - {0}),
+        sublabels=sublabels,
+        invert=True,
+        stroke="#1f5fbf",
+        hollow_last=live_last,
+        point_titles=[
+            _(
+                "%(month)s:第 %(rank)s 名 / 共 %(total)s 个单位",
+                month=p.label,
+                rank=p.rank,
+                total=p.total_units,
+            )
+            for p in points
+        ],
         description="; ".join(f"{p.label} #{p.rank}" for p in points if p.rank is not None),
     )
     return TrendCharts(score_svg=score_svg, rank_svg=rank_svg, points=tuple(points))

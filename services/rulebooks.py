@@ -19,7 +19,9 @@ def ensure_shipped() -> RulebookVersion:
     row = db.session.scalar(select(RulebookVersion).where(RulebookVersion.key == shipped.key))
     if row is None:
         row = RulebookVersion(
-            key=shipped.key, title=shipped.title, effective_from=shipped.effective_from,
+            key=shipped.key,
+            title=shipped.title,
+            effective_from=shipped.effective_from,
             data=rulebook_to_dict(shipped),
         )
         db.session.add(row)
@@ -78,10 +80,17 @@ def publish_version(data: dict, created_by_id: int | None = None) -> RulebookVer
     if by_key(rb.key):
         raise DomainError(f"规则版本 {rb.key} 已存在,请换一个版本号")
     row = RulebookVersion(
-        key=rb.key, title=rb.title, effective_from=rb.effective_from, data=rulebook_to_dict(rb),
+        key=rb.key,
+        title=rb.title,
+        effective_from=rb.effective_from,
+        data=rulebook_to_dict(rb),
         created_by_id=created_by_id,
     )
     db.session.add(row)
     db.session.flush()
-    record("rulebook.publish", f"rulebook:{rb.key}", after={"key": rb.key, "effective_from": str(rb.effective_from)})
+    record(
+        "rulebook.publish",
+        f"rulebook:{rb.key}",
+        after={"key": rb.key, "effective_from": str(rb.effective_from)},
+    )
     return row

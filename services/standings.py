@@ -49,16 +49,25 @@ def incidents_for_month(year: int, month: int) -> list[IncidentIn]:
     # occurred_at is read as the database gives it (SQLite: text) and turned into a hall date below:
     # building an aware datetime per row is most of the time of a month with thousands of incidents.
     columns = (
-        Incident.id, Unit.code, Incident.rule_code, type_coerce(Incident.occurred_at, String), Incident.count,
-        Incident.exempt, Incident.deadline, Incident.rectified_on,
+        Incident.id,
+        Unit.code,
+        Incident.rule_code,
+        type_coerce(Incident.occurred_at, String),
+        Incident.count,
+        Incident.exempt,
+        Incident.deadline,
+        Incident.rectified_on,
     )
     base = select(*columns).join(Unit, Unit.id == Incident.unit_id).where(Unit.active.is_(True))
     # Two queries rather than one with OR, so each can use its own index (status+occurred_at; rule_code):
     # with the OR the database scans every confirmed incident of every month. The D19a query checks the
     # status in Python, or SQLite (without statistics) would pick the status index and scan them all.
     dated = db.session.execute(
-        base.where(Incident.status == IncidentStatus.CONFIRMED, Incident.occurred_at >= start,
-                   Incident.occurred_at < end)
+        base.where(
+            Incident.status == IncidentStatus.CONFIRMED,
+            Incident.occurred_at >= start,
+            Incident.occurred_at < end,
+        )
     ).all()
     overdue = [
         row[:-1]
@@ -76,8 +85,14 @@ def incidents_for_month(year: int, month: int) -> list[IncidentIn]:
         for i, code, rule, at, count, exempt, deadline, rectified in rows:
             if i not in out:
                 out[i] = IncidentIn(
-                    id=i, unit_code=code, rule_code=rule, occurred_on=day_of(at), count=count or 1,
-                    exempt=bool(exempt), deadline=deadline, rectified_on=rectified,
+                    id=i,
+                    unit_code=code,
+                    rule_code=rule,
+                    occurred_on=day_of(at),
+                    count=count or 1,
+                    exempt=bool(exempt),
+                    deadline=deadline,
+                    rectified_on=rectified,
                 )
     return list(out.values())
 
@@ -117,8 +132,13 @@ def _score_live(
     year: int, month: int, today: date, earlier_unqualified: dict[str, int] | None
 ) -> MonthResult:
     return score_month(
-        rulebook_for_month(year, month), active_units(), incidents_for_month(year, month),
-        year, month, today, earlier_unqualified,
+        rulebook_for_month(year, month),
+        active_units(),
+        incidents_for_month(year, month),
+        year,
+        month,
+        today,
+        earlier_unqualified,
     )
 
 
@@ -215,7 +235,9 @@ def standings(year: int, month: int) -> MonthResult:
     frozen = _frozen(year, month)
     if frozen:
         return frozen
-    key = (db.engine.url.render_as_string(), year, month, hall_today(), change_marker())
+    # The newest audit row's id and time: ids alone repeat after a restore of an older backup.
+    marker = tuple(db.session.execute(select(func.max(AuditLog.id), func.max(AuditLog.at))).one())
+    key = (db.engine.url.render_as_string(), year, month, hall_today(), marker)
     with _cache_lock:
         hit = _cache.get(key)
     if hit:
@@ -237,8 +259,14 @@ def standings_json(year: int, month: int) -> dict:
         "status": str(month_status(year, month)),
         "units": [
             {
-                "code": u.code, "name": u.name, "rank": u.rank, "score": u.score,
-                "deductions": u.deductions, "bonus": u.bonus, "grade": str(u.grade), "flags": u.flag_codes,
+                "code": u.code,
+                "name": u.name,
+                "rank": u.rank,
+                "score": u.score,
+                "deductions": u.deductions,
+                "bonus": u.bonus,
+                "grade": str(u.grade),
+                "flags": u.flag_codes,
             }
             for u in result.units
         ],
@@ -247,16 +275,27 @@ def standings_json(year: int, month: int) -> dict:
 
 def result_to_dict(result: MonthResult) -> dict:
     return {
-        "year": result.year, "month": result.month, "rulebook_key": result.rulebook_key,
+        "year": result.year,
+        "month": result.month,
+        "rulebook_key": result.rulebook_key,
         "units": [
             {
-                "code": u.code, "name": u.name, "deductions": u.deductions, "bonus": u.bonus,
-                "score": u.score, "grade": str(u.grade), "rank": u.rank,
+                "code": u.code,
+                "name": u.name,
+                "deductions": u.deductions,
+                "bonus": u.bonus,
+                "score": u.score,
+                "grade": str(u.grade),
+                "rank": u.rank,
                 "flags": [{"code": f.code, "reasons": list(f.reasons)} for f in u.flags],
                 "items": [
                     {
-                        "rule_code": i.rule_code, "occurred_on": i.occurred_on.isoformat(), "count": i.count,
-                        "points": i.points, "incident_id": i.incident_id, "derived": i.derived,
+                        "rule_code": i.rule_code,
+                        "occurred_on": i.occurred_on.isoformat(),
+                        "count": i.count,
+                        "points": i.points,
+                        "incident_id": i.incident_id,
+                        "derived": i.derived,
                         "exempt": i.exempt,
                     }
                     for i in u.items
@@ -269,17 +308,28 @@ def result_to_dict(result: MonthResult) -> dict:
 
 def result_from_dict(data: dict) -> MonthResult:
     return MonthResult(
-        year=data["year"], month=data["month"], rulebook_key=data["rulebook_key"],
+        year=data["year"],
+        month=data["month"],
+        rulebook_key=data["rulebook_key"],
         units=tuple(
             UnitResult(
-                code=u["code"], name=u["name"], deductions=u["deductions"], bonus=u["bonus"],
-                score=u["score"], grade=Grade(u["grade"]), rank=u["rank"],
+                code=u["code"],
+                name=u["name"],
+                deductions=u["deductions"],
+                bonus=u["bonus"],
+                score=u["score"],
+                grade=Grade(u["grade"]),
+                rank=u["rank"],
                 flags=tuple(Flag(code=f["code"], reasons=tuple(f["reasons"])) for f in u["flags"]),
                 items=tuple(
                     Item(
-                        rule_code=i["rule_code"], occurred_on=date.fromisoformat(i["occurred_on"]),
-                        count=i["count"], points=i["points"], incident_id=i["incident_id"],
-                        derived=i["derived"], exempt=i["exempt"],
+                        rule_code=i["rule_code"],
+                        occurred_on=date.fromisoformat(i["occurred_on"]),
+                        count=i["count"],
+                        points=i["points"],
+                        incident_id=i["incident_id"],
+                        derived=i["derived"],
+                        exempt=i["exempt"],
                     )
                     for i in u["items"]
                 ),

@@ -102,16 +102,31 @@ class Factory:
     """Small builders for the rows tests need; each returns the committed object."""
 
     def unit(self, code="U01", name=None, windows="1;2", display_order=0, active=True) -> Unit:
-        unit = Unit(code=code, name=name or f"测试单位{code}", windows=windows, display_order=display_order,
-                    active=active)
+        unit = Unit(
+            code=code,
+            name=name or f"测试单位{code}",
+            windows=windows,
+            display_order=display_order,
+            active=active,
+        )
         db.session.add(unit)
         db.session.commit()
         return unit
 
-    def staff(self, unit: Unit, staff_id="S001", name="张三", category="W", window="1",
-              start=date(2024, 1, 1), end=None) -> Staff:
+    def staff(
+        self,
+        unit: Unit,
+        staff_id="S001",
+        name="张三",
+        category="W",
+        window="1",
+        start=date(2024, 1, 1),
+        end=None,
+    ) -> Staff:
         staff = Staff(staff_id=staff_id, name=name)
-        staff.postings.append(Posting(unit=unit, category=category, window=window, start_date=start, end_date=end))
+        staff.postings.append(
+            Posting(unit=unit, category=category, window=window, start_date=start, end_date=end)
+        )
         db.session.add(staff)
         db.session.commit()
         return staff

@@ -37,8 +37,9 @@ def month_data(make):
     u1 = make.unit("U01", name="市税务局")
     u2 = make.unit("U02", name="市社保中心")
     li = make.staff(u1, "S001", name="李四", window="2")
-    make.incident(u1, "D01", at=datetime(2024, 3, 5, 9, 5), staff=li, window="2", note=NOTE,
-                  public_text="迟到 5 分钟")
+    make.incident(
+        u1, "D01", at=datetime(2024, 3, 5, 9, 5), staff=li, window="2", note=NOTE, public_text="迟到 5 分钟"
+    )
     make.incident(u1, "D02c", at=datetime(2024, 3, 7, 9, 0), count=3)
     make.incident(u1, "B02c", at=datetime(2024, 3, 8, 9, 0))  # +10
     make.incident(u1, "B02c", at=datetime(2024, 3, 9, 9, 0))  # +10
@@ -60,7 +61,11 @@ def test_detail_table_has_items_subtotals_and_the_standings_numbers(app, month_d
     # Deductions first, then bonuses; each line as scored.
     items = [r for r in rows[3:] if isinstance(r[0], int)]
     assert [(r[1], r[6], r[7]) for r in items] == [
-        ("D01", 1, -2), ("D02c", 3, -15), ("B02c", 1, 10), ("B02c", 1, 10), ("B01", 1, 3),
+        ("D01", 1, -2),
+        ("D02c", 3, -15),
+        ("B02c", 1, 10),
+        ("B02c", 1, 10),
+        ("B01", 1, 3),
     ]
     d01 = items[0]
     assert d01[2].startswith("迟到或早退") and "迟到 5 分钟" in d01[2]

@@ -65,7 +65,7 @@ def test_screen_shows_the_live_standings_without_login(client, make):
     assert '<span class="k-minus">−3</span>' in html and '<span class="k-plus">+2</span>' in html
     # Its own layout: no menu, no boosted links, no login form; htmx and the screen's script are served here.
     assert "hx-boost" not in html and "mainnav" not in html and "/login" not in html
-    assert '/static/vendor/htmx-2.0.11.min.js' in html and '/static/js/kiosk.js' in html
+    assert "/static/vendor/htmx-2.0.11.min.js" in html and "/static/js/kiosk.js" in html
     assert '"timeout":4000' in html and '{"code":"204","swap":false}' in html
     assert 'hx-trigger="every 4s"' in html
     assert "Content-Security-Policy" in response.headers
@@ -143,11 +143,11 @@ def test_version_moves_when_a_month_is_published_and_the_bulletin_panel_appears(
     assert published != closed
     html = poll(client, v=closed).get_data(as_text=True)
     assert "2024年2月 考核通报" in html and "正式结果" in html and "较1月" in html
-    section = html[html.index('data-slide="published-1"'):]
-    section = section[:section.index("</section>")]
+    section = html[html.index('data-slide="published-1"') :]
+    section = section[: section.index("</section>")]
     # February: 市税务局 100 first (up from 2nd in January), 市公安局 97 second (down from 1st).
-    assert re.search(r'k-up[^>]*>▲1</span>.*?市税务局.*?>100<.*?k-grade-excellent', section, flags=re.S)
-    assert re.search(r'k-down[^>]*>▼1</span>.*?市公安局.*?>97<', section, flags=re.S)
+    assert re.search(r"k-up[^>]*>▲1</span>.*?市税务局.*?>100<.*?k-grade-excellent", section, flags=re.S)
+    assert re.search(r"k-down[^>]*>▼1</span>.*?市公安局.*?>97<", section, flags=re.S)
 
 
 def test_honor_roll_shows_the_quarters_candidates_marked_as_candidates(client, make):
@@ -157,8 +157,8 @@ def test_honor_roll_shows_the_quarters_candidates_marked_as_candidates(client, m
     make.incident(good, "B03", at=datetime(2024, 1, 10, 9, 0))
     make.incident(poor, "D11", at=datetime(2024, 2, 10, 9, 0), count=3)  # 85 in February: good, not excellent
     html = client.get("/kiosk/").get_data(as_text=True)
-    section = html[html.index('data-slide="honor-1"'):]
-    section = section[:section.index("</section>")]
+    section = html[html.index('data-slide="honor-1"') :]
+    section = section[: section.index("</section>")]
     assert "光荣榜" in section and "2024年第一季度" in section and "先进集体候选" in section
     assert "暂定" in section  # the quarter is still running
     names = re.findall(r'<td class="k-name">([^<]+)</td>', section)
@@ -169,21 +169,35 @@ def test_honor_roll_shows_the_quarters_candidates_marked_as_candidates(client, m
 def test_no_personal_data_and_no_flags_on_the_public_screen(client, make):
     unit = make.unit("U01", name="市税务局")
     staff = make.staff(unit, "S-7788", name="王小明")
-    make.incident(unit, "D02c", count=3, staff=staff, window="1", note="内部备注甲",
-                  public_text="通知单正文乙")
+    make.incident(
+        unit, "D02c", count=3, staff=staff, window="1", note="内部备注甲", public_text="通知单正文乙"
+    )
     assert standings_json(2024, 3)["units"][0]["flags"] == ["notice_feedback"]
     for html in (client.get("/kiosk/").get_data(as_text=True), poll(client, v="x").get_data(as_text=True)):
         assert "市税务局" in html
-        for private in ("王小明", "S-7788", "内部备注甲", "通知单正文乙", "D02c", "书面通报",
-                        "notice_feedback"):
+        for private in (
+            "王小明",
+            "S-7788",
+            "内部备注甲",
+            "通知单正文乙",
+            "D02c",
+            "书面通报",
+            "notice_feedback",
+        ):
             assert private not in html
 
 
 def test_quiet_hours_show_the_calm_screen_and_change_the_version(client, make):
     make.unit("U01", name="市税务局")
     open_tag = version_of(client)
-    kiosk.save_settings({"quiet_enabled": True, "quiet_start": "09:00", "quiet_end": "12:00",
-                         "opening_text": "周一至周五 9:00–17:00"})
+    kiosk.save_settings(
+        {
+            "quiet_enabled": True,
+            "quiet_start": "09:00",
+            "quiet_end": "12:00",
+            "opening_text": "周一至周五 9:00–17:00",
+        }
+    )
     db.session.commit()
     quiet_tag = version_of(client)
     assert quiet_tag != open_tag and quiet_tag.split("-")[2] == "1"
@@ -196,10 +210,13 @@ def test_quiet_hours_show_the_calm_screen_and_change_the_version(client, make):
 @pytest.mark.parametrize(
     ("start", "end", "now", "quiet"),
     [
-        ("18:00", "08:00", "18:00", True), ("18:00", "08:00", "23:59", True),
+        ("18:00", "08:00", "18:00", True),
+        ("18:00", "08:00", "23:59", True),
         ("18:00", "08:00", "07:59", True),
-        ("18:00", "08:00", "08:00", False), ("18:00", "08:00", "12:00", False),
-        ("12:00", "13:00", "12:30", True), ("12:00", "13:00", "13:00", False),
+        ("18:00", "08:00", "08:00", False),
+        ("18:00", "08:00", "12:00", False),
+        ("12:00", "13:00", "12:30", True),
+        ("12:00", "13:00", "13:00", False),
     ],
 )
 def test_quiet_hours_across_midnight(start, end, now, quiet):
@@ -211,8 +228,9 @@ def test_quiet_hours_across_midnight(start, end, now, quiet):
 
 def test_non_working_days_can_be_quiet_all_day(app, client, make):
     make.unit("U01")
-    kiosk.save_settings({"quiet_enabled": True, "quiet_non_working": True, "quiet_start": "20:00",
-                         "quiet_end": "06:00"})
+    kiosk.save_settings(
+        {"quiet_enabled": True, "quiet_non_working": True, "quiet_start": "20:00", "quiet_end": "06:00"}
+    )
     db.session.commit()
     assert "k-quiet" not in client.get("/kiosk/").get_data(as_text=True)  # Wednesday 10:00
     old = app.config["HALL_NOW"]
@@ -262,11 +280,17 @@ def test_top_and_bottom_lists_when_switched_on(client, make):
     kiosk.save_settings({"panels": ["topbottom"], "top_n": 3})
     db.session.commit()
     html = client.get("/kiosk/").get_data(as_text=True)
-    section = html[html.index('data-slide="topbottom-1"'):]
-    section = section[:section.index("</section>")]
+    section = html[html.index('data-slide="topbottom-1"') :]
+    section = section[: section.index("</section>")]
     assert "前3名" in section and "后3名" in section
     assert re.findall(r'<td class="k-name">([^<]+)</td>', section) == [
-        "单位0号", "单位1号", "单位2号", "单位5号", "单位6号", "单位7号"]
+        "单位0号",
+        "单位1号",
+        "单位2号",
+        "单位5号",
+        "单位6号",
+        "单位7号",
+    ]
 
 
 def test_pages_are_balanced():
@@ -283,10 +307,10 @@ def test_a_ranking_longer_than_a_page_is_paged(client, make):
     kiosk.save_settings({"panels": ["live"]})
     db.session.commit()
     html = client.get("/kiosk/").get_data(as_text=True)
-    landscape = html[html.index("k-slides k-landscape"):html.index("k-slides k-portrait")]
+    landscape = html[html.index("k-slides k-landscape") : html.index("k-slides k-portrait")]
     assert re.findall(r'data-slide="(live-\d)"', landscape) == ["live-1", "live-2", "live-3"]
     assert "第 1 / 3 页" in landscape and landscape.count('<td class="k-name">') == 23
-    portrait = html[html.index("k-slides k-portrait"):]
+    portrait = html[html.index("k-slides k-portrait") :]
     assert re.findall(r'data-slide="(live-\d)"', portrait) == ["live-1", "live-2"]
 
 
@@ -307,8 +331,10 @@ def test_screen_contacts_are_written_together_at_most_once_a_minute(app, client,
         assert "二楼东厅" not in seen()  # remembered, not yet written
         app.config["HALL_NOW"] = datetime(2024, 3, 20, 10, 1, 5)
         client.get("/kiosk/live?screen=二楼东厅").close()
-        assert seen() == {kiosk.DEFAULT_SCREEN: from_hall(datetime(2024, 3, 20, 10, 0)),
-                          "二楼东厅": from_hall(datetime(2024, 3, 20, 10, 1, 5))}
+        assert seen() == {
+            kiosk.DEFAULT_SCREEN: from_hall(datetime(2024, 3, 20, 10, 0)),
+            "二楼东厅": from_hall(datetime(2024, 3, 20, 10, 1, 5)),
+        }
     finally:
         app.config["HALL_NOW"] = old
     assert db.session.scalar(select(KioskScreen.address).where(KioskScreen.name == "二楼东厅")) == "127.0.0.1"
@@ -339,14 +365,16 @@ def test_settings_page_is_for_admins_only(client, login, make):
 
 def test_settings_page_lists_screens_and_flags_silent_ones(client, login):
     now = from_hall(datetime(2024, 3, 20, 10, 0))
-    db.session.add_all([
-        KioskScreen(name="大厅主屏", last_seen_at=now - timedelta(seconds=50), address="10.0.0.5"),
-        KioskScreen(name="二楼东厅", last_seen_at=now - timedelta(minutes=5), address="10.0.0.6"),
-    ])
+    db.session.add_all(
+        [
+            KioskScreen(name="大厅主屏", last_seen_at=now - timedelta(seconds=50), address="10.0.0.5"),
+            KioskScreen(name="二楼东厅", last_seen_at=now - timedelta(minutes=5), address="10.0.0.6"),
+        ]
+    )
     db.session.commit()
     login("admin")
     html = client.get("/admin/kiosk").get_data(as_text=True)
-    main = html[html.index("二楼东厅") - 400:]
+    main = html[html.index("二楼东厅") - 400 :]
     assert "2024-03-20 09:59:10" in html and "2024-03-20 09:55:00" in html
     assert html.count("已超过 2 分钟未联络") == 1 and "在线" in html
     assert main.index("二楼东厅") < main.index("已超过 2 分钟未联络")
@@ -354,11 +382,19 @@ def test_settings_page_lists_screens_and_flags_silent_ones(client, login):
 
 def test_settings_are_saved_and_audited(client, login):
     login("admin")
-    response = client.post("/admin/kiosk", data={
-        "interval": "20", "panel_live": "y", "panel_honor": "y", "top_n": "5",
-        "quiet_enabled": "y", "quiet_start": "18:30", "quiet_end": "07:30",
-        "opening_text": " 工作日 8:30–17:00 ",
-    })
+    response = client.post(
+        "/admin/kiosk",
+        data={
+            "interval": "20",
+            "panel_live": "y",
+            "panel_honor": "y",
+            "top_n": "5",
+            "quiet_enabled": "y",
+            "quiet_start": "18:30",
+            "quiet_end": "07:30",
+            "opening_text": " 工作日 8:30–17:00 ",
+        },
+    )
     assert response.status_code == 302
     saved = kiosk.get_settings()
     assert saved["interval"] == 20 and saved["panels"] == ["live", "honor"]
@@ -387,8 +423,14 @@ def test_settings_are_saved_and_audited(client, login):
 def test_bad_settings_are_refused_and_nothing_is_written(client, login, data, message):
     login("admin")
     audit_before = db.session.scalar(select(func.count(AuditLog.id)))
-    form = {"interval": "15", "panel_live": "y", "top_n": "5", "quiet_start": "18:00", "quiet_end": "08:00",
-            **data}
+    form = {
+        "interval": "15",
+        "panel_live": "y",
+        "top_n": "5",
+        "quiet_start": "18:00",
+        "quiet_end": "08:00",
+        **data,
+    }
     form = {k: v for k, v in form.items() if v != ""}
     response = client.post("/admin/kiosk", data=form)
     assert response.status_code == 422

@@ -39,12 +39,26 @@ def hall(make):
     u3 = make.unit("U03", name="市公安局")
     li = make.staff(u1, "S001", name="李四", window="2")
     wang = make.staff(u2, "S002", name="王五", window="1")
-    late = make.incident(u1, "D01", at=datetime(2024, 3, 5, 9, 5), staff=li, window="2", note=NOTE,
-                         public_text="09:05 到岗,迟到 5 分钟")
+    late = make.incident(
+        u1,
+        "D01",
+        at=datetime(2024, 3, 5, 9, 5),
+        staff=li,
+        window="2",
+        note=NOTE,
+        public_text="09:05 到岗,迟到 5 分钟",
+    )
     make.incident(u1, "D02c", at=datetime(2024, 3, 7, 9, 0), count=3, public_text="全天未到岗")
     praise = make.incident(u1, "B01", at=datetime(2024, 3, 8, 15, 0), public_text="收到办事群众锦旗一面")
-    other = make.incident(u2, "D04a", at=datetime(2024, 3, 6, 10, 0), staff=wang, window="1",
-                          note="别家的内部备注", public_text="别家的情况说明")
+    other = make.incident(
+        u2,
+        "D04a",
+        at=datetime(2024, 3, 6, 10, 0),
+        staff=wang,
+        window="1",
+        note="别家的内部备注",
+        public_text="别家的情况说明",
+    )
     make.incident(u3, "D03", at=datetime(2024, 3, 6, 11, 0))
     return {"u1": u1, "u2": u2, "u3": u3, "late": late, "praise": praise, "other": other}
 
@@ -70,8 +84,13 @@ def test_home_shows_the_units_live_numbers_from_standings(client, login, hall):
 
 def test_home_never_shows_other_units_items_or_the_internal_note(client, login, hall):
     login("unit", unit=hall["u1"])
-    for url in ("/portal/", "/portal/months/2024-03", f"/portal/items/{hall['late'].id}",
-                f"/portal/items/{hall['late'].id}/notice", "/portal/rankings"):
+    for url in (
+        "/portal/",
+        "/portal/months/2024-03",
+        f"/portal/items/{hall['late'].id}",
+        f"/portal/items/{hall['late'].id}/notice",
+        "/portal/rankings",
+    ):
         html = client.get(url).get_data(as_text=True)
         assert NOTE not in html and "内部备注" not in html, url
         assert "别家的情况说明" not in html and "王五" not in html and "D04a" not in html, url
@@ -194,8 +213,8 @@ def test_months_list_and_month_detail(client, login, make, hall):
     for label in rows:
         y, m = map(int, label.split("-"))
         mine = standings(y, m).unit("U01")
-        row = html[html.index(f'data-month="{label}"'):]
-        row = row[:row.index("</tr>")]
+        row = html[html.index(f'data-month="{label}"') :]
+        row = row[: row.index("</tr>")]
         assert f">{mine.score}<" in row and f"第 {mine.rank} 名" in row, label
     assert "已发布" in html  # February's status
     feb = client.get("/portal/months/2024-02").get_data(as_text=True)
@@ -219,13 +238,13 @@ def test_trend_chart_is_server_rendered_svg(client, login, make, hall):
     html = client.get("/portal/").get_data(as_text=True)
     for chart_id in ("trend-score", "trend-rank"):
         start = html.index(f'id="{chart_id}"')
-        svg = html[start:html.index("</svg>", start)]
+        svg = html[start : html.index("</svg>", start)]
         assert svg.count('class="point"') == 5  # 2023-11 .. 2024-03
         assert "<polyline" in svg and "style=" not in svg and "<script" not in svg
     assert "11月" in html and "3月" in html and "2023" in html
     assert "名次(第1名在上)" in html
     # The values drawn are the standings' numbers.
-    score_svg = html[html.index('id="trend-score"'):]
+    score_svg = html[html.index('id="trend-score"') :]
     assert "2024-03:86 分" in score_svg and "2023-11:98 分" in score_svg
 
 
@@ -237,8 +256,8 @@ def test_rankings_are_public_without_others_items_or_flags(client, login, make, 
     codes = re.findall(r'data-code="([^"]+)"', html)
     assert codes == [u.code for u in result.units]
     for u in result.units:
-        row = html[html.index(f'data-code="{u.code}"'):]
-        row = row[:row.index("</tr>")]
+        row = html[html.index(f'data-code="{u.code}"') :]
+        row = row[: row.index("</tr>")]
         assert f">{u.rank}<" in row and f">{u.score}<" in row and u.name in row
     assert "书面通报" not in html and "D01" not in html and "迟到" not in html
     assert "本单位" in html

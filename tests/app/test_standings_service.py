@@ -13,8 +13,16 @@ def test_unit_without_items_scores_100(make):
     make.unit("U01")
     data = standings_json(2024, 3)
     assert data["units"] == [
-        {"code": "U01", "name": "测试单位U01", "rank": 1, "score": 100, "deductions": 0, "bonus": 0,
-         "grade": "excellent", "flags": []}
+        {
+            "code": "U01",
+            "name": "测试单位U01",
+            "rank": 1,
+            "score": 100,
+            "deductions": 0,
+            "bonus": 0,
+            "grade": "excellent",
+            "flags": [],
+        }
     ]
     assert data["status"] == "open" and data["rulebook"] == "anshan-2023"
 

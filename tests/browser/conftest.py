@@ -17,8 +17,14 @@ from app import create_app
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--disable-quic", "--no-first-run", "--lang=zh-CN",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--lang=zh-CN",
 ]
 TABLET = {"width": 1024, "height": 768}
 TABLET_PORTRAIT = {"width": 768, "height": 1024}
@@ -61,10 +67,22 @@ def live_app(app):
     """A second app on the same database as `app`, with CSRF on, as users meet it."""
     config = dict(app.config)
     config.update({"WTF_CSRF_ENABLED": True, "TESTING": False, "RATELIMIT_ENABLED": False})
-    return create_app({k: config[k] for k in (
-        "SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "EVIDENCE_DIR", "PASSWORD_HASH_METHOD", "HALL_TODAY", "HALL_NOW",
-        "WTF_CSRF_ENABLED", "TESTING", "RATELIMIT_ENABLED",
-    )})
+    return create_app(
+        {
+            k: config[k]
+            for k in (
+                "SQLALCHEMY_DATABASE_URI",
+                "SECRET_KEY",
+                "EVIDENCE_DIR",
+                "PASSWORD_HASH_METHOD",
+                "HALL_TODAY",
+                "HALL_NOW",
+                "WTF_CSRF_ENABLED",
+                "TESTING",
+                "RATELIMIT_ENABLED",
+            )
+        }
+    )
 
 
 @pytest.fixture

@@ -37,8 +37,14 @@ def hall(make):
             db.session.add(ClockPunch(staff_id=staff_id, punched_at=from_hall(at)))
     db.session.add(CalendarDay(day=date(2024, 4, 4), kind="holiday", note="清明节"))
     db.session.commit()
-    make.incident(units[0], "D01", at=datetime(2024, 3, 5, 8, 41), staff=zhang, window="1",
-                  public_text="08:41 才到窗口,迟到 11 分钟")
+    make.incident(
+        units[0],
+        "D01",
+        at=datetime(2024, 3, 5, 8, 41),
+        staff=zhang,
+        window="1",
+        public_text="08:41 才到窗口,迟到 11 分钟",
+    )
     make.incident(units[0], "D02c", at=datetime(2024, 3, 6, 9, 0), staff=zhang, window="1", count=3)
     make.incident(units[3], "D07a", at=datetime(2024, 3, 7, 10, 0))
     make.incident(units[4], "B01", at=datetime(2024, 3, 8, 15, 0), public_text="收到锦旗一面")
@@ -111,8 +117,10 @@ def test_admin_flow(live_server, open_page, hall):
     # Import: a staff file with bad rows is previewed with every problem, and nothing is written.
     page.goto(f"{live_server.url}/admin/import")
     page.select_option("select[name=kind]", "staff")
-    page.set_input_files("input[name=file]", files=[{"name": "名册.csv", "mimeType": "text/csv",
-                                                     "buffer": STAFF_CSV.encode("utf-8")}])
+    page.set_input_files(
+        "input[name=file]",
+        files=[{"name": "名册.csv", "mimeType": "text/csv", "buffer": STAFF_CSV.encode("utf-8")}],
+    )
     page.get_by_role("button", name="上传并预览").click()
     page.wait_for_selector("#bad-rows")
     bad = page.locator("#bad-rows").inner_text()

@@ -17,28 +17,84 @@ from services.clock import from_hall
 from tests.browser.conftest import KIOSK, KIOSK_PORTRAIT, SCREENSHOTS, screenshot
 
 UNITS = [
-    "市公安局出入境管理支队", "市公安局交通警察支队", "市公安局户政管理处", "市市场监督管理局", "市税务局",
-    "市人力资源和社会保障局", "市医疗保障局", "市住房公积金管理中心", "市不动产登记中心", "市自然资源局",
-    "市住房和城乡建设局", "市生态环境局", "市交通运输局", "市商务局", "市卫生健康委员会",
-    "市民政局", "市司法局", "市财政局", "市教育局", "市文化旅游和广播电视局",
-    "市农业农村局", "市水利局", "市应急管理局", "市退役军人事务局", "市残疾人联合会",
-    "国网市供电公司", "市燃气集团", "市自来水公司", "市公证处", "市烟草专卖局",
+    "市公安局出入境管理支队",
+    "市公安局交通警察支队",
+    "市公安局户政管理处",
+    "市市场监督管理局",
+    "市税务局",
+    "市人力资源和社会保障局",
+    "市医疗保障局",
+    "市住房公积金管理中心",
+    "市不动产登记中心",
+    "市自然资源局",
+    "市住房和城乡建设局",
+    "市生态环境局",
+    "市交通运输局",
+    "市商务局",
+    "市卫生健康委员会",
+    "市民政局",
+    "市司法局",
+    "市财政局",
+    "市教育局",
+    "市文化旅游和广播电视局",
+    "市农业农村局",
+    "市水利局",
+    "市应急管理局",
+    "市退役军人事务局",
+    "市残疾人联合会",
+    "国网市供电公司",
+    "市燃气集团",
+    "市自来水公司",
+    "市公证处",
+    "市烟草专卖局",
 ]
 # (unit index, rule, day, count) per month: a few deductions and bonuses, so scores and grades differ.
-JANUARY = [(3, "D01", 8, 1), (4, "D08", 9, 1), (9, "D09", 10, 1), (12, "D10", 11, 2), (20, "D11", 15, 1),
-           (7, "B03", 16, 1), (1, "B01", 17, 1), (25, "D08", 18, 1), (27, "D09", 19, 3), (29, "D01", 22, 1)]
-FEBRUARY = [(3, "D01", 5, 1), (12, "D09", 6, 1), (20, "D10", 7, 1), (5, "D08", 19, 1), (27, "D11", 20, 2),
-            (2, "B02a", 21, 1), (7, "B03", 22, 1), (16, "D01", 23, 1), (18, "D14", 26, 1), (11, "D09", 27, 1)]
-MARCH = [(4, "D01", 4, 1), (6, "D08", 5, 1), (12, "D09", 6, 1), (20, "D10", 7, 1), (27, "D02a", 11, 1),
-         (0, "B03", 12, 1), (8, "B01", 13, 1), (15, "D01", 14, 1), (22, "D08", 15, 2), (29, "D14", 18, 1)]
+JANUARY = [
+    (3, "D01", 8, 1),
+    (4, "D08", 9, 1),
+    (9, "D09", 10, 1),
+    (12, "D10", 11, 2),
+    (20, "D11", 15, 1),
+    (7, "B03", 16, 1),
+    (1, "B01", 17, 1),
+    (25, "D08", 18, 1),
+    (27, "D09", 19, 3),
+    (29, "D01", 22, 1),
+]
+FEBRUARY = [
+    (3, "D01", 5, 1),
+    (12, "D09", 6, 1),
+    (20, "D10", 7, 1),
+    (5, "D08", 19, 1),
+    (27, "D11", 20, 2),
+    (2, "B02a", 21, 1),
+    (7, "B03", 22, 1),
+    (16, "D01", 23, 1),
+    (18, "D14", 26, 1),
+    (11, "D09", 27, 1),
+]
+MARCH = [
+    (4, "D01", 4, 1),
+    (6, "D08", 5, 1),
+    (12, "D09", 6, 1),
+    (20, "D10", 7, 1),
+    (27, "D02a", 11, 1),
+    (0, "B03", 12, 1),
+    (8, "B01", 13, 1),
+    (15, "D01", 14, 1),
+    (22, "D08", 15, 2),
+    (29, "D14", 18, 1),
+]
 
 
 MORE_UNITS = ["市档案馆", "市气象局", "市邮政管理局", "市红十字会", "市消防救援支队", "市人民防空办公室"]
 
 
 def build_hall(make, names=UNITS) -> list[Unit]:
-    units = [make.unit(code=f"D{i + 1:02d}", name=name, windows="1;2;3", display_order=i)
-             for i, name in enumerate(names)]
+    units = [
+        make.unit(code=f"D{i + 1:02d}", name=name, windows="1;2;3", display_order=i)
+        for i, name in enumerate(names)
+    ]
     for month, rows in ((1, JANUARY), (2, FEBRUARY), (3, MARCH)):
         for index, rule, day, count in rows:
             incidents.create(units[index], rule, from_hall(datetime(2024, month, day, 9, 30)), count=count)
@@ -101,7 +157,8 @@ def wait_for_slide(page, key: str, timeout: float = 8000, settle: bool = True) -
                const a = s.querySelector('[data-slide][data-active]');
                return a && a.dataset.slide === key; } }
            return false; }""",
-        arg=key, timeout=timeout,
+        arg=key,
+        timeout=timeout,
     )
     if settle:
         page.wait_for_timeout(800)  # the cross-fade

@@ -18,13 +18,28 @@ from tests.conftest import PASSWORD
 @pytest.fixture
 def portal_data(make):
     """Five units and half a year of items, so the ranking and the trend have something to show."""
-    units = [make.unit(f"U0{i}", name=name) for i, name in enumerate(
-        ["市税务局", "市社保中心", "市公安局出入境", "市不动产登记中心", "市市场监管局"], start=1)]
+    units = [
+        make.unit(f"U0{i}", name=name)
+        for i, name in enumerate(
+            ["市税务局", "市社保中心", "市公安局出入境", "市不动产登记中心", "市市场监管局"], start=1
+        )
+    ]
     mine = units[0]
     li = make.staff(mine, "S001", name="李四", window="1")
     zhao = make.staff(mine, "S002", name="赵敏", window="2", start=date(2023, 6, 1))
-    patterns = [["D01", "B01"], ["D02a", "D03"], ["D07b"], ["B03"], ["D04a", "D01", "D05a"], ["D01"],
-                ["D03", "D03", "B06"], [], ["D02b", "D01"], ["B01", "B03"], ["D07a"]]
+    patterns = [
+        ["D01", "B01"],
+        ["D02a", "D03"],
+        ["D07b"],
+        ["B03"],
+        ["D04a", "D01", "D05a"],
+        ["D01"],
+        ["D03", "D03", "B06"],
+        [],
+        ["D02b", "D01"],
+        ["B01", "B03"],
+        ["D07a"],
+    ]
     history = {}  # month -> rule codes of the unit's items: 2023-04 .. 2024-02, then March is live
     for n, codes in enumerate(patterns):
         history[(2023 + (3 + n) // 12, (3 + n) % 12 + 1)] = codes
@@ -38,10 +53,24 @@ def portal_data(make):
         if (y, m) != (2024, 2):
             months.publish(y, m)
     db.session.commit()
-    late = make.incident(mine, "D01", at=datetime(2024, 3, 4, 8, 41), staff=li, window="1",
-                         note="内部备注:第二次", public_text="08:41 才到窗口,迟到 11 分钟")
-    make.incident(mine, "D02c", at=datetime(2024, 3, 6, 9, 0), staff=zhao, window="2", count=3,
-                  public_text="全天未到岗且未请假")
+    late = make.incident(
+        mine,
+        "D01",
+        at=datetime(2024, 3, 4, 8, 41),
+        staff=li,
+        window="1",
+        note="内部备注:第二次",
+        public_text="08:41 才到窗口,迟到 11 分钟",
+    )
+    make.incident(
+        mine,
+        "D02c",
+        at=datetime(2024, 3, 6, 9, 0),
+        staff=zhao,
+        window="2",
+        count=3,
+        public_text="全天未到岗且未请假",
+    )
     make.incident(mine, "B01", at=datetime(2024, 3, 12, 16, 0), public_text="收到办事群众赠送的锦旗一面")
     other_item = make.incident(units[1], "D04a", at=datetime(2024, 3, 8, 10, 0), public_text="别家的记录")
     user = make.user("unit", username="shuiwu", unit=mine)

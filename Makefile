@@ -40,3 +40,14 @@ bench: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .hypothesis tests/screenshots
+
+# For developers after changing user-facing strings (not run by `make run` or `make test`): refresh
+# translations/messages.pot from the code and templates, merge it into each catalog (new or changed
+# strings come out empty or fuzzy: translate them in translations/<lang>/LC_MESSAGES/messages.po and
+# run this again), then compile the messages.mo files, which are committed.
+.PHONY: translations
+translations: $(BIN)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --project=hallscore --add-location=file \
+	  --sort-by-file --ignore-dirs='.* ._ tests migrations' -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --ignore-obsolete
+	$(BIN)/pybabel compile -d translations --statistics

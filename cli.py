@@ -269,8 +269,10 @@ def register_cli(app: Flask) -> None:
     def detect(month_text: str | None, confirm: bool) -> None:
         """Propose D13 (staff turnover) and D16 (missed clock-in) incidents for a month."""
         from services import detections
+        from services.standings import check_month_in_range
 
         year, month = parse_month_arg(month_text)
+        check_month_in_range(year, month)
         result = detections.run(year, month, confirm=confirm, progress=ProgressPrinter("检测"))
         db.session.commit()
         click.echo(
@@ -288,9 +290,10 @@ def register_cli(app: Flask) -> None:
     @handled
     def standings_command(month_text: str | None, as_json: bool) -> None:
         """A month's ranking: a Chinese table, or with --json exactly the API's JSON."""
-        from services.standings import standings_json
+        from services.standings import check_month_in_range, standings_json
 
         year, month = parse_month_arg(month_text)
+        check_month_in_range(year, month)
         data = standings_json(year, month)
         if as_json:
             click.echo(json.dumps(data, ensure_ascii=False, indent=2))

@@ -7,7 +7,7 @@ from auth.access import public
 from extensions import csrf
 from scoring import parse_month
 from services.clock import hall_today
-from services.standings import standings_json
+from services.standings import check_month_in_range, standings_json
 
 
 @bp.route("/standings")
@@ -17,7 +17,8 @@ def standings():
     text = request.args.get("month") or hall_today().strftime("%Y-%m")
     try:
         year, month = parse_month(text)
-    except ValueError as error:
+        check_month_in_range(year, month)
+    except ValueError as error:  # DomainError is a ValueError too
         return jsonify({"error": str(error)}), 400
     response = jsonify(standings_json(year, month))
     response.headers["Cache-Control"] = "no-cache"

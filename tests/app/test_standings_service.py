@@ -64,3 +64,16 @@ def test_d19b_from_earlier_month_lands_in_next(make, app):
     assert feb.deductions == 5
     assert mar.deductions == 5 and [i.rule_code for i in mar.items] == ["D19b"]
     assert "leadership_report" in mar.flag_codes
+
+
+def test_api_and_cli_refuse_months_without_results(client, runner, make):
+    make.unit("U01")
+    future = client.get("/api/standings?month=2024-04")  # HALL_TODAY is 2024-03-20
+    assert future.status_code == 400 and "尚未开始" in future.get_json()["error"]
+    ancient = client.get("/api/standings?month=1999-01")
+    assert ancient.status_code == 400 and "早于考核细则的生效日期" in ancient.get_json()["error"]
+    result = runner.invoke(args=["standings", "--month", "1999-01"])
+    assert result.exit_code != 0 and "早于考核细则的生效日期" in result.output
+    result = runner.invoke(args=["detect", "--month", "2030-01"])
+    assert result.exit_code != 0 and "尚未开始" in result.output
+    assert client.get("/api/standings?month=2024-03").get_json()["units"][0]["score"] == 100

@@ -37,38 +37,10 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-UNIT_NAMES = [
-    "市公安局出入境管理支队",
-    "市公安局交通警察支队",
-    "市公安局户政管理处",
-    "市市场监督管理局",
-    "市税务局",
-    "市人力资源和社会保障局",
-    "市医疗保障局",
-    "市住房公积金管理中心",
-    "市不动产登记中心",
-    "市自然资源局",
-    "市住房和城乡建设局",
-    "市生态环境局",
-    "市交通运输局",
-    "市商务局",
-    "市卫生健康委员会",
-    "市民政局",
-    "市司法局",
-    "市财政局",
-    "市教育局",
-    "市文化旅游和广播电视局",
-    "市农业农村局",
-    "市水利局",
-    "市应急管理局",
-    "市退役军人事务局",
-    "市残疾人联合会",
-    "国网市供电公司",
-    "市燃气集团",
-    "市自来水公司",
-    "市公证处",
-    "市烟草专卖局",
-]
+from services.demo import UNITS as DEMO_UNITS  # noqa: E402
+
+# The demo hall's unit names, so the screens render realistic rows.
+UNIT_NAMES = [name for _code, name, *_rest in DEMO_UNITS]
 RULES = ["D01", "D02a", "D03", "D05a", "D07a", "D08", "D09", "D10", "D14", "B03", "B05"]
 
 

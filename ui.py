@@ -32,6 +32,104 @@ INCIDENT_STATUS_LABELS = {
     "voided": _l("已作废"),
     "dismissed": _l("已驳回"),
 }
+# Audit log: what each action code (services.audit.record) means; an unknown code shows as itself.
+ACTION_LABELS = {
+    "user.login": _l("登录"),
+    "user.password": _l("修改密码"),
+    "user.create": _l("新增用户"),
+    "user.update": _l("修改用户"),
+    "user.password_reset": _l("重置密码"),
+    "month.close": _l("关账"),
+    "month.publish": _l("发布"),
+    "month.reopen": _l("重新开账"),
+    "detect.run": _l("运行自动检测"),
+    "incident.created": _l("登记扣加分"),
+    "incident.proposed": _l("系统检测提出"),
+    "incident.corrected": _l("修改扣加分"),
+    "incident.confirmed": _l("确认扣加分"),
+    "incident.voided": _l("作废扣加分"),
+    "incident.dismissed": _l("驳回检测结果"),
+    "warning.create": _l("登记提醒"),
+    "evidence.add": _l("添加证据"),
+    "unit.create": _l("新增单位"),
+    "unit.update": _l("修改单位"),
+    "staff.create": _l("新增人员"),
+    "staff.posting_add": _l("新增派驻记录"),
+    "staff.move": _l("人员调岗"),
+    "staff.end": _l("人员离岗"),
+    "calendar.set": _l("设置工作日历"),
+    "calendar.clear": _l("清除工作日历设置"),
+    "calendar.load": _l("载入工作日历"),
+    "outage.create": _l("登记考勤机故障"),
+    "leave.create": _l("登记请假"),
+    "import.units": _l("导入单位"),
+    "import.staff": _l("导入人员名册"),
+    "import.incidents": _l("导入扣加分记录"),
+    "import.clock": _l("导入打卡记录"),
+    "import.calendar": _l("导入工作日历"),
+    "kiosk.settings": _l("修改大屏设置"),
+    "rulebook.load": _l("载入考核细则"),
+    "rulebook.publish": _l("发布考核细则"),
+    "backup.restore": _l("恢复备份"),
+    "demo.load": _l("载入演示数据"),
+}
+# Field names in audit before/after and incident history; an unknown name shows as itself.
+FIELD_LABELS = {
+    "status": _l("状态"),
+    "unit": _l("单位"),
+    "rule_code": _l("规则"),
+    "occurred_at": _l("发生时间"),
+    "count": _l("次数"),
+    "staff": _l("人员"),
+    "staff_id": _l("工号"),
+    "window": _l("窗口"),
+    "windows": _l("窗口"),
+    "note": _l("内部备注"),
+    "public_text": _l("通知单说明"),
+    "deadline": _l("整改期限"),
+    "rectified_on": _l("整改完成日期"),
+    "exempt": _l("免扣"),
+    "linked_id": _l("关联违规记录"),
+    "void_reason": _l("作废原因"),
+    "reason": _l("原因"),
+    "source": _l("来源"),
+    "name": _l("名称"),
+    "code": _l("代码"),
+    "active": _l("启用"),
+    "display_order": _l("排序"),
+    "username": _l("用户名"),
+    "role": _l("角色"),
+    "unit_id": _l("所属单位"),
+    "category": _l("类别"),
+    "start_date": _l("开始日期"),
+    "end_date": _l("结束日期"),
+    "kind": _l("类型"),
+    "rows": _l("行数"),
+    "month": _l("月份"),
+    "key": _l("版本"),
+}
+
+
+def action_label(code) -> str:
+    return str(ACTION_LABELS.get(str(code), code))
+
+
+def field_label(key) -> str:
+    return str(FIELD_LABELS.get(str(key), key))
+
+
+def value_label(key, value):
+    """A stored value as a reader says it: statuses and roles in Chinese, booleans 是/否."""
+    if isinstance(value, bool):
+        return _l("是") if value else _l("否")
+    if key == "status":
+        text = str(value)
+        return str(INCIDENT_STATUS_LABELS.get(text) or STATUS_LABELS.get(text) or value)
+    if key == "role":
+        return str(ROLE_LABELS.get(str(value), value))
+    return value
+
+
 ERRORS = {
     400: (_l("请求无效"), _l("提交的内容无效或页面已过期,请刷新页面后重试。")),
     403: (_l("无权访问"), _l("您的账号没有使用此功能的权限。")),
@@ -71,6 +169,9 @@ def init_app(app: Flask) -> None:
             "status_label": lambda s: STATUS_LABELS.get(str(s), s),
             "flag_label": lambda f: FLAG_LABELS.get(str(f), f),
             "incident_status_label": lambda s: INCIDENT_STATUS_LABELS.get(str(s), s),
+            "action_label": action_label,
+            "field_label": field_label,
+            "value_label": value_label,
             "error_text": lambda code: ERRORS.get(code, ERRORS[500]),
             "nav_items": lambda: [n for n in NAV if n[0] in app.view_functions],
             "get_locale": get_locale,  # base.html sets <html lang> from it

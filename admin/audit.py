@@ -11,6 +11,7 @@ from auth.access import role_required
 from htmx import render_page_or_block
 from models import Role
 from services.dashboard import AuditFilter, audit_actions, audit_diff, audit_page, audit_users
+from ui import action_label
 
 PER_PAGE = 50
 
@@ -19,7 +20,7 @@ PER_PAGE = 50
 @role_required(Role.ADMIN, Role.LEADER)
 def audit_list():
     form = AuditFilterForm(request.args)
-    form.action.choices = [("", "—")] + [(a, a) for a in audit_actions()]
+    form.action.choices = [("", "—")] + [(a, action_label(a)) for a in audit_actions()]
     form.user.choices = [(0, "—")] + [(u.id, u.label) for u in audit_users()]
     valid = form.validate()
     filters = AuditFilter()

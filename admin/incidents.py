@@ -584,7 +584,7 @@ def _history(incident: Incident) -> list[dict]:
         if previous is not None:
             for key, value in h.snapshot.items():
                 if previous.get(key) != value:
-                    changed.append((str(FIELD_LABELS.get(key, key)), previous.get(key), value))
+                    changed.append((key, str(FIELD_LABELS.get(key, key)), previous.get(key), value))
         out.append({"row": h, "action": str(ACTION_LABELS.get(h.action, h.action)), "changed": changed})
         previous = h.snapshot
     return out

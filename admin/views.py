@@ -12,7 +12,7 @@ from werkzeug.routing import BuildError
 
 from admin import bp
 from auth.access import STAFF_ROLES, role_required
-from htmx import render_block, render_page_or_block
+from htmx import is_htmx, render_page_or_block
 from models import Job, Role, Unit, User, db
 from scoring import format_month, parse_month
 from services import dashboard as board
@@ -108,9 +108,10 @@ def dashboard():
             "pending": board.pending_count(),
             "pending_months": board.pending_months(),
             "to_close": board.months_to_close(),
+            "to_publish": board.months_to_publish(),
         }
     elif current_user.role == Role.LEADER:
-        waiting = {"to_close": board.months_to_close()}
+        waiting = {"to_close": board.months_to_close(), "to_publish": board.months_to_publish()}
     return render_page_or_block(
         "admin/dashboard.html",
         "live_standings",
@@ -151,7 +152,18 @@ def standings_items(month: str, unit_id: int):
     unit = db.get_or_404(Unit, unit_id)
     collapse = request.args.get("collapse") == "1"
     items = [] if collapse else board.unit_items(year, mon, unit.code)
-    return render_block(
+    context = {}
+    if not is_htmx():
+        # Opened directly: the whole standings page of that month, with this unit's items shown.
+        data = standings_json(year, mon)
+        context = {
+            "result": standings(year, mon),
+            "data": data,
+            "status": data["status"],
+            "unit_ids": unit_ids(),
+            "month_options": month_options(format_month(year, mon)),
+        }
+    return render_page_or_block(
         "admin/standings_page.html",
         "unit_items",
         unit=unit,
@@ -159,6 +171,7 @@ def standings_items(month: str, unit_id: int):
         collapse=collapse,
         label=format_month(year, mon),
         incident_url=incident_url,
+        **context,
     )
 
 

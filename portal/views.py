@@ -86,6 +86,9 @@ def home():
 def month_detail(month: str):
     unit = _unit()
     year, m = _month_or_404(month)
+    if not portal.is_released(year, m):
+        # 200 with a message (like the rankings page): the month exists, its bulletin is not issued yet.
+        return render_template("portal/month_detail.html", unit=unit, view=None, year=year, month=m)
     return render_template("portal/month_detail.html", unit=unit, view=portal.unit_month(unit, year, m))
 
 
@@ -94,6 +97,8 @@ def month_detail(month: str):
 def month_export(month: str):
     unit = _unit()
     year, m = _month_or_404(month)
+    if not portal.is_released(year, m):
+        abort(404)
     data = exports.detail_table_xlsx(unit.code, year, m)
     response = current_app.response_class(data, mimetype=exports.XLSX_MIMETYPE)
     response.headers["Content-Disposition"] = exports.content_disposition(
@@ -145,11 +150,13 @@ def rankings():
     if "month" not in request.args:
         form.month.data = choices[0][0]
     status = 200
-    rows, year, month, state = [], None, None, None
+    rows, year, month, state, released = [], None, None, None, True
     if form.validate():
         year, month = parse_month(form.month.data)
-        rows = portal.public_rankings(year, month)
-        state = portal.status_of(year, month)
+        released = portal.is_released(year, month)
+        if released:
+            rows = portal.public_rankings(year, month)
+            state = portal.status_of(year, month)
     else:
         status = 422
     body = render_page_or_block(
@@ -161,5 +168,6 @@ def rankings():
         year=year,
         month=month,
         state=state,
+        released=released,
     )
     return body, status

@@ -70,8 +70,11 @@ def months_to_close() -> list[str]:
     year, month = current_month()
     rows = {(r.year, r.month): r for r in db.session.scalars(select(Month))}
     previous = previous_month(year, month)
+    first = _first_month()
     labels = []
     for y, m in recent_months(24)[1:]:
+        if (y, m) < first:
+            break  # before the hall's first data: nothing to close (and not listed on the months page)
         row = rows.get((y, m))
         if row is not None and row.status != MonthStatus.OPEN:
             continue
@@ -107,10 +110,39 @@ class MonthLine:
         return format_month(self.year, self.month)
 
 
-def month_lines(count: int = 24) -> list[MonthLine]:
-    """The last `count` months and every month that has a row (e.g. one closed long ago), newest first."""
+def months_to_publish() -> list[str]:
+    """Closed months not yet published ("YYYY-MM", newest first): the leader/admin still has to publish."""
+    rows = db.session.scalars(
+        select(Month)
+        .where(Month.status == MonthStatus.CLOSED)
+        .order_by(Month.year.desc(), Month.month.desc())
+    )
+    return [format_month(r.year, r.month) for r in rows]
+
+
+def _first_month() -> tuple[int, int]:
+    """The first month that holds anything (a Month row or an incident), else the current month."""
+    first = current_month()
+    query = select(Month.year, Month.month).order_by(Month.year, Month.month).limit(1)
+    row = db.session.execute(query).first()
+    if row is not None:
+        first = min(first, (row.year, row.month))
+    earliest = db.session.scalar(select(func.min(Incident.occurred_at)))
+    if earliest is not None:
+        at = to_hall(earliest)
+        first = min(first, (at.year, at.month))
+    return first
+
+
+def month_lines() -> list[MonthLine]:
+    """Every month from the first one holding data (or the current one) up to now, newest first: an
+    empty month before the hall started using the system has nothing to close."""
     rows = {(r.year, r.month): r for r in db.session.scalars(select(Month))}
-    keys = set(recent_months(count)) | set(rows)
+    first, (year, month) = _first_month(), current_month()
+    keys = set(rows)
+    while (year, month) >= first:
+        keys.add((year, month))
+        year, month = previous_month(year, month)
     lines = []
     for year, month in sorted(keys, reverse=True):
         row = rows.get((year, month))

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import func, select
 
-from models import Incident, IncidentStatus, Month, Staff, Unit, db
+from models import Incident, IncidentStatus, Month, MonthStatus, Staff, Unit, db
 from scoring import Grade, MonthResult, Rule, Rulebook, RuleKind, UnitResult, format_month
 from services.clock import hall_today, to_hall
 from services.rulebooks import as_rulebook, by_key, rulebook_for_month
@@ -91,6 +91,8 @@ class MonthSummary:
     grade: Grade | None
     rank: int | None
     total_units: int
+    # False for a past month not yet published: its row says 待发布 and shows no number.
+    released: bool = True
 
     @property
     def label(self) -> str:
@@ -159,6 +161,15 @@ def is_portal_month(year: int, month: int) -> bool:
     return first_month() <= (year, month) <= current_month()
 
 
+def is_released(year: int, month: int) -> bool:
+    """Whether a unit may see the month's results: the current month live, a past month once published.
+
+    Publishing is what issues the bulletin to the units (product spec); a closed month is frozen but still
+    under the hall's review, so its numbers must not reach a unit before the bulletin does.
+    """
+    return (year, month) == current_month() or month_status(year, month) == MonthStatus.PUBLISHED
+
+
 def _item_rows(unit_result: UnitResult, rulebook: Rulebook) -> tuple[ItemRow, ...]:
     ids = {i.incident_id for i in unit_result.items if i.incident_id is not None}
     incidents: dict[int, Incident] = {}
@@ -219,6 +230,9 @@ def unit_month(unit: Unit, year: int, month: int) -> UnitMonth:
 
 
 def month_summary(unit: Unit, year: int, month: int) -> MonthSummary:
+    status = str(month_status(year, month))
+    if not is_released(year, month):
+        return MonthSummary(year, month, status, None, None, None, 0, released=False)
     result = standings(year, month)
     row = result.unit(unit.code)
     return MonthSummary(
@@ -238,7 +252,10 @@ def month_summaries(unit: Unit) -> list[MonthSummary]:
 
 
 def trend(summaries: list[MonthSummary], months: int = 12) -> list[MonthSummary]:
-    """The last `months` of `month_summaries` (newest first), oldest first; fewer when the data is younger."""
+    """The last `months` of `month_summaries` (newest first), oldest first; fewer when the data is younger.
+
+    An unpublished past month stays in as a point without values: the chart breaks its line there.
+    """
     return list(reversed(summaries[:months]))
 
 
@@ -336,7 +353,12 @@ def trend_charts(points: list[MonthSummary]) -> TrendCharts:
         ticks=score_ticks,
         sublabels=sublabels,
         hollow_last=live_last,
-        point_titles=[_("%(month)s:%(score)s 分", month=p.label, score=p.score) for p in points],
+        point_titles=[
+            _("%(month)s:%(score)s 分", month=p.label, score=p.score)
+            if p.released
+            else _("%(month)s:待发布", month=p.label)
+            for p in points
+        ],
         description="; ".join(f"{p.label} {p.score}" for p in points if p.score is not None),
     )
     most = max([p.total_units for p in points] + [r for r in ranks if r is not None] + [2])
@@ -359,6 +381,8 @@ def trend_charts(points: list[MonthSummary]) -> TrendCharts:
                 rank=p.rank,
                 total=p.total_units,
             )
+            if p.released
+            else _("%(month)s:待发布", month=p.label)
             for p in points
         ],
         description="; ".join(f"{p.label} #{p.rank}" for p in points if p.rank is not None),

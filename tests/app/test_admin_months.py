@@ -29,11 +29,11 @@ def actions() -> list[str]:
     )
 
 
-def test_month_list_shows_24_months_and_actions_by_role(client, login, hall):
+def test_month_list_starts_at_the_first_month_with_data_and_actions_by_role(client, login, hall):
     login("admin")
     html = client.get("/admin/months").get_data(as_text=True)
     labels = re.findall(r'<tr id="month-(\d{4}-\d{2})"', html)
-    assert labels[0] == "2024-03" and labels[-1] == "2022-04" and len(labels) == 24
+    assert labels == ["2024-03", "2024-02"]
     assert "/admin/months/2024-02/close" in html and "data-confirm=" in html
     assert "anshan-2023" in html
 
@@ -108,3 +108,24 @@ def test_bulletin_open_then_published(client, login, hall):
     client.post("/admin/months/2024-02/publish")
     html = client.get("/admin/months/2024-02/bulletin").get_data(as_text=True)
     assert "实时数据" not in html and "已发布" in html and "发布日期" in html
+
+
+def test_month_list_without_data_shows_only_the_current_month(client, login):
+    login("admin")
+    html = client.get("/admin/months").get_data(as_text=True)
+    assert re.findall(r'<tr id="month-(\d{4}-\d{2})"', html) == ["2024-03"]
+    assert "/admin/months/2024-02/close" not in html and "2023-" not in html
+    dashboard = client.get("/admin/").get_data(as_text=True)
+    assert "2024-02 尚未关账" not in dashboard and "没有待关账的月份" in dashboard
+
+
+def test_month_list_reaches_back_to_an_old_month_row(client, login, make):
+    from services import months
+
+    make.unit("U01")
+    months.close(2023, 11)
+    db.session.commit()
+    login("admin")
+    html = client.get("/admin/months").get_data(as_text=True)
+    labels = re.findall(r'<tr id="month-(\d{4}-\d{2})"', html)
+    assert labels[0] == "2024-03" and labels[-1] == "2023-11" and len(labels) == 5

@@ -167,7 +167,7 @@ def test_audit_log_filters_pages_and_diffs(client, login, make):
     assert "共 1 条" in html
     diff = html[html.index('<ul class="diff">') : html.index("</ul>")]
     # Only what changed is listed, as key: before → after.
-    assert '<span class="k">name:</span> <del>市税务局</del> → <ins>国家税务总局市税务局</ins>' in diff
+    assert '<span class="k">名称:</span> <del>市税务局</del> → <ins>国家税务总局市税务局</ins>' in diff
     assert "windows" not in diff
     html = client.get(f"/admin/audit?user={admin.id}&target=thing:5").get_data(as_text=True)
     assert "共 11 条" in html  # thing:5 and thing:50..59

@@ -210,7 +210,7 @@ def test_months_list_and_month_detail(client, login, make, hall):
     html = client.get("/portal/").get_data(as_text=True)
     rows = re.findall(r'data-month="(\d{4}-\d{2})"', html)
     assert rows == ["2024-03", "2024-02", "2024-01"]
-    for label in rows:
+    for label in rows[:2]:  # March live, February published
         y, m = map(int, label.split("-"))
         mine = standings(y, m).unit("U01")
         row = html[html.index(f'data-month="{label}"') :]
@@ -221,8 +221,12 @@ def test_months_list_and_month_detail(client, login, make, hall):
     assert text_of(feb, "unit-score") == "95" and "与办事群众争吵" in feb and "已发布" in feb
     assert "实时 · 暂定" not in feb
     assert "D01" not in feb  # March's item is not February's
+    # January is past and never published: listed as 待发布, without its numbers.
+    jan_row = html[html.index('data-month="2024-01"') :]
+    jan_row = jan_row[: jan_row.index("</tr>")]
+    assert "待发布" in jan_row and ">98<" not in jan_row and "第 " not in jan_row
     jan = client.get("/portal/months/2024-01").get_data(as_text=True)
-    assert text_of(jan, "unit-score") == "98"
+    assert "该月考核结果尚未发布" in jan and 'id="unit-score"' not in jan
 
 
 @pytest.mark.parametrize("month", ["2024-04", "2023-12", "2024-13", "abc", "2024-3"])
@@ -234,6 +238,10 @@ def test_month_outside_the_portal_range_or_malformed_is_404(client, login, hall,
 
 def test_trend_chart_is_server_rendered_svg(client, login, make, hall):
     make.incident(hall["u1"], "D05a", at=datetime(2023, 11, 15, 9, 0))
+    for y, m in [(2023, 11), (2023, 12), (2024, 1), (2024, 2)]:
+        months.close(y, m)
+        months.publish(y, m)
+    db.session.commit()
     login("unit", unit=hall["u1"])
     html = client.get("/portal/").get_data(as_text=True)
     for chart_id in ("trend-score", "trend-rank"):
@@ -265,6 +273,9 @@ def test_rankings_are_public_without_others_items_or_flags(client, login, make, 
 
 def test_rankings_month_picker_validates_and_serves_the_htmx_block(client, login, make, hall):
     make.incident(hall["u1"], "D05a", at=datetime(2024, 2, 15, 9, 0))
+    months.close(2024, 2)
+    months.publish(2024, 2)
+    db.session.commit()
     login("unit", unit=hall["u1"])
     feb = client.get("/portal/rankings?month=2024-02").get_data(as_text=True)
     assert "2024年2月 派驻单位考核排名" in feb
@@ -287,3 +298,101 @@ def test_line_chart_breaks_at_missing_months_escapes_text_and_inverts_ranks():
     assert ys["1"] < ys["3"] < ys["5"]  # first place on top
     assert "style=" not in svg
     assert nice_ticks(1, 30) == [10, 20, 30] and nice_ticks(50, 120) == [60, 80, 100, 120]
+
+
+def _row(html: str, label: str) -> str:
+    row = html[html.index(f'data-month="{label}"') :]
+    return row[: row.index("</tr>")]
+
+
+@pytest.fixture
+def february(make, hall):
+    """U01 has a February deduction (D07b: 95 points) and the month is closed, not yet published."""
+    feb_item = make.incident(hall["u1"], "D07b", at=datetime(2024, 2, 15, 9, 0), public_text="与办事群众争吵")
+    months.close(2024, 2)
+    db.session.commit()
+    return feb_item
+
+
+def test_closed_unpublished_month_is_hidden_until_published(client, login, hall, february):
+    login("unit", unit=hall["u1"])
+    assert standings(2024, 2).unit("U01").score == 95  # the frozen number exists, the unit may not see it
+    home = client.get("/portal/").get_data(as_text=True)
+    row = _row(home, "2024-02")
+    assert "待发布" in row and ">95<" not in row and "第 " not in row
+    assert "/portal/months/2024-02" not in row and "detail.xlsx" not in row and "已关账" not in row
+    # The current month is still shown live.
+    assert "实时 · 暂定" in _row(home, "2024-03") and ">86<" in _row(home, "2024-03")
+    page = client.get("/portal/months/2024-02")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "该月考核结果尚未发布" in text
+    assert 'id="unit-score"' not in text and "与办事群众争吵" not in text and "95" not in text
+    assert client.get("/portal/months/2024-02/detail.xlsx").status_code == 404
+
+    months.publish(2024, 2)
+    db.session.commit()
+    home = client.get("/portal/").get_data(as_text=True)
+    row = _row(home, "2024-02")
+    assert ">95<" in row and "已发布" in row and "待发布" not in row and "/portal/months/2024-02" in row
+    page = client.get("/portal/months/2024-02").get_data(as_text=True)
+    assert text_of(page, "unit-score") == "95" and "与办事群众争吵" in page and "尚未发布" not in page
+    xlsx = client.get("/portal/months/2024-02/detail.xlsx")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+
+
+def test_open_past_month_is_hidden_too(client, login, make, hall):
+    make.incident(hall["u1"], "D07b", at=datetime(2024, 2, 15, 9, 0))  # February never closed
+    login("unit", unit=hall["u1"])
+    assert "待发布" in _row(client.get("/portal/").get_data(as_text=True), "2024-02")
+    assert "该月考核结果尚未发布" in client.get("/portal/months/2024-02").get_data(as_text=True)
+    assert client.get("/portal/months/2024-02/detail.xlsx").status_code == 404
+    ranks = client.get("/portal/rankings?month=2024-02").get_data(as_text=True)
+    assert "该月考核结果尚未发布" in ranks and 'id="rankings-table"' not in ranks
+
+
+def test_trend_leaves_a_gap_for_an_unpublished_month(client, login, hall, february):
+    months.close(2024, 1)
+    months.publish(2024, 1)
+    db.session.commit()
+    login("unit", unit=hall["u1"])
+    html = client.get("/portal/").get_data(as_text=True)
+    score_svg = html[html.index('id="trend-score"') :]
+    score_svg = score_svg[: score_svg.index("</svg>")]
+    assert "2月" in score_svg and "2024-02:95" not in score_svg and "2024-02 95" not in score_svg
+    assert ">95<" not in score_svg
+    assert score_svg.count('class="point"') == 2  # January (published) and March (live)
+    assert "2024-01:100 分" in score_svg and "2024-03:86 分" in score_svg
+
+    months.publish(2024, 2)
+    db.session.commit()
+    html = client.get("/portal/").get_data(as_text=True)
+    score_svg = html[html.index('id="trend-score"') :]
+    assert "2024-02:95 分" in score_svg
+
+
+def test_rankings_of_an_unpublished_month_say_so(client, login, hall, february):
+    login("unit", unit=hall["u1"])
+    html = client.get("/portal/rankings?month=2024-02").get_data(as_text=True)
+    assert "该月考核结果尚未发布" in html and "待发布" in html
+    assert 'id="rankings-table"' not in html and "data-code=" not in html
+    block = client.get("/portal/rankings?month=2024-02", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
+    assert "该月考核结果尚未发布" in block and "data-code=" not in block
+    # The current month stays live and marked.
+    live = client.get("/portal/rankings?month=2024-03").get_data(as_text=True)
+    assert "实时 · 暂定" in live and 'data-code="U01"' in live
+
+    months.publish(2024, 2)
+    db.session.commit()
+    html = client.get("/portal/rankings?month=2024-02").get_data(as_text=True)
+    assert "尚未发布" not in html and "已发布" in html
+    assert re.findall(r'data-code="([^"]+)"', html) == [u.code for u in standings(2024, 2).units]
+
+
+def test_items_of_an_unpublished_month_stay_readable(client, login, hall, february):
+    login("unit", unit=hall["u1"])
+    detail = client.get(f"/portal/items/{february.id}")
+    assert detail.status_code == 200 and "与办事群众争吵" in detail.get_data(as_text=True)
+    notice = client.get(f"/portal/items/{february.id}/notice")
+    assert notice.status_code == 200 and "与办事群众争吵" in notice.get_data(as_text=True)

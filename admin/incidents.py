@@ -46,33 +46,10 @@ from services.clock import from_hall, hall_now, hall_today, month_utc_range, to_
 from services.incidents_preview import incident_points, points_by_id, preview, rule_of
 from services.months import is_open
 from services.rulebooks import rulebook_for_month
+from ui import action_label, field_label
 
 PAGE_SIZE = 50
 CATEGORY_LABELS = {"W": _l("窗口人员"), "C": _l("综窗后场")}
-FIELD_LABELS = {
-    "unit": _l("单位"),
-    "rule_code": _l("规则"),
-    "occurred_at": _l("发生时间"),
-    "count": _l("次数"),
-    "staff": _l("人员"),
-    "window": _l("窗口"),
-    "note": _l("内部备注"),
-    "public_text": _l("通知单说明"),
-    "deadline": _l("整改期限"),
-    "rectified_on": _l("整改完成日期"),
-    "exempt": _l("免扣"),
-    "linked_id": _l("关联违规记录"),
-    "status": _l("状态"),
-    "void_reason": _l("作废原因"),
-}
-ACTION_LABELS = {
-    "created": _l("登记"),
-    "proposed": _l("系统检测提出"),
-    "corrected": _l("修改"),
-    "confirmed": _l("确认"),
-    "voided": _l("作废"),
-    "dismissed": _l("驳回"),
-}
 FORM_BLOCKS = ("unit_fields", "rule_fields", "preview")
 
 
@@ -584,8 +561,8 @@ def _history(incident: Incident) -> list[dict]:
         if previous is not None:
             for key, value in h.snapshot.items():
                 if previous.get(key) != value:
-                    changed.append((key, str(FIELD_LABELS.get(key, key)), previous.get(key), value))
-        out.append({"row": h, "action": str(ACTION_LABELS.get(h.action, h.action)), "changed": changed})
+                    changed.append((key, field_label(key), previous.get(key), value))
+        out.append({"row": h, "action": action_label(f"incident.{h.action}"), "changed": changed})
         previous = h.snapshot
     return out
 

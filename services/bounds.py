@@ -1,0 +1,64 @@
+"""The bounds every date the system is given must keep: one home, so every entry path says the same thing.
+
+An incident's day: not in the future, not before the first rulebook took effect, not in a closed month.
+A month to close or publish: it has ended, and it is not before the first rulebook.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+
+from models import RulebookVersion, db
+from services import DomainError
+from services.clock import hall_today, to_hall
+
+
+def first_rulebook_day() -> date | None:
+    """The effective date of the earliest rulebook: nothing is assessed before it."""
+    return db.session.scalar(select(func.min(RulebookVersion.effective_from)))
+
+
+def _as_day(at: datetime | date) -> date:
+    return to_hall(at).date() if isinstance(at, datetime) else at
+
+
+def incident_day_problem(at: datetime | date, *, today: date | None = None) -> str | None:
+    """Why an incident may not be dated `at` (hall time), in Chinese; None when it may.
+
+    `today` is the hall's date (a parameter so that a batch checks every row against one day).
+    """
+    from services.months import is_open
+
+    day = _as_day(at)
+    today = today or hall_today()
+    if day > today:
+        return f"日期 {day.isoformat()} 晚于今天({today.isoformat()}),不能登记未来的记录"
+    first = first_rulebook_day()
+    if first is not None and day < first:
+        return f"日期 {day.isoformat()} 早于考核细则的生效日期 {first.isoformat()}"
+    if not is_open(day.year, day.month):
+        return f"{day.year}年{day.month}月已关账,不能登记或修改该月的记录;如确需修改,请先重新开放该月"
+    return None
+
+
+def check_incident_day(at: datetime | date, *, today: date | None = None) -> None:
+    problem = incident_day_problem(at, today=today)
+    if problem:
+        raise DomainError(problem)
+
+
+def check_month_ended(year: int, month: int, *, action: str) -> None:
+    """A month can be closed or published only once it has ended, and only from the first rulebook on.
+
+    `action` is the Chinese verb shown in the message (关账, 发布).
+    """
+    if not 1 <= month <= 12 or not 1 <= year <= 9998:
+        raise DomainError(f"月份 {year:04d}-{month:02d} 无效")
+    today = hall_today()
+    if (year, month) >= (today.year, today.month):
+        raise DomainError(f"{year}年{month}月尚未结束,不能{action}")
+    first = first_rulebook_day()
+    if first is not None and (year, month) < (first.year, first.month):
+        raise DomainError(f"{year}年{month}月早于考核细则的生效日期 {first.isoformat()},不能{action}")

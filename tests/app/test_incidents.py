@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from sqlalchemy import func, select
 from models import AuditLog, Evidence, Incident, IncidentHistory, IncidentStatus, Warning, db
 from services import incidents, months
 from services.clock import from_hall
+from tests.html import parse, text_of
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
@@ -29,13 +29,6 @@ def hall(make):
         u1, "S003", name="王五", category="W", window="2", start=date(2023, 1, 1), end=date(2024, 2, 1)
     )
     return {"u1": u1, "u2": u2, "w": w, "c": c, "gone": gone}
-
-
-def text_of(html: str, element_id: str) -> str:
-    """The text of the element with that id (up to its own closing tag; same-tag nesting not supported)."""
-    match = re.search(rf'<(\w+)[^>]*\bid="{element_id}"[^>]*>(.*?)</\1>', html, re.S)
-    assert match, f"#{element_id} not found"
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", match.group(2))).strip()
 
 
 def evidence_files(app) -> list[Path]:
@@ -488,8 +481,10 @@ def test_detail_shows_everything_and_admin_actions(client, login, make, hall):
     )
     login("admin")
     html = client.get(f"/admin/incidents/{incident.id}").get_data(as_text=True)
-    assert text_of(html, "incident-time") == "2024-03-04 09:00" and "张三" in html and "1 号窗口" in html
-    assert text_of(html, "incident-points") == "-5 分" and "2024-03-15" in html
+    page = parse(html)
+    facts = page.text_of("dl.facts")
+    assert text_of(page, "incident-time") == "2024-03-04 09:00" and "张三" in facts and "1 号窗口" in facts
+    assert text_of(page, "incident-points") == "-5 分" and "整改期限 2024-03-15" in facts
     assert "未履行一次性告知" in html and "内部记录" in html and "进驻事项" in html
     assert f"/admin/incidents/{incident.id}/notice" in html and f"TZ-2024-03-{incident.id:06d}" in html
     assert (
@@ -633,7 +628,7 @@ def test_notice_prints_the_incident_for_the_unit(client, login, make, hall):
     assert text_of(html, "notice-number") == f"TZ-2024-03-{incident.id:06d}"
     assert text_of(html, "notice-unit") == "市税务局" and text_of(html, "notice-staff") == "张三"
     assert text_of(html, "notice-time") == "2024-03-04 09:15" and text_of(html, "notice-place") == "1 号窗口"
-    assert "D04a" in text_of(html, "notice-rule") and "炒股、看娱乐视频" in html
+    assert "D04a" in text_of(html, "notice-rule") and "炒股、看娱乐视频" in text_of(html, "td.notice-text")
     assert text_of(html, "notice-points").startswith("-3 分")
     assert text_of(html, "notice-public-text") == "上班时间玩手机游戏" and "内部备注勿印" not in html
     assert text_of(html, "notice-recorder") == "巡查员小王"

@@ -14,15 +14,10 @@ from PIL import Image
 from models import IncidentStatus, db
 from services import evidence, incidents, months
 from services.standings import standings
+from tests.html import parse, text_of
 
 PORTAL_URLS = ["/portal/", "/portal/months/2024-03", "/portal/months/2024-03/detail.xlsx", "/portal/rankings"]
 NOTE = "内部备注:此人态度恶劣,仅供巡查员参考"
-
-
-def text_of(html: str, element_id: str) -> str:
-    match = re.search(rf'id="{element_id}"[^>]*>(.*?)</', html, re.S)
-    assert match, f"#{element_id} not in page"
-    return re.sub(r"\s+", " ", match.group(1)).strip()
 
 
 def png_bytes() -> bytes:
@@ -218,8 +213,11 @@ def test_months_list_and_month_detail(client, login, make, hall):
         assert f">{mine.score}<" in row and f"第 {mine.rank} 名" in row, label
     assert "已发布" in html  # February's status
     feb = client.get("/portal/months/2024-02").get_data(as_text=True)
-    assert text_of(feb, "unit-score") == "95" and "与办事群众争吵" in feb and "已发布" in feb
-    assert "实时 · 暂定" not in feb
+    feb_page = parse(feb)
+    assert text_of(feb_page, "unit-score") == "95"
+    assert "与办事群众争吵" in text_of(feb_page, "deduction-items")
+    assert feb_page.text_of(".portal-month-head .badge") == "已发布"
+    assert not feb_page.has(".live-mark")
     assert "D01" not in feb  # March's item is not February's
     # January is past and never published: listed as 待发布, without its numbers.
     jan_row = html[html.index('data-month="2024-01"') :]
@@ -335,7 +333,9 @@ def test_closed_unpublished_month_is_hidden_until_published(client, login, hall,
     row = _row(home, "2024-02")
     assert ">95<" in row and "已发布" in row and "待发布" not in row and "/portal/months/2024-02" in row
     page = client.get("/portal/months/2024-02").get_data(as_text=True)
-    assert text_of(page, "unit-score") == "95" and "与办事群众争吵" in page and "尚未发布" not in page
+    month_page = parse(page)
+    assert text_of(month_page, "unit-score") == "95"
+    assert "与办事群众争吵" in text_of(month_page, "deduction-items") and not month_page.has("#month-pending")
     xlsx = client.get("/portal/months/2024-02/detail.xlsx")
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
 

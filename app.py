@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, make_response, render_template, request
+from flask import Flask, g, has_request_context, make_response, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -59,6 +59,11 @@ def create_app(config: dict | None = None) -> Flask:
     from cli import register_cli
 
     register_cli(app)
+    _register_acting_user(app)
+
+    from services.jobs import fail_abandoned_at_start
+
+    fail_abandoned_at_start(app)  # jobs a restart cut short are failed, so they can be run again
 
     @app.after_request
     def security_headers(response):
@@ -73,9 +78,32 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-def _select_locale() -> str:
+def _select_locale() -> str | None:
+    """The request's language (?lang= or the lang cookie); outside a request (CLI, background jobs) None,
+    which Flask-Babel reads as BABEL_DEFAULT_LOCALE, so translated labels work everywhere."""
+    if not has_request_context():
+        return None
     lang = request.args.get("lang") or request.cookies.get("lang")
     return lang if lang in ("zh_CN", "en") else "zh_CN"
+
+
+def _register_acting_user(app: Flask) -> None:
+    """Each request acts as its logged-in user (services.audit's context variable), and only while it runs:
+    the services below the views never read Flask-Login's current_user."""
+    from flask_login import current_user
+
+    from services.audit import reset_acting_user, set_acting_user
+
+    @app.before_request
+    def act_as_logged_in_user():
+        user_id = current_user.id if current_user.is_authenticated else None
+        g._acting_user_token = set_acting_user(user_id)
+
+    @app.teardown_request
+    def stop_acting(error=None):
+        token = g.pop("_acting_user_token", None)
+        if token is not None:
+            reset_acting_user(token)
 
 
 @login_manager.user_loader

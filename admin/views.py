@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, current_app, flash, g, request, url_for
+from flask import abort, current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from werkzeug.routing import BuildError
 from admin import bp
 from auth.access import STAFF_ROLES, role_required
 from htmx import is_htmx, render_page_or_block
-from models import Job, Role, Unit, User, db
+from models import Job, Role, Unit, db
 from scoring import format_month, parse_month
 from services import dashboard as board
 from services import jobs
@@ -201,23 +201,19 @@ def start_job(kind: str, user_id: int, fn: Callable[..., dict], *args) -> Job:
     """Run `fn(*args, progress=…)` through services.jobs as the admin who asked (audit rows name them)."""
 
     def work(progress, *work_args):
-        app = current_app._get_current_object()
-        with app.test_request_context():
-            g._login_user = db.session.get(User, user_id)
+        def report(done: int, total: int, message: str = "") -> None:
+            LIVE_PROGRESS[progress.job_id] = (done, total)
+            if db.engine.dialect.name != "sqlite":
+                progress(done, total, message)
 
-            def report(done: int, total: int, message: str = "") -> None:
-                LIVE_PROGRESS[progress.job_id] = (done, total)
-                if db.engine.dialect.name != "sqlite":
-                    progress(done, total, message)
+        try:
+            result = fn(*work_args, progress=report)
+            db.session.commit()
+        finally:
+            LIVE_PROGRESS.pop(progress.job_id, None)
+        return result
 
-            try:
-                result = fn(*work_args, progress=report)
-                db.session.commit()
-            finally:
-                LIVE_PROGRESS.pop(progress.job_id, None)
-            return result
-
-    return jobs.start(kind, work, *args)
+    return jobs.start(kind, work, *args, started_by=user_id)
 
 
 def job_progress(job: Job) -> tuple[int, int]:

@@ -1,19 +1,53 @@
-"""Writing the audit log. Every change goes through `record` in the transaction that makes it."""
+"""Writing the audit log. Every change goes through `record` in the transaction that makes it.
+
+Who acts is a context variable, not Flask-Login's `current_user`, so the services work the same in a
+request, on the command line and in a background job:
+
+- a request sets it to the logged-in user (app.py, `before_request`) and clears it when it ends;
+- the command line leaves it empty (the audit log shows 系统);
+- the job runner (services.jobs) sets it to the user who started the job;
+- the demo loader sets it to the demo users in turn.
+
+A service may also be handed the user explicitly (`record(..., user_id=…)`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from typing import Any
-
-from flask_login import current_user
 
 from models import AuditLog, db
 
+_acting_user: ContextVar[int | None] = ContextVar("hallscore_acting_user", default=None)
+
 
 def acting_user_id() -> int | None:
+    """The id of the user on whose behalf the services run now; None for the system (CLI, startup)."""
+    return _acting_user.get()
+
+
+def set_acting_user(user_id: int | None) -> Token:
+    """Act as `user_id` from now on; hand the token back to `reset_acting_user` when done."""
+    return _acting_user.set(user_id)
+
+
+def reset_acting_user(token: Token) -> None:
     try:
-        return current_user.id if current_user and current_user.is_authenticated else None
-    except (AttributeError, RuntimeError):
-        return None
+        _acting_user.reset(token)
+    except ValueError:  # the token was made in another context: at least stop acting as anyone
+        _acting_user.set(None)
+
+
+@contextmanager
+def acting_as(user_id: int | None) -> Iterator[None]:
+    """`with acting_as(user.id): …` runs the services as that user (None: as the system)."""
+    token = set_acting_user(user_id)
+    try:
+        yield
+    finally:
+        reset_acting_user(token)
 
 
 def record(

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from contextvars import Token
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from flask import current_app
-from flask_login import login_user, logout_user
 from sqlalchemy import String, cast, func, literal, select, update
 
 from models import (
@@ -38,7 +37,7 @@ from models import (
 )
 from scoring import is_working_day
 from services import DomainError, detections, incidents, months, roster
-from services.audit import acting_user_id, record
+from services.audit import acting_user_id, record, reset_acting_user, set_acting_user
 from services.clock import from_hall, hall_now, hall_today
 from services.rulebooks import rulebook_for_month
 
@@ -284,7 +283,7 @@ class _Builder:
         self.rulebooks: dict[tuple[int, int], Any] = {}
         # Staff who ever served a unit, built once the roster is done.
         self.by_unit: dict[int, list[Staff]] = {}
-        self.ctx = None
+        self.acting: Token | None = None
 
     def tick(self, message: str) -> None:
         if self.progress:
@@ -294,16 +293,16 @@ class _Builder:
 
     def act_as(self, username: str) -> None:
         """Run the services as this user, so history and audit rows name who did it."""
-        if self.ctx is None:
-            self.ctx = current_app.test_request_context("/")
-            self.ctx.push()
-        login_user(self.users[username])
+        self.stop_acting()
+        user = self.users[username]
+        if user.id is None:
+            db.session.flush()
+        self.acting = set_acting_user(user.id)
 
     def stop_acting(self) -> None:
-        if self.ctx is not None:
-            logout_user()
-            self.ctx.pop()
-            self.ctx = None
+        if self.acting is not None:
+            reset_acting_user(self.acting)
+            self.acting = None
 
     # ---------------------------------------------------------------- calendar, units, users
 

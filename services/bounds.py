@@ -29,8 +29,6 @@ def incident_day_problem(at: datetime | date, *, today: date | None = None) -> s
 
     `today` is the hall's date (a parameter so that a batch checks every row against one day).
     """
-    from services.months import is_open
-
     day = _as_day(at)
     today = today or hall_today()
     if day > today:
@@ -38,9 +36,26 @@ def incident_day_problem(at: datetime | date, *, today: date | None = None) -> s
     first = first_rulebook_day()
     if first is not None and day < first:
         return f"日期 {day.isoformat()} 早于考核细则的生效日期 {first.isoformat()}"
+    return closed_month_problem(day)
+
+
+def closed_month_problem(at: datetime | date) -> str | None:
+    """Why nothing dated `at` may change (its month is closed), in Chinese; None when its month is open.
+
+    The one closed-month guard: logging, correcting, voiding, confirming and adding evidence all use it.
+    """
+    from services.months import is_open
+
+    day = _as_day(at)
     if not is_open(day.year, day.month):
         return f"{day.year}年{day.month}月已关账,不能登记或修改该月的记录;如确需修改,请先重新开放该月"
     return None
+
+
+def check_month_open(at: datetime | date) -> None:
+    problem = closed_month_problem(at)
+    if problem:
+        raise DomainError(problem)
 
 
 def check_incident_day(at: datetime | date, *, today: date | None = None) -> None:

@@ -471,7 +471,10 @@ def _filter_choices(form: IncidentFilterForm, rulebook: Rulebook) -> None:
 @bp.route("/incidents")
 @role_required(Role.ADMIN, Role.INSPECTOR, Role.LEADER)
 def incident_list():
-    """Incidents of a month, filtered; the filter form swaps only the table block (htmx)."""
+    """Incidents of a month, filtered and paginated in the database; the filter form swaps only the table
+    block (htmx). A page past the last one is empty (with a link back); bad filters are a 422."""
+    from services import incident_list as incident_list_service
+
     args = request.args.to_dict()
     args.setdefault("month", hall_today().strftime("%Y-%m"))
     from werkzeug.datastructures import MultiDict
@@ -498,47 +501,31 @@ def incident_list():
         value = getattr(form, name).data
         if value and value not in {c[0] for c in choices}:
             getattr(form, name).errors = [_("筛选条件无效")]
+    if year_month and not form.month.errors:
+        problem = incident_list_service.month_problem(*year_month)
+        if problem:
+            form.month.errors = [problem]
     bad = any(f.errors for f in form)
-
-    query = select(Incident)
-    if year_month:
-        start, end = month_utc_range(*year_month)
-        query = query.where(Incident.occurred_at >= start, Incident.occurred_at < end)
-    if form.unit_id.data:
-        query = query.where(Incident.unit_id == _int(form.unit_id.data))
-    if form.rule_code.data:
-        query = query.where(Incident.rule_code == form.rule_code.data)
-    if form.status.data:
-        query = query.where(Incident.status == form.status.data)
-    if form.recorded_by.data:
-        query = query.where(Incident.recorded_by_id == _int(form.recorded_by.data))
-    rows = (
-        []
-        if bad
-        else list(db.session.scalars(query.order_by(Incident.occurred_at.desc(), Incident.id.desc())))
-    )
-
-    points = points_by_id(rows)
-    confirmed = [points.get(i.id, 0) for i in rows if i.status == IncidentStatus.CONFIRMED]
-    totals = {
-        "deductions": sum(p for p in confirmed if p < 0),
-        "bonus": sum(p for p in confirmed if p > 0),
-        "count": len(confirmed),
-    }
-    pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
-    page = min(form.page.data if isinstance(form.page.data, int) and form.page.data >= 1 else 1, pages)
-    shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    page = form.page.data if isinstance(form.page.data, int) and form.page.data >= 1 else 1
+    listed = incident_list_service.ListPage(rows=[], total=0, page=1, pages=1)
+    if not bad:
+        listed = incident_list_service.list_page(
+            incident_list_service.ListFilter(
+                *year_month,
+                unit_id=_int(form.unit_id.data),
+                rule_code=form.rule_code.data or None,
+                status=form.status.data or None,
+                recorded_by_id=_int(form.recorded_by.data),
+            ),
+            min(page, incident_list_service.MAX_INT),
+            rulebook,
+        )
     filters = {k: v for k, v in args.items() if k != "page" and v}
     body = htmx.render_page_or_block(
         "admin/incident_list.html",
         "table",
         form=form,
-        rows=shown,
-        points=points,
-        totals=totals,
-        page=page,
-        pages=pages,
-        total=len(rows),
+        listed=listed,
         filters=filters,
         rules={r.code: r for r in rulebook.rules},
         month_label=format_month(*year_month) if year_month else "",

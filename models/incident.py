@@ -23,7 +23,12 @@ class IncidentStatus(StrEnum):
 
 class Incident(db.Model):
     __tablename__ = "incident"
-    __table_args__ = (Index("ix_incident_status_occurred", "status", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_incident_status_occurred", "status", "occurred_at"),
+        # The incidents list: a month (or one unit's month) newest first, a page at a time.
+        Index("ix_incident_occurred_id", "occurred_at", "id"),
+        Index("ix_incident_unit_occurred", "unit_id", "occurred_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)

@@ -1,9 +1,12 @@
-"""Every route for every role, built from the app's URL map, checked against the roles its view declares.
+"""Every route for every role against the access policy written out below (product.md, "Who uses it").
 
-A view declares its roles with auth.access.role_required(...) (or public / "any" for logged-in users), which
-sets `allowed_roles`; a route whose view declares none fails here, so a new route without a rule cannot
-slip in. Outcomes: anonymous -> redirect to /login unless public; a role not allowed -> 403 (404 for a unit
-user, who need not learn that another unit's data exists); an allowed role -> neither 403 nor 500.
+The policy is a table in this file, not read from the views' own decorators: widening a permission in a view
+makes this test fail until the table is changed too, on purpose. A route of the URL map that the table does
+not list fails `test_every_route_is_in_the_policy`, so a new route cannot slip in without a decision.
+
+Outcomes: where a role is not allowed, anonymous is sent to /login, a logged-in user gets 403 (or 404);
+where it is allowed, never 403, never 500, never a redirect to /login. A unit user asking for another
+unit's data (items, notices, evidence, exports) gets 403/404 and never the data.
 """
 
 from __future__ import annotations
@@ -14,13 +17,122 @@ from datetime import datetime
 
 import pytest
 from flask import g
+from openpyxl import load_workbook
 from PIL import Image
 
 from models import Job, Role, db
 from services import evidence
 from services.evidence import Upload
+from tests.html import parse
 
-ROLES = ["anonymous", Role.ADMIN.value, Role.INSPECTOR.value, Role.LEADER.value, Role.UNIT.value]
+ANON = "anonymous"
+ADMIN, INSPECTOR, LEADER, UNIT = (Role.ADMIN.value, Role.INSPECTOR.value, Role.LEADER.value, Role.UNIT.value)
+ROLES = [ANON, ADMIN, INSPECTOR, LEADER, UNIT]
+
+EVERYONE = frozenset(ROLES)
+LOGGED_IN = frozenset({ADMIN, INSPECTOR, LEADER, UNIT})
+STAFF = frozenset({ADMIN, INSPECTOR, LEADER})  # the hall's own people: admin pages that read
+DESK = frozenset({ADMIN, INSPECTOR})  # who logs incidents
+READERS = frozenset({ADMIN, LEADER})  # admins and the bureau (audit log, months)
+ADMIN_ONLY = frozenset({ADMIN})
+UNIT_ONLY = frozenset({UNIT})
+
+# "METHOD rule" -> the roles allowed. Written by hand from product.md; keep it that way.
+POLICY: dict[str, frozenset[str]] = {
+    # login, home, own password
+    "GET /": EVERYONE,
+    "GET /login": EVERYONE,
+    "POST /login": EVERYONE,
+    "POST /logout": LOGGED_IN,
+    "GET /account/password": LOGGED_IN,
+    "POST /account/password": LOGGED_IN,
+    # the hall screen and the API: no login
+    "GET /kiosk/": EVERYONE,
+    "GET /kiosk/live": EVERYONE,
+    "GET /api/standings": EVERYONE,
+    # the intranet: reading
+    "GET /admin/": STAFF,
+    "GET /admin/standings": STAFF,
+    "GET /admin/standings/<month>/units/<int:unit_id>": STAFF,
+    "GET /admin/tallies": STAFF,
+    "GET /admin/incidents": STAFF,
+    "GET /admin/incidents/<int:incident_id>": STAFF,
+    "GET /admin/incidents/<int:incident_id>/notice": STAFF,
+    "GET /admin/rulebooks": STAFF,
+    "GET /admin/rulebooks/<key>": STAFF,
+    "GET /admin/months/<month>/bulletin": STAFF,
+    "GET /admin/months": READERS,
+    "GET /admin/audit": READERS,
+    # evidence photos: whoever may see the incident (a unit user only its own unit's, checked below)
+    "GET /admin/evidence/<int:evidence_id>": LOGGED_IN,
+    # logging incidents: the desk form and the patrol sheet
+    "GET /admin/incidents/new": DESK,
+    "POST /admin/incidents/new": DESK,
+    "POST /admin/incidents/<int:incident_id>/evidence": DESK,
+    "GET /admin/patrol": DESK,
+    "GET /admin/patrol/blank": DESK,
+    "GET /admin/patrol/record": DESK,
+    "POST /admin/patrol/record/<int:incident_id>": DESK,
+    "POST /admin/patrol/tap": DESK,
+    "POST /admin/patrol/undo": DESK,
+    # reviewing incidents: admins
+    "GET /admin/incidents/<int:incident_id>/correct": ADMIN_ONLY,
+    "POST /admin/incidents/<int:incident_id>/correct": ADMIN_ONLY,
+    "POST /admin/incidents/<int:incident_id>/void": ADMIN_ONLY,
+    "GET /admin/detections": ADMIN_ONLY,
+    "POST /admin/detections/run": ADMIN_ONLY,
+    "GET /admin/detections/jobs/<int:job_id>": ADMIN_ONLY,
+    "POST /admin/detections/<int:incident_id>/confirm": ADMIN_ONLY,
+    "POST /admin/detections/<int:incident_id>/dismiss": ADMIN_ONLY,
+    "POST /admin/detections/bulk": ADMIN_ONLY,
+    # months: admins close and reopen; the bureau publishes too
+    "POST /admin/months/<month>/close": ADMIN_ONLY,
+    "POST /admin/months/<month>/publish": READERS,
+    "POST /admin/months/<month>/reopen": ADMIN_ONLY,
+    # keeping the hall's data: admins
+    "GET /admin/units": ADMIN_ONLY,
+    "GET /admin/units/new": ADMIN_ONLY,
+    "POST /admin/units/new": ADMIN_ONLY,
+    "GET /admin/units/<int:unit_id>/edit": ADMIN_ONLY,
+    "POST /admin/units/<int:unit_id>/edit": ADMIN_ONLY,
+    "GET /admin/staff": ADMIN_ONLY,
+    "GET /admin/staff/new": ADMIN_ONLY,
+    "POST /admin/staff/new": ADMIN_ONLY,
+    "GET /admin/staff/<int:staff_pk>": ADMIN_ONLY,
+    "POST /admin/staff/<int:staff_pk>/end": ADMIN_ONLY,
+    "POST /admin/staff/<int:staff_pk>/leave": ADMIN_ONLY,
+    "POST /admin/staff/<int:staff_pk>/move": ADMIN_ONLY,
+    "GET /admin/users": ADMIN_ONLY,
+    "GET /admin/users/new": ADMIN_ONLY,
+    "POST /admin/users/new": ADMIN_ONLY,
+    "GET /admin/users/<int:user_id>/edit": ADMIN_ONLY,
+    "POST /admin/users/<int:user_id>/edit": ADMIN_ONLY,
+    "POST /admin/users/<int:user_id>/password": ADMIN_ONLY,
+    "GET /admin/calendar": ADMIN_ONLY,
+    "POST /admin/calendar/days/<day>": ADMIN_ONLY,
+    "POST /admin/calendar/outages": ADMIN_ONLY,
+    "GET /admin/rulebooks/<key>/new": ADMIN_ONLY,
+    "POST /admin/rulebooks/<key>/new": ADMIN_ONLY,
+    "GET /admin/import": ADMIN_ONLY,
+    "POST /admin/import": ADMIN_ONLY,
+    "POST /admin/import/<token>": ADMIN_ONLY,
+    "GET /admin/import/jobs/<int:job_id>": ADMIN_ONLY,
+    "GET /admin/import/templates/<kind>.csv": ADMIN_ONLY,
+    "GET /admin/kiosk": ADMIN_ONLY,
+    "POST /admin/kiosk": ADMIN_ONLY,
+    # the unit portal: unit users, their own unit only
+    "GET /portal/": UNIT_ONLY,
+    "GET /portal/months/<month>": UNIT_ONLY,
+    "GET /portal/months/<month>/detail.xlsx": UNIT_ONLY,
+    "GET /portal/items/<int:incident_id>": UNIT_ONLY,
+    "GET /portal/items/<int:incident_id>/notice": UNIT_ONLY,
+    "GET /portal/rankings": UNIT_ONLY,
+}
+
+# Routes whose answer, even to a role they serve, is a redirect to the login page (the home page of someone
+# not logged in; logging out).
+TO_LOGIN_ON_PURPOSE = {"GET /", "POST /logout"}
+
 PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 
 
@@ -30,14 +142,30 @@ def png() -> bytes:
     return out.getvalue()
 
 
+def route_keys(app) -> list[tuple[str, str, object]]:
+    """(key, method, rule) for every method of every route but the static files, in the table's form."""
+    out = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            out.append((f"{method} {rule.rule}", method, rule))
+    return sorted(out, key=lambda k: k[0])
+
+
 @pytest.fixture
 def samples(make):
-    """Rows for every kind of id a route may take; the incident and its evidence belong to the other unit."""
+    """Rows for every kind of id a route may take. The incident and its evidence belong to the OTHER unit
+    (U02); the unit user belongs to U01, which has its own incident and photo."""
     own = make.unit("U01", name="本单位")
     other = make.unit("U02", name="其他单位")
     staff = make.staff(other, "S001")
-    incident = make.incident(other, "D01", at=datetime(2024, 3, 5, 9, 0), staff=staff, window="1")
+    incident = make.incident(
+        other, "D01", at=datetime(2024, 3, 5, 9, 0), staff=staff, window="1", public_text="其他单位的情况说明"
+    )
     [photo] = evidence.store(incident, [Upload("photo.png", "image/png", png())])
+    own_incident = make.incident(own, "D04a", at=datetime(2024, 3, 6, 9, 0), public_text="本单位的情况说明")
+    [own_photo] = evidence.store(own_incident, [Upload("own.png", "image/png", png())])
     detect_job = Job(
         kind="detect",
         status="done",
@@ -47,7 +175,7 @@ def samples(make):
     db.session.add_all([detect_job, import_job])
     db.session.commit()
     users = {
-        role: make.user(role, username=f"matrix-{role}", unit=own if role == Role.UNIT else None)
+        role: make.user(role, username=f"matrix-{role}", unit=own if role == UNIT else None)
         for role in ROLES[1:]
     }
     ints = {
@@ -56,7 +184,7 @@ def samples(make):
         "staff_id": staff.id,
         "incident_id": incident.id,
         "evidence_id": photo.id,
-        "user_id": users[Role.ADMIN].id,
+        "user_id": users[ADMIN].id,
     }
     strings = {
         "month": "2024-03",
@@ -65,13 +193,16 @@ def samples(make):
         "token": "t" * 32,
         "kind": "units",
         "code": other.code,
-        "filename": "app.css",
     }
     return {
         "users": users,
         "ints": ints,
         "strings": strings,
         "jobs": {"detect": detect_job.id, "import": import_job.id},
+        "own": own,
+        "other": other,
+        "own_incident": own_incident,
+        "own_photo": own_photo,
     }
 
 
@@ -82,21 +213,15 @@ def build_url(app, rule, method: str, samples) -> str:
         if converter == "int" and name == "job_id":
             values[name] = samples["jobs"]["import" if "import" in rule.endpoint else "detect"]
         elif converter == "int":
-            values[name] = samples["ints"].get(name, 1)
+            assert name in samples["ints"], f"no sample for <{name}> in {rule.rule}: add one"
+            values[name] = samples["ints"][name]
         else:
-            values[name] = samples["strings"].get(name, "x")
+            assert name in samples["strings"], f"no sample for <{name}> in {rule.rule}: add one"
+            values[name] = samples["strings"][name]
     return app.url_map.bind("localhost").build(rule.endpoint, values, method=method)
 
 
-def routes(app):
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
-            continue
-        methods = rule.methods - {"HEAD", "OPTIONS"}
-        yield rule, "GET" if "GET" in methods else sorted(methods)[0]
-
-
-def request_as(client, app, user, method: str, url: str):
+def request_as(client, user, method: str, url: str, **kwargs):
     """One request with a clean login state: the tests share one app context, so Flask-Login's cached
     user in `g` must not leak from one request into the next."""
     g.pop("_login_user", None)
@@ -105,52 +230,132 @@ def request_as(client, app, user, method: str, url: str):
         if user is not None:
             session["_user_id"] = str(user.id)
             session["_fresh"] = True
-    response = client.open(url, method=method)
+    response = client.open(url, method=method, **kwargs)
     g.pop("_login_user", None)
     return response
 
 
-def test_every_view_declares_its_roles(app):
-    missing = [
-        rule.endpoint
-        for rule, _ in routes(app)
-        if not getattr(app.view_functions[rule.endpoint], "allowed_roles", None)
-    ]
-    assert not missing, f"views without role_required/public: {missing}"
+def goes_to_login(response) -> bool:
+    return response.status_code in (301, 302, 303) and "/login" in response.headers.get("Location", "")
+
+
+def test_every_route_is_in_the_policy(app):
+    keys = {key for key, _, _ in route_keys(app)}
+    unlisted = sorted(keys - POLICY.keys())
+    assert not unlisted, f"routes missing from POLICY (decide who may use them): {unlisted}"
+    gone = sorted(POLICY.keys() - keys)
+    assert not gone, f"POLICY lists routes the app no longer has: {gone}"
+
+
+def test_the_views_declare_the_same_roles_as_the_policy(app):
+    """Each view's decorator says the same as the table (so the table is not just looser than the code)."""
+    mismatches = []
+    for key, _, rule in route_keys(app):
+        declared = set(getattr(app.view_functions[rule.endpoint], "allowed_roles", ()))
+        if "public" in declared:
+            declared = set(EVERYONE)
+        elif "any" in declared:
+            declared = set(LOGGED_IN)
+        if declared != set(POLICY.get(key, declared)):
+            mismatches.append(f"{key}: view {sorted(declared)}, policy {sorted(POLICY[key])}")
+    assert not mismatches, "\n".join(mismatches)
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_role_matrix(app, client, samples, role):
-    user = None if role == "anonymous" else samples["users"][role]
+    user = None if role == ANON else samples["users"][role]
     failures = []
-    checked = 0
-    for rule, method in sorted(routes(app), key=lambda r: r[0].rule):
-        allowed = getattr(app.view_functions[rule.endpoint], "allowed_roles", ())
+    refused = allowed_count = 0
+    for key, method, rule in route_keys(app):
+        allowed = role in POLICY.get(key, frozenset())
         url = build_url(app, rule, method, samples)
-        response = request_as(client, app, user, method, url)
+        response = request_as(client, user, method, url)
         status = response.status_code
-        checked += 1
         if status == 500:
-            failures.append(f"{method} {url}: 500")
-            continue
-        if "public" in allowed:
-            ok = status != 403
-        elif role == "anonymous":
-            ok = status == 302 and "/login" in response.headers.get("Location", "")
-        elif role in allowed or "any" in allowed:
-            ok = status != 403
-        elif role == Role.UNIT:
-            ok = status in (403, 404)
+            failures.append(f"{key} ({url}) as {role}: 500")
+        elif allowed:
+            allowed_count += 1
+            if status == 403 or (goes_to_login(response) and key not in TO_LOGIN_ON_PURPOSE):
+                failures.append(f"{key} ({url}) as {role}: allowed by the policy, got {status}")
         else:
-            ok = status == 403
-        if not ok:
-            failures.append(f"{method} {url} as {role} (allowed {allowed}): {status}")
-    assert checked > 40
+            refused += 1
+            ok = goes_to_login(response) if role == ANON else status in (403, 404)
+            if not ok:
+                failures.append(f"{key} ({url}) as {role}: not allowed by the policy, got {status}")
     assert not failures, "\n".join(failures)
+    # Every role meets both kinds of route, so neither branch is vacuous.
+    assert refused > 0 and allowed_count > 0
+    assert refused + allowed_count == len(route_keys(app)) > 60
 
 
-def test_a_unit_user_gets_404_for_another_units_incident(app, client, samples):
-    unit_user = samples["users"][Role.UNIT]
+def test_a_refused_post_writes_nothing(app, client, samples):
+    """An inspector voiding and a leader closing are refused, and the incident and month are untouched."""
+    from models import Incident, Month
+
     incident_id = samples["ints"]["incident_id"]
-    for url in (f"/portal/items/{incident_id}", f"/portal/items/{incident_id}/notice"):
-        assert request_as(client, app, unit_user, "GET", url).status_code == 404
+    assert (
+        request_as(
+            client,
+            samples["users"][INSPECTOR],
+            "POST",
+            f"/admin/incidents/{incident_id}/void",
+            data={"reason": "x"},
+        ).status_code
+        == 403
+    )
+    assert (
+        request_as(client, samples["users"][LEADER], "POST", "/admin/months/2024-02/close").status_code == 403
+    )
+    db.session.expire_all()
+    assert db.session.get(Incident, incident_id).status == "confirmed"
+    assert db.session.query(Month).count() == 0
+
+
+def test_a_unit_user_never_gets_another_units_data(app, client, samples):
+    unit_user = samples["users"][UNIT]
+    other_id = samples["ints"]["incident_id"]
+    own = samples["own_incident"]
+    for url in (
+        f"/portal/items/{other_id}",
+        f"/portal/items/{other_id}/notice",
+        f"/admin/evidence/{samples['ints']['evidence_id']}",
+        f"/admin/incidents/{other_id}",
+        f"/admin/incidents/{other_id}/notice",
+        f"/admin/standings/2024-03/units/{samples['other'].id}",
+    ):
+        response = request_as(client, unit_user, "GET", url)
+        assert response.status_code in (403, 404), url
+        body = response.get_data()
+        assert "其他单位的情况说明".encode() not in body and png() not in body, url
+
+    # Its own incident, notice and photo it does get: the refusals above are about whose data it is.
+    item = parse(request_as(client, unit_user, "GET", f"/portal/items/{own.id}").get_data(as_text=True))
+    assert item.text_of("item-text") == "本单位的情况说明"
+    notice = request_as(client, unit_user, "GET", f"/portal/items/{own.id}/notice")
+    assert parse(notice.get_data(as_text=True)).text_of("notice-unit") == "本单位"
+    photo = request_as(client, unit_user, "GET", f"/admin/evidence/{samples['own_photo'].id}")
+    assert photo.status_code == 200 and photo.data == png()
+
+
+def test_a_unit_users_pages_and_export_hold_only_its_unit(app, client, samples):
+    """Asking the portal for another unit (a unit_id or code in the address) still shows one's own."""
+    unit_user = samples["users"][UNIT]
+    other = samples["other"]
+    for query in ({}, {"unit_id": other.id}, {"unit": other.code}, {"code": other.code}):
+        page = parse(request_as(client, unit_user, "GET", "/portal/months/2024-03", query_string=query).text)
+        items = page.text_of("deduction-items")
+        assert "D04a" in items and "D01" not in items and "其他单位的情况说明" not in items
+
+        export = request_as(
+            client, unit_user, "GET", "/portal/months/2024-03/detail.xlsx", query_string=query
+        )
+        assert export.status_code == 200
+        cells = [
+            str(c)
+            for sheet in load_workbook(io.BytesIO(export.data)).worksheets
+            for row in sheet.iter_rows(values_only=True)
+            for c in row
+            if c is not None
+        ]
+        text = " ".join(cells)
+        assert "本单位" in text and "其他单位" not in text and "其他单位的情况说明" not in text

@@ -29,10 +29,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
 
 from models import Role, Staff, Unit, db
-from scoring import Rulebook, Settings, parse_month
 from services import DomainError
+from scoring import ROLE_SETTINGS, Rulebook, Settings, parse_month
 from services.calendar_admin import normalize_windows, unit_by_code
-from services.rulebooks import by_key, versions
+from services.rulebooks import by_key, effective_day_problem
 from services.users import MIN_PASSWORD, by_username
 from ui import FLAG_LABELS, ROLE_LABELS
 
@@ -54,16 +54,41 @@ SETTING_LABELS = {
     "good_from": _l("良好:得分不低于"),
     "qualified_from": _l("合格:得分不低于"),
     "replace_staff_min_unqualified": _l("同一年度不合格月数达到此数,要求更换相关人员"),
-    "d02c_escalation_above": _l("每月旷工(D02c)次数超过此数,书面通报"),
+    "d02c_escalation_above": _l("每月旷工次数超过此数,书面通报"),
     "d02c_escalation_flag": _l("旷工超限时的标记"),
-    "d13_week_above": _l("每周更换人员超过此数计一次 D13"),
-    "d13_month_above": _l("每月更换人员超过此数计一次 D13"),
+    "d13_week_above": _l("每周更换人员超过此数,计一次人员更换扣分"),
+    "d13_month_above": _l("每月更换人员超过此数,计一次人员更换扣分"),
     "clock_in_morning": _l("综窗后场上午打卡时段"),
     "clock_in_evening": _l("综窗后场下午打卡时段"),
     "hall_hours": _l("窗口值守时间"),
     "appeal_working_days": _l("申诉期限(工作日)"),
     "unqualified_flag": _l("不合格月份的标记"),
+    "rectification_rule": _l("限期整改的规则"),
+    "overdue_rule": _l("逾期未整改、系统计算的规则"),
+    "escalation_rule": _l("每月累计超限即通报的规则(旷工)"),
+    "turnover_rule": _l("根据人员名册检测的人员更换规则"),
+    "clock_in_rule": _l("根据打卡记录检测的打卡缺失规则"),
+    "inspection_rule": _l("迎检附加扣分的规则"),
 }
+# The settings that belong to a rule role: their label names the rule of the rulebook at hand.
+SETTING_ROLES = {
+    "d02c_escalation_above": "escalation_rule",
+    "d02c_escalation_flag": "escalation_rule",
+    "d13_week_above": "turnover_rule",
+    "d13_month_above": "turnover_rule",
+    "clock_in_morning": "clock_in_rule",
+    "clock_in_evening": "clock_in_rule",
+}
+# The settings the new-version form edits; the rule roles are copied from the base (its codes stay).
+EDITABLE_SETTINGS = tuple(name for name in Settings.__dataclass_fields__ if name not in ROLE_SETTINGS)
+
+
+def setting_label(name: str, rulebook: Rulebook) -> str:
+    """A setting's Chinese name, with the code of the rule it concerns in this rulebook, e.g. "(D02c)"."""
+    label = str(SETTING_LABELS.get(name, name))
+    role = SETTING_ROLES.get(name)
+    code = rulebook.role_code(role) if role else None
+    return f"{label}({code})" if code else label
 
 
 def unit_choices(blank: str | None = None, active_only: bool = False) -> list[tuple[int, str]]:
@@ -387,20 +412,20 @@ class RulebookBaseForm(FlaskForm):
             raise ValidationError(_l("该版本号已存在"))
 
     def validate_effective_from(self, field):
-        latest = max((v.effective_from for v in versions()), default=None)
-        if field.data and latest and field.data <= latest:
-            raise ValidationError(
-                _l("生效日期必须晚于现有各版本的生效日期(最晚 %(day)s)", day=latest.isoformat())
-            )
+        # The same rule `publish_version` enforces: the first day of a month after the current one.
+        problem = effective_day_problem(field.data) if field.data else None
+        if problem:
+            raise ValidationError(problem)
 
     def rule_fields(self, rule_code: str):
         return self[f"points_{rule_code}"], self[f"flags_{rule_code}"]
 
     def setting_fields(self):
-        return [self[f"setting_{name}"] for name in Settings.__dataclass_fields__]
+        return [self[f"setting_{name}"] for name in EDITABLE_SETTINGS]
 
     def to_dict(self, base: dict) -> dict:
-        """The new version's full dict from the base version's: key, title, date, points, flags, settings."""
+        """The new version's full dict from the base version's (`rulebook_to_dict` of it): key, title, date,
+        points, flags, settings; the rule roles stay the base's."""
         data = {
             **base,
             "key": self.key.data.strip(),
@@ -414,6 +439,8 @@ class RulebookBaseForm(FlaskForm):
         data["rules"] = rules
         settings = dict(base["settings"])
         for name, f in Settings.__dataclass_fields__.items():
+            if name not in EDITABLE_SETTINGS:
+                continue
             field = self[f"setting_{name}"]
             if str(f.type) == "int":
                 settings[name] = field.data
@@ -471,7 +498,9 @@ def rulebook_form_class(rulebook: Rulebook) -> type[RulebookBaseForm]:
             MultiCheckboxField(_l("标记"), choices=flag_choices, default=list(rule.flags)),
         )
     for name, f in Settings.__dataclass_fields__.items():
-        label = SETTING_LABELS.get(name, name)
+        if name not in EDITABLE_SETTINGS:
+            continue
+        label = setting_label(name, rulebook)
         value = getattr(rulebook.settings, name)
         kind = str(f.type)
         if kind == "int":

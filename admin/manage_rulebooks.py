@@ -1,13 +1,12 @@
 """Rulebooks: the versions, one version readable as a page, and a new version based on one (admin only).
 
 A new version is a full copy of its base with the admin's points, flags, settings and effective date; it
-is validated by the scoring (a RulebookError's Chinese message goes back to the form) and never changes a
-month already closed, nor a month scored with another version.
+is validated by the scoring (a RulebookError's Chinese message goes back to the form) and published by
+`services.rulebooks.publish_version`, which dates it on the first day of a month after the current one:
+changing a rule never changes the past.
 """
 
 from __future__ import annotations
-
-from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -15,13 +14,20 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from admin import bp
-from admin.forms import SETTING_LABELS, rulebook_form_class, setting_text
+from admin.forms import rulebook_form_class, setting_label, setting_text
 from auth.access import STAFF_ROLES, role_required
 from models import Role, db
-from scoring import RulebookError, Settings
+from scoring import ROLE_SETTINGS, RulebookError, Settings, rulebook_to_dict, signed_points
 from services import DomainError
 from services.clock import hall_today
-from services.rulebooks import as_rulebook, by_key, publish_version, version_in_force, versions
+from services.rulebooks import (
+    as_rulebook,
+    by_key,
+    first_allowed_day,
+    publish_version,
+    version_in_force,
+    versions,
+)
 from ui import FLAG_LABELS
 
 APPLIES_LABELS = {"W": _l("值守窗口人员"), "C": _l("综窗后场人员"), "A": _l("全体")}
@@ -62,14 +68,21 @@ def rulebook_detail(key: str):
     settings = []
     for name in Settings.__dataclass_fields__:
         value = getattr(rulebook.settings, name)
-        shown = FLAG_LABELS.get(value, value) if name.endswith("_flag") else setting_text(name, value)
-        settings.append((SETTING_LABELS.get(name, name), shown))
+        if name in ROLE_SETTINGS:
+            rule = rulebook.role_rule(name)
+            shown = f"{rule.code} {rule.title}" if rule else _("无")
+        elif name.endswith("_flag"):
+            shown = FLAG_LABELS.get(value, value)
+        else:
+            shown = setting_text(name, value)
+        settings.append((setting_label(name, rulebook), shown))
     return render_template(
         "admin/rulebook_detail.html",
         row=row,
         rulebook=rulebook,
         groups=grouped_rules(rulebook),
         settings=settings,
+        signed={rule.code: signed_points(rule) for rule in rulebook.rules},
         applies_labels=APPLIES_LABELS,
         requires_labels=REQUIRES_LABELS,
         in_force=version_in_force(hall_today()),
@@ -84,13 +97,13 @@ def rulebook_new(key: str):
     base = as_rulebook(base_row)
     form = rulebook_form_class(base)()
     if request.method == "GET":
-        # A sensible start: the base's title, effective from the first day of next month.
-        today = hall_today()
+        # A sensible start: the base's title, effective from the first date a new version may take.
         form.title.data = base.title
-        form.effective_from.data = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
+        form.effective_from.data = first_allowed_day()
     if form.validate_on_submit():
         try:
-            data = form.to_dict(base_row.data)
+            # From the base as read (a version stored before rule roles reads with the 2023 codes).
+            data = form.to_dict(rulebook_to_dict(base))
             row = publish_version(data, created_by_id=current_user.id)
         except (RulebookError, DomainError, ValueError) as error:
             db.session.rollback()
@@ -112,4 +125,5 @@ def rulebook_new(key: str):
         base=base,
         base_row=base_row,
         groups=grouped_rules(base),
+        first_day=first_allowed_day(),
     ), 422 if form.errors else 200

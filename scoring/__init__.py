@@ -20,7 +20,7 @@ from scoring.calendar import (
 )
 from scoring.detect import Replacement, detect_d13, detect_d16, replacements, unknown_staff
 from scoring.flags import month_flags
-from scoring.month import grade_for, score_month
+from scoring.month import grade_for, score_month, signed_points
 from scoring.quarter import (
     quarter_candidates,
     quarter_ineligible,
@@ -31,14 +31,17 @@ from scoring.quarter import (
 )
 from scoring.ranking import competition_ranks, listing_key, rank_units
 from scoring.rulebook import (
+    ROLE_NAMES,
     RulebookError,
     default_rulebook_path,
     load_rulebook,
     parse_rulebook_toml,
     rulebook_from_dict,
+    rulebook_from_stored,
     rulebook_to_dict,
 )
 from scoring.types import (
+    ROLE_SETTINGS,
     Flag,
     FlagCode,
     Grade,
@@ -59,6 +62,8 @@ from scoring.types import (
 )
 
 __all__ = [
+    "ROLE_NAMES",
+    "ROLE_SETTINGS",
     "Flag",
     "FlagCode",
     "Grade",
@@ -102,9 +107,11 @@ __all__ = [
     "replacements",
     "round_half_up",
     "rulebook_from_dict",
+    "rulebook_from_stored",
     "rulebook_to_dict",
     "score_month",
     "score_year",
+    "signed_points",
     "unknown_staff",
     "unqualified_counts_before",
     "working_days",

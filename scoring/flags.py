@@ -13,10 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from scoring.types import Flag, FlagCode, Item, Rule, Settings
 
-__all__ = ["ESCALATING_ABSENCE_RULE", "month_flags"]
-
-# 三(一)2: 旷工 (D02c) is the rule whose monthly total escalates; the threshold and flag are settings.
-ESCALATING_ABSENCE_RULE = "D02c"
+__all__ = ["month_flags"]
 
 
 def month_flags(
@@ -30,7 +27,8 @@ def month_flags(
     """Every flag of one unit's month.
 
     - each item raises its rule's flags, whatever its count or points (D04b, D11–D15, D19b; D12 is 0 points);
-    - 三(一)2: the month's D02c counts summing to more than `d02c_escalation_above` raise the escalation flag;
+    - 三(一)2: the month's counts of `settings.escalation_rule` (D02c) summing to more than
+      `d02c_escalation_above` raise the escalation flag;
     - 四.3: an unqualified month raises `unqualified_flag` (quarter_ineligible), and `replace_staff` when it
       is at least the `replace_staff_min_unqualified`-th unqualified month of the calendar year.
     """
@@ -43,8 +41,9 @@ def month_flags(
         for code in rules[item.rule_code].flags:
             add(code, _incident_reason(item))
 
-    absences = [i for i in items if i.rule_code == ESCALATING_ABSENCE_RULE]
-    if sum(i.count for i in absences) > settings.d02c_escalation_above:
+    # 三(一)2: the rulebook's escalation rule (旷工, D02c in 2023) escalates by its monthly total.
+    absences = [i for i in items if settings.escalation_rule and i.rule_code == settings.escalation_rule]
+    if absences and sum(i.count for i in absences) > settings.d02c_escalation_above:
         for item in absences:
             add(settings.d02c_escalation_flag, _incident_reason(item))
 

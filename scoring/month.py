@@ -28,7 +28,19 @@ from scoring.types import (
     UnitResult,
 )
 
-__all__ = ["derived_item", "grade_for", "incident_items", "score_month", "score_unit"]
+__all__ = ["derived_item", "grade_for", "incident_items", "score_month", "score_unit", "signed_points"]
+
+
+def signed_points(rule: Rule, count: int = 1, *, exempt: bool = False) -> int:
+    """The signed points of `count` of `rule`: negative for a deduction, positive for a bonus.
+
+    The one place the sign rule lives: every screen, export and preview asks this. `exempt` (三(一)6, D06's
+    device or network failure) makes the item worth 0, but only for a rule that allows the exemption.
+    """
+    if exempt and "exempt" in rule.requires:
+        return 0
+    magnitude = rule.points * count
+    return magnitude if rule.kind == RuleKind.BONUS else -magnitude
 
 
 def grade_for(score: int, settings: Settings) -> Grade:
@@ -60,7 +72,7 @@ def score_month(
     code to its unqualified months earlier in the same calendar year (for `replace_staff`).
     """
     rules = {r.code: r for r in rulebook.rules}
-    derived = next((r for r in rulebook.rules if r.derived), None)
+    derived = rulebook.role_rule("overdue_rule")  # D19b in 2023
     earlier = earlier_unqualified or {}
     label = format_month(year, month)
 
@@ -151,7 +163,7 @@ def derived_item(incident: IncidentIn, derived: Rule, today: date) -> Item | Non
         rule_code=derived.code,
         occurred_on=deadline + timedelta(days=1),
         count=incident.count,
-        points=_signed(derived, derived.points * incident.count),
+        points=signed_points(derived, incident.count),
         incident_id=incident.id,
         derived=True,
     )
@@ -169,19 +181,14 @@ def _check_incident(incident: IncidentIn, rule: Rule) -> None:
 def _own_item(incident: IncidentIn, rule: Rule) -> Item:
     # 三(一)6: 评价器故障或网络故障 -> the item stays on the list, worth 0 points.
     exempt = incident.exempt and "exempt" in rule.requires
-    magnitude = 0 if exempt else rule.points * incident.count
     return Item(
         rule_code=rule.code,
         occurred_on=incident.occurred_on,
         count=incident.count,
-        points=_signed(rule, magnitude),
+        points=signed_points(rule, incident.count, exempt=exempt),
         incident_id=incident.id,
         exempt=exempt,
     )
-
-
-def _signed(rule: Rule, magnitude: int) -> int:
-    return magnitude if rule.kind == RuleKind.BONUS else -magnitude
 
 
 def _item_key(item: Item) -> tuple[date, int, bool, str]:

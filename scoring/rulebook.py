@@ -18,14 +18,16 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from scoring.types import FlagCode, Rule, Rulebook, RuleKind, Settings
+from scoring.types import ROLE_SETTINGS, FlagCode, Rule, Rulebook, RuleKind, Settings
 
 __all__ = [
+    "ROLE_NAMES",
     "RulebookError",
     "default_rulebook_path",
     "load_rulebook",
     "parse_rulebook_toml",
     "rulebook_from_dict",
+    "rulebook_from_stored",
     "rulebook_to_dict",
 ]
 
@@ -45,6 +47,16 @@ _SETTINGS_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _CODE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 _HHMM_RE = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
 _TOML_LINE_RE = re.compile(r"line (\d+)")
+
+# What each role setting means, for messages (the settings themselves are in `scoring.types.Settings`).
+ROLE_NAMES = {
+    "rectification_rule": "限期整改的规则",
+    "overdue_rule": "逾期未整改、由评分推导的规则",
+    "escalation_rule": "每月累计次数超限即通报的规则(旷工)",
+    "turnover_rule": "根据人员名册检测的人员更换规则",
+    "clock_in_rule": "根据打卡记录检测的打卡缺失规则",
+    "inspection_rule": "迎检附加扣分、关联所附加违规记录的规则",
+}
 
 
 class RulebookError(ValueError):
@@ -90,7 +102,42 @@ def parse_rulebook_toml(text: str, source: str = "规则文件") -> Rulebook:
 
 
 def rulebook_from_dict(d: Mapping[str, Any]) -> Rulebook:
-    """Validate a plain dict (parsed TOML or `rulebook_to_dict` output) and build a `Rulebook`."""
+    """Validate a plain dict (parsed TOML or `rulebook_to_dict` output) and build a `Rulebook`.
+
+    Every role setting (`ROLE_SETTINGS`: which rule is the rectification rule, the overdue rule, …) must be
+    spelled out, "" for a role no rule plays: a hall's own rulebook never inherits the 2023 codes silently.
+    """
+    if not isinstance(d, Mapping):
+        raise RulebookError("规则手册必须是一个表(字典)")
+    _check_fields(d, _TOP_FIELDS, _TOP_FIELDS, where="规则手册")
+    if isinstance(d["settings"], Mapping):
+        for name in ROLE_SETTINGS:
+            if name not in d["settings"]:
+                raise RulebookError(
+                    f"设置项 settings 缺少字段 {name}({ROLE_NAMES[name]}的代码;没有这类规则时写 \"\")",
+                    field=name,
+                )
+    return _build(d)
+
+
+def rulebook_from_stored(d: Mapping[str, Any]) -> Rulebook:
+    """A version stored by the app (`rulebook_to_dict` output), including one stored before rule roles
+    existed: such data names no role, and only there each role defaults to the 2023 measures' rule
+    (`Settings` defaults) when the rulebook has it."""
+    if isinstance(d, Mapping) and isinstance(d.get("settings"), Mapping) and isinstance(d.get("rules"), list):
+        missing = [name for name in ROLE_SETTINGS if name not in d["settings"]]
+        if missing:
+            codes = {r.get("code") for r in d["rules"] if isinstance(r, Mapping)}
+            defaults = Settings()
+            settings = dict(d["settings"])
+            for name in missing:
+                code = getattr(defaults, name)
+                settings[name] = code if code in codes else ""
+            d = {**d, "settings": settings}
+    return _build(d)
+
+
+def _build(d: Mapping[str, Any]) -> Rulebook:
     if not isinstance(d, Mapping):
         raise RulebookError("规则手册必须是一个表(字典)")
     _check_fields(d, _TOP_FIELDS, _TOP_FIELDS, where="规则手册")
@@ -110,6 +157,7 @@ def rulebook_from_dict(d: Mapping[str, Any]) -> Rulebook:
         seen.add(rule.code)
         rules.append(rule)
     _check_derivation(rules)
+    _check_roles(settings, rules)
     return Rulebook(
         key=key, title=title, effective_from=effective_from, settings=settings, rules=tuple(rules)
     )
@@ -254,6 +302,52 @@ def _check_derivation(rules: list[Rule]) -> None:
         )
 
 
+def _check_roles(settings: Settings, rules: list[Rule]) -> None:
+    """Each role setting names a rule of this rulebook that can play the part, or is "" (no such rule)."""
+    by_code = {r.code: r for r in rules}
+    played: dict[str, str] = {}
+    for name in ROLE_SETTINGS:
+        code = getattr(settings, name)
+        if not code:
+            continue
+        where = f"设置项 settings 的字段 {name}({ROLE_NAMES[name]})"
+        rule = by_code.get(code)
+        if rule is None:
+            raise RulebookError(f"{where}指向的规则 {code} 不在规则手册中", field=name)
+        if code in played:
+            raise RulebookError(f"{where}:规则 {code} 已是 {played[code]} 的规则,一条规则只能担任一个角色", field=name)
+        played[code] = name
+        if rule.kind != RuleKind.DEDUCTION:
+            raise RulebookError(f"{where}:规则 {code} 必须是扣分项", field=name)
+        if name == "overdue_rule" and not rule.derived:
+            raise RulebookError(f"{where}:规则 {code} 必须设 derived = true", field=name)
+        if name != "overdue_rule" and rule.derived:
+            raise RulebookError(f"{where}:规则 {code} 由评分推导,不能担任此角色", field=name)
+        if name == "rectification_rule" and "deadline" not in rule.requires:
+            raise RulebookError(f"{where}:规则 {code} 的 requires 必须含 deadline", field=name)
+        if name == "inspection_rule" and "linked" not in rule.requires:
+            raise RulebookError(f"{where}:规则 {code} 的 requires 必须含 linked", field=name)
+    for rule in rules:
+        if rule.derived and rule.code != settings.overdue_rule:
+            raise RulebookError(
+                f'规则 {rule.code} 的字段 derived 为 true,须在设置项中写 overdue_rule = "{rule.code}"',
+                rule=rule.code,
+                field="derived",
+            )
+        if "deadline" in rule.requires and rule.code != settings.rectification_rule:
+            raise RulebookError(
+                f'规则 {rule.code} 的字段 requires 含 deadline,须在设置项中写 rectification_rule = "{rule.code}"'
+                "(只能有一条限期整改的规则)",
+                rule=rule.code,
+                field="requires",
+            )
+    if bool(settings.rectification_rule) != bool(settings.overdue_rule):
+        name = "overdue_rule" if settings.rectification_rule else "rectification_rule"
+        raise RulebookError(
+            "设置项 settings 的字段 rectification_rule 与 overdue_rule 必须同时设置或同时为空", field=name
+        )
+
+
 def _settings(raw: Any) -> Settings:
     if not isinstance(raw, Mapping):
         raise RulebookError("规则手册的字段 settings 必须是一个表", field="settings")
@@ -277,6 +371,12 @@ def _setting_value(name: str, annotation: str, value: Any) -> Any:
     if annotation == "int":
         return _nonneg_int(value, where, name)
     if annotation == "str":
+        if name in ROLE_SETTINGS:
+            if not isinstance(value, str) or (value and not _CODE_RE.match(value)):
+                raise RulebookError(
+                    f'{where}的字段 {name} 必须是规则代码(如 D02c)或 ""(没有这类规则)', field=name
+                )
+            return value
         if name.endswith("_flag"):
             if value not in FLAG_CODES:
                 raise RulebookError(

@@ -71,6 +71,26 @@ class Settings:
     hall_hours: tuple[tuple[str, str], ...] = (("08:30", "11:30"), ("13:00", "17:00"))
     appeal_working_days: int = 3  # a unit may appeal within this many working days
     unqualified_flag: str = "quarter_ineligible"  # an unqualified month disqualifies its quarter
+    # Rule roles: which rule of this rulebook plays each part the code knows about ("" = none). Code outside
+    # the rulebook never names a rule; it asks the rulebook (`Rulebook.role_rule`). The defaults are the
+    # 2023 measures' codes; a rulebook file must spell every role out (rulebook.md: another hall's codes).
+    rectification_rule: str = "D19a"  # 三(一)19: carries a rectification deadline
+    overdue_rule: str = "D19b"  # derived by the scoring from a missed deadline, never typed
+    escalation_rule: str = "D02c"  # 三(一)2: its monthly count escalates (d02c_escalation_*)
+    turnover_rule: str = "D13"  # 三(一)13: detected from the roster's history
+    clock_in_rule: str = "D16"  # 三(一)16: detected from the clock-in records
+    inspection_rule: str = "D15"  # 三(一)15: recorded with the violation it adds to
+
+
+# The settings that name a rule (see `Settings`), in the order the rulebook page lists them.
+ROLE_SETTINGS = (
+    "rectification_rule",
+    "overdue_rule",
+    "escalation_rule",
+    "turnover_rule",
+    "clock_in_rule",
+    "inspection_rule",
+)
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,17 @@ class Rulebook:
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(r.code for r in self.rules)
+
+    def role_code(self, role: str) -> str | None:
+        """The code of the rule playing `role` (a `ROLE_SETTINGS` name, e.g. "overdue_rule"), or None."""
+        if role not in ROLE_SETTINGS:
+            raise KeyError(role)
+        return getattr(self.settings, role) or None
+
+    def role_rule(self, role: str) -> Rule | None:
+        """The rule playing `role`, or None when this rulebook has no such rule."""
+        code = self.role_code(role)
+        return self.rule(code) if code else None
 
 
 @dataclass(frozen=True)

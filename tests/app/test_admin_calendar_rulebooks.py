@@ -98,13 +98,16 @@ def test_rulebook_pages_read_every_rule_and_setting(client, login):
     assert "anshan-2023" in html and "2023-04-19" in html and "现行" in html
     assert "以此为基础新建版本" not in html
     html = client.get("/admin/rulebooks/anshan-2023").get_data(as_text=True)
-    assert "修改细则不会改变已关账月份的成绩" in html
+    assert "修改细则从不改变过去" in html
     rulebook = rulebook_for_month(2024, 3)
     for rule in rulebook.rules:
         assert f'id="rule-{rule.code}"' in html
     assert "值守窗口纪律" in html and "加分项目" in html
     assert "书面通报并要求反馈" in html and "取消当季评优资格" in html
     assert "每月加分上限" in html and "08:25-08:30" in html and "08:30-11:30;13:00-17:00" in html
+    # The rule roles are read from the rulebook, and the settings about a role name its rule.
+    assert "限期整改的规则" in html and "D19a 未按要求进驻事项" in html
+    assert "每月旷工次数超过此数,书面通报(D02c)" in html
     assert client.get("/admin/rulebooks/no-such").status_code == 404
     assert client.get("/admin/rulebooks/anshan-2023/new").status_code == 403
 
@@ -142,7 +145,9 @@ def new_version_form(**changes) -> dict:
 def test_new_version_from_the_current_one(client, login):
     login("admin")
     form = client.get("/admin/rulebooks/anshan-2023/new").get_data(as_text=True)
-    assert 'name="points_D01" ' in form and 'value="2"' in form and "修改细则不会改变已关账月份的成绩" in form
+    assert 'name="points_D01" ' in form and 'value="2"' in form and "修改细则从不改变过去" in form
+    assert 'value="2024-04-01"' in form and "最早可选 2024-04-01" in form
+    assert 'name="setting_escalation_rule"' not in form  # roles are the base's, not typed
     data = new_version_form(
         points_D01="3",
         flags_D01=["notice_feedback"],
@@ -170,7 +175,9 @@ def test_new_version_from_the_current_one(client, login):
 BAD_VERSIONS = [
     ({"key": "anshan-2023"}, "该版本号已存在"),
     ({"key": "空 格"}, "版本号只能用字母、数字"),
-    ({"effective_from": "2023-01-01"}, "生效日期必须晚于现有各版本的生效日期"),
+    ({"effective_from": "2023-01-01"}, "最早 2024-04-01"),
+    ({"effective_from": "2024-03-01"}, "最早 2024-04-01"),
+    ({"effective_from": "2024-04-02"}, "新版本只能从以后某个月的1日起生效"),
     ({"effective_from": "2024-02-31"}, "不是有效的日期值"),
     ({"points_D01": "-1"}, "分值须为 0 至 100 的整数"),
     ({"points_D01": "2.5"}, "不是有效的整数"),

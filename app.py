@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 import htmx
+import security
 import ui
 from extensions import babel, csrf, limiter, login_manager, migrate
 from models import User, db
@@ -50,6 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
         app, locale_selector=_select_locale, default_translation_directories=str(ROOT / "translations")
     )
 
+    security.init_app(app)
     _register_blueprints(app)
     _register_errors(app)
     register_template_filters(app)

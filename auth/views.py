@@ -12,6 +12,7 @@ from auth.access import STAFF_ROLES, public
 from auth.forms import LoginForm, PasswordForm
 from extensions import limiter
 from models import Role, User, db
+from security import safe_next
 from services.audit import record
 
 
@@ -51,10 +52,7 @@ def login():
             login_user(user)
             record("user.login", f"user:{user.id}", user_id=user.id)
             db.session.commit()
-            target = request.args.get("next")
-            if not target or not target.startswith("/") or target.startswith("//"):
-                target = home_for(user)
-            return redirect(target)
+            return redirect(safe_next(request.args.get("next")) or home_for(user))
         form.password.errors.append(_("用户名或密码错误"))
         return render_template("auth/login.html", form=form), 422
     return render_template("auth/login.html", form=form), 422 if form.errors else 200

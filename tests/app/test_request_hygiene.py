@@ -1,0 +1,101 @@
+"""Ids beyond 64 bits, NUL bytes and redirects after login: refused cleanly, nothing written."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from models import AuditLog, User, db
+from security import safe_next
+from tests.conftest import PASSWORD
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/users/99999999999999999999/edit",
+        "/admin/incidents/99999999999999999999",
+        "/admin/incidents/9223372036854775808",
+        "/portal/items/99999999999999999999",
+    ],
+)
+def test_an_id_beyond_64_bits_is_not_found(client, login, url):
+    login("admin")
+    response = client.get(url)
+    assert response.status_code == 404
+    assert "您要找的页面或记录不存在" in response.get_data(as_text=True)
+
+
+def test_the_largest_64_bit_id_is_looked_up_and_not_found(client, login):
+    login("admin")
+    assert client.get("/admin/incidents/9223372036854775807").status_code == 404
+
+
+def test_a_nul_byte_in_the_login_form_is_a_bad_request_and_writes_nothing(app, client, make):
+    make.user("admin", username="boss")
+    with app.app_context():
+        before = db.session.scalar(select(func.count(AuditLog.id)))
+    response = client.post("/login", data={"username": "bo\x00ss", "password": PASSWORD})
+    assert response.status_code == 400
+    assert "请求无效" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(AuditLog.id))) == before
+
+
+def test_a_nul_byte_in_a_query_string_is_a_bad_request(client, login):
+    login("admin")
+    response = client.get("/admin/incidents?note=a%00b")
+    assert response.status_code == 400
+
+
+def test_a_nul_byte_in_an_admin_form_writes_nothing(app, client, login):
+    login("admin")
+    with app.app_context():
+        users = db.session.scalar(select(func.count(User.id)))
+    response = client.post(
+        "/admin/users/new",
+        data={"username": "new\x00user", "role": "admin", "password": "Abcdefgh12345"},
+    )
+    assert response.status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(func.count(User.id))) == users
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "/\t/evil.example",
+        "/%09/evil.example",
+        "/\n/evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "evil.example",
+    ],
+)
+def test_safe_next_refuses_every_way_off_the_site(target):
+    from urllib.parse import unquote
+
+    assert safe_next(unquote(target)) is None
+
+
+@pytest.mark.parametrize("target", ["/admin/", "/admin/incidents?month=2024-03", "/portal/months/2024-03"])
+def test_safe_next_keeps_paths_on_the_site(target):
+    assert safe_next(target) == target
+
+
+def test_login_never_redirects_off_the_site(client, make):
+    make.user("admin", username="boss")
+    response = client.post("/login?next=/%09/evil.example", data={"username": "boss", "password": PASSWORD})
+    assert response.status_code == 302
+    assert "evil.example" not in response.headers["Location"]
+    assert response.headers["Location"].endswith("/admin/")
+
+
+def test_login_follows_a_next_on_the_site(client, make):
+    make.user("admin", username="boss")
+    response = client.post("/login?next=/admin/incidents", data={"username": "boss", "password": PASSWORD})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/admin/incidents")

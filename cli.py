@@ -323,15 +323,11 @@ def register_cli(app: Flask) -> None:
     @click.argument("month_text", metavar="YYYY-MM", required=False)
     @handled
     def close_month(month_text: str) -> None:
-        """Close a month: its standings are frozen as they are now."""
+        """Close a month that has ended: its standings are frozen as they are now."""
         from services import months
-        from services.clock import hall_today
 
         year, month = parse_month_arg(month_text, "在命令后")
-        today = hall_today()
-        if (year, month) > (today.year, today.month):
-            raise CliError(f"{month_text} 尚未开始,不能关账")
-        months.close(year, month)
+        months.close(year, month)  # refuses a month not ended or before the first rulebook, as the page
         db.session.commit()
         click.echo(f"{year}年{month}月已关账,排名已固定")
 

@@ -14,13 +14,16 @@ from admin.forms import ActionForm, ReopenForm
 from admin.views import unit_ids
 from auth.access import STAFF_ROLES, role_required
 from models import Role, db
-from scoring import parse_month
+from scoring import format_month, parse_month
 from services import DomainError, months
+from services.clock import hall_today
 from services.dashboard import month_lines, months_to_close, pending_count
-from services.standings import month_row, standings, standings_json
+from services.standings import check_month_in_range, month_row, standings, standings_json
 
 
 def _month(text: str) -> tuple[int, int]:
+    """The month of the URL; 404 for what is not a month (2024-13). A month out of range (9999-12,
+    0001-01, not ended, before the first rulebook) is for the services to refuse in Chinese."""
     try:
         return parse_month(text)
     except ValueError:
@@ -28,6 +31,7 @@ def _month(text: str) -> tuple[int, int]:
 
 
 def _page(reopen: ReopenForm | None = None, reopen_label: str | None = None, status: int = 200):
+    today = hall_today()
     return render_template(
         "admin/month_list.html",
         lines=month_lines(),
@@ -36,6 +40,8 @@ def _page(reopen: ReopenForm | None = None, reopen_label: str | None = None, sta
         reopen_label=reopen_label,
         role=current_user.role,
         due=set(months_to_close()),
+        # The month under way is closed once it has ended (services.bounds.check_month_ended).
+        current=format_month(today.year, today.month),
     ), status
 
 
@@ -45,7 +51,9 @@ def month_list():
     return _page()
 
 
-def _step(text: str, step, done: str):
+def _step(text: str, step, done):
+    """Call the service; on DomainError roll back and show the months page with its message; else
+    commit, flash `done(year, month)` and go back to the month's row."""
     year, month = _month(text)
     form = ActionForm()
     if not form.validate_on_submit():
@@ -56,26 +64,34 @@ def _step(text: str, step, done: str):
         db.session.rollback()
         flash(str(error), "error")
         return _page(status=422)
+    message = done(year, month)
     db.session.commit()
-    flash(done, "success")
-    return redirect(url_for("admin.month_list") + f"#month-{text}")
+    flash(message, "success")
+    return redirect(url_for("admin.month_list") + f"#month-{format_month(year, month)}")
+
+
+def _closed_message(year: int, month: int) -> str:
+    message = _("%(month)s 已关账,成绩已冻结", month=format_month(year, month))
+    waiting = pending_count(year, month)
+    if waiting:
+        message += _("(注意:该月还有 %(n)d 条检测结果未确认,不计入成绩)", n=waiting)
+    return message
 
 
 @bp.route("/months/<month>/close", methods=["POST"])
 @role_required(Role.ADMIN)
 def month_close(month: str):
-    year, mon = _month(month)
-    waiting = pending_count(year, mon)
-    message = _("%(month)s 已关账,成绩已冻结", month=month)
-    if waiting:
-        message += _("(注意:该月还有 %(n)d 条检测结果未确认,不计入成绩)", n=waiting)
-    return _step(month, months.close, message)
+    return _step(month, months.close, _closed_message)
 
 
 @bp.route("/months/<month>/publish", methods=["POST"])
 @role_required(Role.ADMIN, Role.LEADER)
 def month_publish(month: str):
-    return _step(month, months.publish, _("%(month)s 的月度考核通报已发布", month=month))
+    return _step(
+        month,
+        months.publish,
+        lambda y, m: _("%(month)s 的月度考核通报已发布", month=format_month(y, m)),
+    )
 
 
 @bp.route("/months/<month>/reopen", methods=["POST"])
@@ -87,20 +103,27 @@ def month_reopen(month: str):
         try:
             months.reopen(year, mon, form.reason.data)
         except DomainError as error:
+            # The service refuses a month that is open: its row has no reopen form to show the message.
             db.session.rollback()
-            form.reason.errors.append(str(error))
+            flash(str(error), "error")
         else:
             db.session.commit()
-            flash(_("%(month)s 已重新开放", month=month), "success")
-            return redirect(url_for("admin.month_list") + f"#month-{month}")
+            label = format_month(year, mon)
+            flash(_("%(month)s 已重新开放", month=label), "success")
+            return redirect(url_for("admin.month_list") + f"#month-{label}")
     return _page(reopen=form, reopen_label=month, status=422)
 
 
 @bp.route("/months/<month>/bulletin")
 @role_required(*STAFF_ROLES)
 def month_bulletin(month: str):
-    """月度考核通报: the standings with grades and flags, printable on A4; marked 实时 while still open."""
+    """月度考核通报: the standings with grades and flags, printable on A4; marked 实时 while still open.
+    A month not begun, or before the first rulebook, has no bulletin (404)."""
     year, mon = _month(month)
+    try:
+        check_month_in_range(year, mon)
+    except DomainError:
+        abort(404)
     data = standings_json(year, mon)
     return render_template(
         "admin/month_bulletin.html",

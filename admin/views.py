@@ -15,9 +15,9 @@ from auth.access import STAFF_ROLES, role_required
 from htmx import is_htmx, render_page_or_block
 from models import Job, Role, Unit, db
 from scoring import format_month, parse_month
+from services import DomainError, jobs
 from services import dashboard as board
-from services import jobs
-from services.standings import month_status, standings, standings_json
+from services.standings import check_month_in_range, month_status, standings, standings_json
 
 
 def month_arg(name: str = "month") -> tuple[int, int]:
@@ -25,7 +25,11 @@ def month_arg(name: str = "month") -> tuple[int, int]:
     text = (request.args.get(name) or "").strip()
     if text:
         try:
-            return parse_month(text)
+            year, month = parse_month(text)
+            check_month_in_range(year, month)  # 9999-12, 0001-01: a message, not a 500
+            return year, month
+        except DomainError as error:
+            flash(_("%(why)s,已显示本月", why=str(error)), "error")
         except ValueError:
             flash(_("月份格式应为 YYYY-MM(如 2024-03),已显示本月"), "error")
     return board.current_month()

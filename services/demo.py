@@ -38,6 +38,7 @@ from models import (
 from scoring import is_working_day
 from services import DomainError, detections, incidents, months, roster
 from services.audit import acting_user_id, record, reset_acting_user, set_acting_user
+from services.bounds import first_rulebook_day
 from services.clock import from_hall, hall_now, hall_today
 from services.rulebooks import rulebook_for_month
 
@@ -875,7 +876,10 @@ class _Builder:
     def close_months(self) -> None:
         for ym in self.months:
             months.get_or_create(*ym)
+        first = first_rulebook_day()
         for y, m in self.past:
+            if first is not None and (y, m) < (first.year, first.month):
+                continue  # not assessed: a month before the first rulebook is never closed
             row = months.close(y, m)
             nxt = date(y + (m == 12), m % 12 + 1, 1)
             closed = datetime.combine(self.working_day(nxt.year, nxt.month, 3), time(16, 30))

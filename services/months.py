@@ -7,6 +7,7 @@ from datetime import date, datetime
 from models import Month, MonthStatus, db
 from services import DomainError
 from services.audit import acting_user_id, record
+from services.bounds import check_month_ended
 from services.clock import utc_now
 from services.rulebooks import version_in_force
 from services.standings import live_standings, month_row, result_to_dict
@@ -34,6 +35,8 @@ def require_open_for(at: datetime | date) -> None:
 
 
 def close(year: int, month: int) -> Month:
+    """Freeze a month's standings. Only a month that has ended, from the first rulebook on (bounds)."""
+    check_month_ended(year, month, action="关账")
     row = get_or_create(year, month)
     if row.status != MonthStatus.OPEN:
         raise DomainError(f"{row.label} 已经关账")
@@ -49,6 +52,9 @@ def close(year: int, month: int) -> Month:
 
 
 def publish(year: int, month: int) -> Month:
+    """Publish a closed month's bulletin; the same bounds as closing (a month closed by mistake before
+    they were checked is still refused)."""
+    check_month_ended(year, month, action="发布")
     row = month_row(year, month)
     if row is None or row.status == MonthStatus.OPEN:
         raise DomainError("只能发布已关账的月份,请先关账")

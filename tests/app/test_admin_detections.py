@@ -170,12 +170,12 @@ def test_bulk_confirm_and_dismiss(client, login, hall, sync_jobs):
 
 
 def test_closed_month_cannot_be_detected(client, login, hall, sync_jobs):
-    months.close(2024, 3)
+    months.close(2024, 2)  # a month is closed once it has ended
     db.session.commit()
     login("admin")
-    page = client.get("/admin/detections?month=2024-03").get_data(as_text=True)
+    page = client.get("/admin/detections?month=2024-02").get_data(as_text=True)
     assert "该月已关账,不能运行检测" in page
-    response = client.post("/admin/detections/run", data={"month": "2024-03"})
+    response = client.post("/admin/detections/run", data={"month": "2024-02"})
     assert response.status_code == 302
     assert "已关账,不能运行检测" in client.get(response.headers["Location"]).get_data(as_text=True)
     assert proposed() == []

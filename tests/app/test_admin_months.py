@@ -7,10 +7,12 @@ import re
 from datetime import datetime
 
 import pytest
+from flask import g
 from sqlalchemy import select
 
 from models import AuditLog, Month, MonthStatus, db
 from services.standings import month_row, standings_json
+from tests.html import text_of
 
 
 @pytest.fixture
@@ -75,7 +77,7 @@ def test_close_publish_reopen(client, login, make, hall):
 
 def test_publish_an_open_month_is_refused(client, login, hall):
     login("admin")
-    response = client.post("/admin/months/2024-03/publish")
+    response = client.post("/admin/months/2024-02/publish")
     assert response.status_code == 422 and "只能发布已关账的月份" in response.get_data(as_text=True)
     assert db.session.scalar(select(Month)) is None
 
@@ -129,3 +131,53 @@ def test_month_list_reaches_back_to_an_old_month_row(client, login, make):
     html = client.get("/admin/months").get_data(as_text=True)
     labels = re.findall(r'<tr id="month-(\d{4}-\d{2})"', html)
     assert labels[0] == "2024-03" and labels[-1] == "2023-11" and len(labels) == 5
+
+
+# Today is 2024-03-20 (conftest); the first rulebook took effect on 2023-04-19.
+OUT_OF_RANGE = [
+    ("2024-03", "2024年3月尚未结束,不能关账"),
+    ("2099-01", "2099年1月尚未结束,不能关账"),
+    ("9999-12", "月份 9999-12 无效"),
+    ("2023-03", "2023年3月早于考核细则的生效日期 2023-04-19,不能关账"),
+    ("0001-01", "早于考核细则的生效日期 2023-04-19,不能关账"),
+]
+
+
+@pytest.mark.parametrize(("month", "message"), OUT_OF_RANGE)
+def test_close_and_publish_refuse_a_month_not_ended_or_before_the_first_rulebook(
+    client, login, hall, month, message
+):
+    """services.months refuses, with services.bounds' message: nothing frozen, nothing on the hall screen."""
+    login("leader", username="boss")
+    response = client.post(f"/admin/months/{month}/publish")
+    assert response.status_code == 422
+    assert message.replace("关账", "发布") in text_of(response.get_data(as_text=True), "flash")
+    client.post("/logout")
+    g.pop("_login_user", None)  # the tests share one app context (see test_admin_users_audit)
+    login("admin")
+    response = client.post(f"/admin/months/{month}/close")
+    assert response.status_code == 422
+    assert message in text_of(response.get_data(as_text=True), "flash")
+    response = client.post(f"/admin/months/{month}/reopen", data={"reason": "误操作"})
+    assert response.status_code == 422
+    assert "该月尚未关账,无需重新开放" in text_of(response.get_data(as_text=True), "flash")
+    # The month under way has its live bulletin; a month not begun or before the rulebook has none.
+    assert client.get(f"/admin/months/{month}/bulletin").status_code == (200 if month == "2024-03" else 404)
+    assert db.session.scalar(select(Month)) is None and actions() == []
+    assert "正式结果" not in client.get("/kiosk/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("month", ["9999-12", "0001-01", "2099-01"])
+def test_month_arguments_out_of_range_are_a_message_on_the_month_pages(client, login, hall, month):
+    login("admin")
+    for page in ("/admin/standings", "/admin/detections"):
+        response = client.get(f"{page}?month={month}")
+        assert response.status_code == 200, page
+        assert "没有考核结果,已显示本月" in text_of(response.get_data(as_text=True), "flash"), page
+
+
+def test_the_month_under_way_offers_no_close_button(client, login, hall):
+    login("admin")
+    html = client.get("/admin/months").get_data(as_text=True)
+    assert "/admin/months/2024-02/close" in html and "/admin/months/2024-03/close" not in html
+    assert "本月结束后可关账" in text_of(html, "month-2024-03")

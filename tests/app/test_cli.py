@@ -290,15 +290,34 @@ def test_standings_of_a_month_without_units(runner, app):
 
 def test_month_lifecycle_commands(runner, ranked):
     tax, _ = ranked
-    assert "2024年3月已关账,排名已固定" in run(runner, "close-month", "2024-03").output
-    failed(run(runner, "close-month", "2024-03"), "2024-03 已经关账")
-    failed(run(runner, "close-month", "2024-04"), "2024-04 尚未开始,不能关账")
-    assert "2024年3月已发布" in run(runner, "publish-month", "2024-03").output
-    failed(run(runner, "publish-month", "2024-03"), "2024-03 已经发布")
-    failed(run(runner, "reopen-month", "2024-03"), "重新开放月份必须用 --reason 填写原因")
-    assert "2024年3月已重新开放" in run(runner, "reopen-month", "2024-03", "--reason", "申诉成立").output
-    assert standings_json(2024, 3)["status"] == "open"
-    failed(run(runner, "reopen-month", "2024-03", "--reason", "再开"), "该月尚未关账,无需重新开放")
+    assert "2024年2月已关账,排名已固定" in run(runner, "close-month", "2024-02").output
+    failed(run(runner, "close-month", "2024-02"), "2024-02 已经关账")
+    assert "2024年2月已发布" in run(runner, "publish-month", "2024-02").output
+    failed(run(runner, "publish-month", "2024-02"), "2024-02 已经发布")
+    failed(run(runner, "reopen-month", "2024-02"), "重新开放月份必须用 --reason 填写原因")
+    assert "2024年2月已重新开放" in run(runner, "reopen-month", "2024-02", "--reason", "申诉成立").output
+    assert standings_json(2024, 2)["status"] == "open"
+    failed(run(runner, "reopen-month", "2024-02", "--reason", "再开"), "该月尚未关账,无需重新开放")
+
+
+@pytest.mark.parametrize(
+    ("month", "message"),
+    [
+        ("2024-03", "2024年3月尚未结束,不能关账"),  # the month under way (today is 2024-03-20)
+        ("2024-04", "2024年4月尚未结束,不能关账"),
+        ("2099-01", "2099年1月尚未结束,不能关账"),
+        ("2023-01", "2023年1月早于考核细则的生效日期 2023-04-19,不能关账"),
+        ("0001-01", "1年1月早于考核细则的生效日期 2023-04-19,不能关账"),
+        ("9999-12", "月份 9999-12 无效"),
+        ("2024-13", "月份 '2024-13' 无效:月份应为 01 至 12"),
+    ],
+)
+def test_close_month_refuses_months_not_ended_or_before_the_first_rulebook(runner, ranked, month, message):
+    """The same service as the months page: nothing is written, the message is Chinese, no traceback."""
+    failed(run(runner, "close-month", month), message)
+    failed(run(runner, "publish-month", month), message.replace("关账", "发布"))
+    assert count(Month) == 0
+    assert not db.session.scalar(select(func.count()).where(AuditLog.action.like("month.%")))
 
 
 def test_closed_month_refuses_changes(runner, ranked, tmp_path):
@@ -455,10 +474,12 @@ def test_demo_hall(runner, client, app):
         assert login in result.output
     assert 140 <= count(Staff) <= 170 and count(Unit) == 30
 
-    # Months: 2023-03 … 2024-02 closed, all published but the latest; March 2024 open.
+    # Months: 2023-04 … 2024-02 closed, all published but the latest; March 2024 open, and so is
+    # March 2023, before the first rulebook (2023-04-19): never assessed, so never closed.
     rows = {(m.year, m.month): m.status for m in db.session.scalars(select(Month))}
     assert rows[(2024, 3)] == "open" and rows[(2024, 2)] == "closed"
-    assert rows[(2023, 3)] == rows[(2024, 1)] == "published" and len(rows) == 13
+    assert rows[(2023, 4)] == rows[(2024, 1)] == "published" and len(rows) == 13
+    assert rows[(2023, 3)] == "open"
 
     results = [standings(y, m) for (y, m) in sorted(rows)]
     grades = [u.grade for r in results for u in r.units]

@@ -4,11 +4,10 @@ from flask import jsonify, request
 from flask_login import current_user
 
 from api import bp
-from auth.access import public
+from auth.access import STAFF_ROLES, public
 from extensions import csrf
 from scoring import parse_month
 from services.clock import hall_today
-from auth.access import STAFF_ROLES
 from services.standings import check_month_in_range, month_status, standings_json
 
 

@@ -7,10 +7,26 @@ import secrets
 from pathlib import Path
 
 
+class ConfigError(RuntimeError):
+    """The environment cannot run the app as asked; the message says what to set."""
+
+
+def is_production() -> bool:
+    return os.environ.get("HALL_ENV", "development") == "production"
+
+
 def load_secret_key(instance_path: str) -> str:
-    """SECRET_KEY from the environment, else one generated once into the instance folder."""
+    """SECRET_KEY from the environment, else one generated once into the instance folder.
+
+    In production every app server must sign with the same key, so it must come from the environment:
+    a key generated into one server's instance folder would log users out on the next server.
+    """
     if os.environ.get("SECRET_KEY"):
         return os.environ["SECRET_KEY"]
+    if is_production():
+        raise ConfigError(
+            "HALL_ENV=production: SECRET_KEY must be set in the environment (e.g. 64 hex digits)"
+        )
     path = Path(instance_path) / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,5 +62,8 @@ def defaults(instance_path: str) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "LOGIN_RATE_LIMIT": "5 per minute",
+        # Shared by every worker and app server in production (redis://…); per process by default.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "hallscore"),
         "RATELIMIT_HEADERS_ENABLED": False,
     }

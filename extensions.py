@@ -14,4 +14,5 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 migrate = Migrate()
 # Only the login view is limited; nothing is limited by default so the hall screens poll freely.
-limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
+# The storage comes from RATELIMIT_STORAGE_URI (config.py), so that workers can share one.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

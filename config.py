@@ -24,9 +24,7 @@ def load_secret_key(instance_path: str) -> str:
     if os.environ.get("SECRET_KEY"):
         return os.environ["SECRET_KEY"]
     if is_production():
-        raise ConfigError(
-            "HALL_ENV=production: SECRET_KEY must be set in the environment (e.g. 64 hex digits)"
-        )
+        raise ConfigError("HALL_ENV=production 时必须在环境变量中设置 SECRET_KEY(例如 64 位十六进制字符)")
     path = Path(instance_path) / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from threading import Lock
@@ -26,6 +26,7 @@ from models import AuditLog, CalendarDay, KioskScreen, Month, MonthStatus, Setti
 from scoring import (
     Grade,
     MonthResult,
+    competition_ranks,
     is_working_day,
     quarter_candidates,
     quarter_months,
@@ -56,9 +57,15 @@ DEFAULTS: dict[str, Any] = {
 INTERVAL_RANGE = (2, 300)
 TOP_N_RANGE = (1, 10)
 DEFAULT_SCREEN = "大厅主屏"
-# Rows per page: 10 fit a 1080-pixel-high landscape screen at 32 px text, 18 a 1920-pixel portrait one.
+# Rows per page. The screen's CSS lays the page out in rem, 1rem being the largest size at which 33.75rem
+# fit the screen's short side and 60rem its long side (32 px on 1920x1080 and 1080x1920), so the room
+# left for rows is at least the same on every screen of an orientation: 10 rows of 2.1rem fit a landscape page, 18 rows of 2.2rem a
+# portrait one. A page holding at least half that many rows stretches them to fill the page (`Slide.fill`),
+# so a balanced page (30 units, 18 a page: 15 + 15) or a taller screen never leaves the bottom empty.
 ROWS_LANDSCAPE = 10
 ROWS_PORTRAIT = 18
+# The top and bottom lists hold top_n rows each (1–10); from this many on they fill their half of the page.
+TOPBOTTOM_FILL_FROM = 3
 TOUCH_EVERY = timedelta(seconds=60)  # the screens' contacts are written at most this often per process
 SILENT_AFTER = timedelta(minutes=2)
 MAX_SCREENS = 200  # the name comes from the URL: cap the rows a stranger could create
@@ -260,8 +267,8 @@ class Row:
     deductions: int = 0
     bonus: int = 0
     grade: str = ""
-    change: int | None = None  # rank change against the month before (positive: up)
-    new: bool = False  # not ranked the month before
+    change: int | None = None  # rank change against the panel's `compared_to` month (positive: up)
+    new: bool = False  # not ranked in the `compared_to` month
     scores: tuple[int, ...] = ()  # honor roll: the quarter's monthly scores (`score` is their sum)
 
 
@@ -272,6 +279,7 @@ class Slide:
     page: int
     pages: int
     rows: tuple[Row, ...]
+    fill: bool = False  # enough rows to stretch them over the whole page (the CSS class k-fill)
 
 
 @dataclass
@@ -285,7 +293,7 @@ class Panel:
     quarter: int = 0
     months: list[tuple[int, int]] = field(default_factory=list)
     partial: bool = False  # honor roll of a quarter still running
-    compared_to: tuple[int, int] | None = None  # published: the month of ▲/▼
+    compared_to: tuple[int, int] | None = None  # the month of ▲/▼: the last published one before this
     top: list[Row] = field(default_factory=list)
     bottom: list[Row] = field(default_factory=list)
     landscape: list[Slide] = field(default_factory=list)
@@ -317,10 +325,18 @@ def pages(rows: list[Row], most: int) -> list[list[Row]]:
 
 def _slides(panel: Panel, most: int) -> list[Slide]:
     if panel.kind == "topbottom":
-        return [Slide(key="topbottom-1", panel="topbottom", page=1, pages=1, rows=())]
+        fill = len(panel.top) >= TOPBOTTOM_FILL_FROM
+        return [Slide(key="topbottom-1", panel="topbottom", page=1, pages=1, rows=(), fill=fill)]
     split = pages(panel.rows, most)
     return [
-        Slide(key=f"{panel.kind}-{i}", panel=panel.kind, page=i, pages=len(split), rows=tuple(chunk))
+        Slide(
+            key=f"{panel.kind}-{i}",
+            panel=panel.kind,
+            page=i,
+            pages=len(split),
+            rows=tuple(chunk),
+            fill=2 * len(chunk) >= most,
+        )
         for i, chunk in enumerate(split, start=1)
     ]
 
@@ -357,22 +373,42 @@ def _previous(year: int, month: int) -> tuple[int, int]:
     return (year - 1, 12) if month == 1 else (year, month - 1)
 
 
-def _live_panel(today: date) -> Panel:
+def _compared(result: MonthResult, earlier: MonthResult | None) -> list[Row]:
+    """The month's rows, each with its rank change against `earlier` (▲/▼), when there is one."""
+    rows = _month_rows(result)
+    if earlier is None:
+        return rows
+    was = {u.code: u.rank for u in earlier.units}
+    return [
+        replace(
+            row,
+            change=None if unit.code not in was else was[unit.code] - unit.rank,
+            new=unit.code not in was,
+        )
+        for row, unit in zip(rows, result.units, strict=True)
+    ]
+
+
+def _live_panel(today: date, published: set[tuple[int, int]]) -> Panel:
     result = standings(today.year, today.month)
     row = db.session.scalar(select(Month.status).where(Month.year == today.year, Month.month == today.month))
     items = [i for u in result.units for i in u.items]
+    # ▲/▼ against the last published month before this one: the official ranking the hall last saw.
+    before = max((m for m in published if m < (today.year, today.month)), default=None)
+    earlier = standings(*before) if before is not None else None
     return Panel(
         kind="live",
         year=today.year,
         month=today.month,
         status=row or MonthStatus.OPEN,
-        rows=_month_rows(result),
+        rows=_compared(result, earlier),
         stats={
             "units": len(result.units),
             "average": _average(result),
             "deduction_items": sum(1 for i in items if i.points < 0),
             "bonus_items": sum(1 for i in items if i.points > 0),
         },
+        compared_to=before,
     )
 
 
@@ -384,22 +420,7 @@ def _published_panel(published: set[tuple[int, int]]) -> Panel | None:
     result = standings(year, month)
     before = _previous(year, month)
     earlier = standings(*before) if before in published else None
-    rows = _month_rows(result)
-    if earlier is not None:
-        was = {u.code: u.rank for u in earlier.units}
-        rows = [
-            Row(
-                rank=row.rank,
-                name=row.name,
-                score=row.score,
-                deductions=row.deductions,
-                bonus=row.bonus,
-                grade=row.grade,
-                change=None if unit.code not in was else was[unit.code] - unit.rank,
-                new=unit.code not in was,
-            )
-            for row, unit in zip(rows, result.units, strict=True)
-        ]
+    rows = _compared(result, earlier)
     return Panel(
         kind="published",
         year=year,
@@ -429,25 +450,15 @@ def _honor_months(today: date, known: set[tuple[int, int]], published: set[tuple
 def _honor_panel(today: date, known: set[tuple[int, int]], published: set[tuple[int, int]]) -> Panel:
     year, quarter, months, partial = _honor_months(today, known, published)
     results = [standings(y, m) for y, m in months]
-    codes = quarter_candidates(results)
-    rows = []
-    rank = 0
-    previous_total = None
-    for position, code in enumerate(codes, start=1):
+    candidates = []
+    for code in quarter_candidates(results):  # by the quarter's total, highest first
         units = [r.unit(code) for r in results]
-        scores = tuple(u.score for u in units if u is not None)
-        total = sum(scores)
-        if total != previous_total:
-            rank, previous_total = position, total
-        rows.append(
-            Row(
-                rank=rank,
-                name=units[-1].name,
-                score=total,
-                scores=scores,
-                grade=Grade.EXCELLENT.value,
-            )
-        )
+        candidates.append((units[-1].name, tuple(u.score for u in units if u is not None)))
+    ranks = competition_ranks([sum(scores) for _, scores in candidates])
+    rows = [
+        Row(rank=rank, name=name, score=sum(scores), scores=scores, grade=Grade.EXCELLENT.value)
+        for rank, (name, scores) in zip(ranks, candidates, strict=True)
+    ]
     return Panel(
         kind="honor",
         year=year,
@@ -479,7 +490,7 @@ def _build_view(version: Version) -> ScreenView:
     if not version.quiet:
         wanted = settings["panels"]
         if "live" in wanted or "topbottom" in wanted:
-            live = _live_panel(version.today)
+            live = _live_panel(version.today, published)
         for kind in wanted:
             panel = None
             if kind == "live":
@@ -494,7 +505,7 @@ def _build_view(version: Version) -> ScreenView:
                 panels.append(panel)
         if not panels:
             # Nothing chosen can be shown yet (e.g. only the bulletin, none published): never a blank screen.
-            panels.append(live or _live_panel(version.today))
+            panels.append(live or _live_panel(version.today, published))
         for panel in panels:
             panel.landscape = _slides(panel, ROWS_LANDSCAPE)
             panel.portrait = _slides(panel, ROWS_PORTRAIT)

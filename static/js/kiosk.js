@@ -1,4 +1,6 @@
 // The hall screen: the clock (hall time), the rotation of panels and pages, the offline mark.
+// The offline mark is the footer's "数据更新于" stamp shown as 离线 (CSS, on body[data-offline]): one updated
+// time on the screen, the server's, never a second clock kept here.
 // No inline scripts (the Content-Security-Policy forbids them): everything it needs comes in data-* attributes.
 // It never navigates (no reload, no location change): a screen whose server is away keeps what it shows.
 (function () {
@@ -11,7 +13,6 @@
   var datePattern = body.getAttribute("data-date-pattern") || "{y}-{m}-{d} {w}";
   var current = null;   // key of the slide shown ("live-2"), kept across refreshes of the fragment
   var shownAt = Date.now();
-  var lastOk = Date.now();
   var lastSet = null;
 
   function hall(ms) { return new Date(ms + skew + offsetMs); }  // read with getUTC*: hall wall time
@@ -94,14 +95,8 @@
     if (Date.now() - shownAt >= intervalMs()) { advance(); }
   }
 
-  function markOffline() {
-    each("[data-last-ok]", function (el) { setText(el, hhmm(hall(lastOk))); });
-    body.setAttribute("data-offline", "");
-  }
-  function markOnline() {
-    lastOk = Date.now();
-    body.removeAttribute("data-offline");
-  }
+  function markOffline() { body.setAttribute("data-offline", ""); }
+  function markOnline() { body.removeAttribute("data-offline"); }
   function isOurs(xhr) { return !!(xhr && xhr.getResponseHeader("X-Kiosk-Version")); }
 
   // Only a 200 from this app (it names its version) replaces the content; anything else keeps it.

@@ -463,3 +463,114 @@ def test_a_broken_stored_setting_falls_back_to_the_defaults(client, make):
 def test_an_empty_hall_still_shows_a_calm_screen(client):
     html = client.get("/kiosk/").get_data(as_text=True)
     assert "暂无参评单位" in html and "2024年3月 实时排名" in html
+
+
+# --- issue 8, item 18: the screen fills its page, large type, one updated time, ▲/▼ on the live panel ----
+
+
+def section_of(html: str, key: str, orientation: str = "landscape") -> str:
+    """The HTML of one page (`data-slide` key) in the landscape or portrait set."""
+    start = html.index(f"k-slides k-{orientation}")
+    part = html[html.rindex("<section", 0, html.index(f'data-slide="{key}"', start)) :]
+    return part[: part.index("</section>")]
+
+
+def test_the_live_panel_shows_rank_changes_against_the_last_published_month(client, make):
+    a = make.unit("U01", name="市税务局")
+    b = make.unit("U02", name="市公安局")
+    c = make.unit("U03", name="市商务局")
+    make.incident(a, "D09", at=datetime(2024, 1, 10, 9, 0))  # January: 公安局 1, 商务局 1, 税务局 3
+    months.close(2024, 1)
+    months.publish(2024, 1)
+    make.incident(b, "D09", at=datetime(2024, 2, 10, 9, 0))  # February closed, not published: not compared
+    months.close(2024, 2)
+    db.session.commit()
+    make.incident(c, "D11", at=datetime(2024, 3, 5, 9, 0))  # March live: 税务局 100, 公安局 100, 商务局 95
+    html = client.get("/kiosk/").get_data(as_text=True)
+    for orientation in ("landscape", "portrait"):
+        live = section_of(html, "live-1", orientation)
+        assert '<th class="k-change">较1月</th>' in live  # the last published month, not February
+        changes = dict(
+            re.findall(
+                r'<td class="k-change"><span class="k-[a-z]+"[^>]*>([^<]+)</span></td>\s*'
+                r'<td class="k-name">([^<]+)</td>',
+                live,
+            )[i][::-1]
+            for i in range(3)
+        )
+        assert changes == {"市税务局": "▲2", "市公安局": "—", "市商务局": "▼2"}
+    assert "k-down" in live and "k-up" in live
+
+
+def test_the_live_panel_has_no_change_column_before_any_month_is_published(client, make):
+    make.unit("U01", name="市税务局")
+    html = client.get("/kiosk/").get_data(as_text=True)
+    assert "k-change" not in section_of(html, "live-1") and "较" not in html
+
+
+def test_pages_with_enough_rows_fill_the_page_and_short_lists_do_not(client, make):
+    for i in range(23):
+        make.unit(f"U{i:02d}", name=f"单位{i:02d}")
+    kiosk.save_settings({"panels": ["live", "topbottom"], "top_n": 5})
+    db.session.commit()
+    html = client.get("/kiosk/").get_data(as_text=True)
+    # 23 units: landscape 8 + 8 + 7 of 10, portrait 12 + 11 of 18: every page holds at least half a page.
+    for orientation, keys in (
+        ("landscape", ["live-1", "live-2", "live-3"]),
+        ("portrait", ["live-1", "live-2"]),
+    ):
+        for key in keys + ["topbottom-1"]:
+            assert re.search(r'class="k-slide k-panel-[a-z]+ k-fill"', section_of(html, key, orientation)), (
+                key
+            )
+
+    kiosk.save_settings({"top_n": 2})
+    db.session.commit()
+    html = client.get("/kiosk/").get_data(as_text=True)
+    assert "k-fill" not in section_of(html, "topbottom-1")  # two rows a list: natural height
+
+    small = [kiosk.Row(rank=i, name=str(i), score=100) for i in range(4)]
+    assert [s.fill for s in kiosk._slides(kiosk.Panel(kind="live", year=2024, month=3, rows=small), 10)] == [
+        False
+    ]
+    assert [s.fill for s in kiosk._slides(kiosk.Panel(kind="live", year=2024, month=3, rows=small), 8)] == [
+        True
+    ]
+
+
+def test_one_updated_time_and_the_offline_mark_reuses_it(client, make):
+    make.unit("U01", name="市税务局")
+    html = client.get("/kiosk/").get_data(as_text=True)
+    assert "最后更新" not in html and "data-last-ok" not in html  # no second, client-side time
+    foot = html[html.index('<footer class="k-foot"') : html.index("</footer>")]
+    # The mark is the footer's stamp itself: 离线 · 数据更新于 HH:MM, shown only while offline (CSS).
+    assert re.search(
+        r'<span class="k-offline"><i></i>离线 · </span>\s*'
+        r'<span class="k-stamp">数据更新于\s+(\d+月\d+日 )?\d\d:\d\d</span>',
+        foot,
+    )
+    assert html.count("数据更新于") == 1 and html.count("k-offline") == 1
+    assert 'class="k-offline"' not in html[: html.index('<main id="kiosk-live"')]  # none in the header
+
+
+def test_no_text_on_the_screen_is_set_below_28_px_at_1080p():
+    """1rem is 32 px at 1920x1080 and 1080x1920, so every font size in kiosk.css is at least .875rem."""
+    from pathlib import Path
+
+    css = (Path(__file__).resolve().parents[2] / "static" / "css" / "kiosk.css").read_text()
+    sizes = re.findall(r"font-size:\s*([^;}]+)", css)
+    rems = [float(m) for s in sizes for m in re.findall(r"^([\d.]+)rem$", s.strip())]
+    assert rems and min(rems) >= 0.875, sorted(rems)[:5]
+    assert all(s.strip().endswith("rem") or s.strip().startswith("min(") for s in sizes), sizes
+    assert "font-size: min(min(100vw, 100vh) / 33.75, max(100vw, 100vh) / 60)" in css
+
+
+def test_honor_roll_ties_share_a_competition_rank(client, make):
+    units = [make.unit(f"U0{i}", name=f"单位{i}") for i in range(1, 5)]
+    make.incident(units[0], "B03", at=datetime(2024, 1, 10, 9, 0))  # 302
+    make.incident(units[1], "B03", at=datetime(2024, 2, 10, 9, 0))  # 302
+    html = client.get("/kiosk/").get_data(as_text=True)
+    section = section_of(html, "honor-1")
+    ranks = re.findall(r'<span class="k-medal[^"]*">(\d+)</span>', section)
+    assert ranks == ["1", "1", "3", "3"]
+    assert re.findall(r'<td class="k-name">([^<]+)</td>', section) == ["单位1", "单位2", "单位3", "单位4"]

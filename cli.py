@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 import sys
 import unicodedata
 from collections.abc import Callable
@@ -22,23 +21,12 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from models import Role, Unit, User, db
+from models import Role, Unit, db
 from services import DomainError
 from services.rulebooks import ensure_shipped
+from ui import FLAG_LABELS, GRADE_LABELS, ROLE_LABELS, STATUS_LABELS
 
 log = logging.getLogger(__name__)
-
-ROLE_NAMES = {"admin": "管理员", "inspector": "巡查员", "leader": "局领导", "unit": "单位用户"}
-GRADE_NAMES = {"excellent": "优秀", "good": "良好", "qualified": "合格", "unqualified": "不合格"}
-STATUS_NAMES = {"open": "进行中(实时)", "closed": "已关账", "published": "已发布"}
-FLAG_NAMES = {
-    "notice_feedback": "书面通报并要求反馈",
-    "discipline_report": "报纪检监察组",
-    "leadership_report": "报营商环境建设领导小组",
-    "quarter_ineligible": "取消当季评优资格",
-    "replace_staff": "要求更换相关人员",
-}
-MIN_PASSWORD = 8
 
 
 class CliError(click.ClickException):
@@ -195,45 +183,28 @@ def register_cli(app: Flask) -> None:
     def create_user(
         username: str, role: str | None, unit_code: str | None, password: str | None, display_name: str
     ) -> None:
-        """Create a user; prompts twice (hidden) for the password when --password is not given."""
-        from services.audit import record
+        """Create a user through services.users (the users page's rules); prompts twice (hidden) for the
+        password when --password is not given."""
+        from services import users
 
-        username = (username or "").strip()
-        if not username or len(username) > 64 or re.search(r"\s", username):
-            raise CliError("用户名不能为空、不能含空格,且不超过 64 个字符")
-        if role not in ROLE_NAMES:
-            raise CliError(f"角色 {role or '(未填)'} 无效,请用 --role 指定:admin、inspector、leader 或 unit")
+        if not (username or "").strip():
+            raise CliError("用户名不能为空,如:create-user zhangsan --role inspector")
         unit = None
-        if role == Role.UNIT:
-            if not unit_code:
-                raise CliError("单位用户必须用 --unit 指定单位代码")
+        if unit_code:
             unit = db.session.scalar(select(Unit).where(Unit.code == unit_code))
             if unit is None:
                 raise CliError(f"单位代码 {unit_code} 不存在")
-        elif unit_code:
-            raise CliError("只有单位用户(--role unit)需要指定 --unit")
-        if db.session.scalar(select(User).where(User.username == username)) is not None:
-            raise CliError(f"用户名 {username} 已存在")
+        users.check_new_user(username, role, unit)  # refuse before asking for a password
         if password is None:
             # Two plain prompts rather than click's confirmation_prompt, whose mismatch message is English.
             password = click.prompt("密码", hide_input=True, default="", show_default=False)
             again = click.prompt("再次输入密码", hide_input=True, default="", show_default=False)
             if password != again:
                 raise CliError("两次输入的密码不一致")
-        if len(password) < MIN_PASSWORD:
-            raise CliError(f"密码至少 {MIN_PASSWORD} 位")
-        user = User(username=username, role=role, unit=unit, display_name=display_name.strip())
-        user.set_password(password)
-        db.session.add(user)
-        db.session.flush()
-        record(
-            "user.create",
-            f"user:{username}",
-            after={"username": username, "role": role, "unit": unit.code if unit else None},
-        )
+        user = users.create_user(username, display_name, role, unit, password)
         db.session.commit()
         where = f",单位:{unit.name}" if unit else ""
-        click.echo(f"已创建用户 {username}(角色:{ROLE_NAMES[role]}{where})")
+        click.echo(f"已创建用户 {user.username}(角色:{ROLE_LABELS[user.role]}{where})")
 
     @app.cli.command("import")
     @click.argument("kind", required=False)
@@ -300,7 +271,7 @@ def register_cli(app: Flask) -> None:
             return
         click.echo(
             f"{data['month']} 月度考核排名  规则版本:{data['rulebook']}  "
-            f"状态:{STATUS_NAMES.get(data['status'], data['status'])}"
+            f"状态:{STATUS_LABELS.get(data['status'], data['status'])}"
         )
         if not data["units"]:
             click.echo("(没有参加考核的单位)")
@@ -312,8 +283,8 @@ def register_cli(app: Flask) -> None:
                 str(u["score"]),
                 str(u["deductions"]),
                 str(u["bonus"]),
-                GRADE_NAMES.get(u["grade"], u["grade"]),
-                "、".join(FLAG_NAMES.get(f, f) for f in u["flags"]),
+                str(GRADE_LABELS.get(u["grade"], u["grade"])),
+                "、".join(str(FLAG_LABELS.get(f, f)) for f in u["flags"]),
             ]
             for u in data["units"]
         ]
@@ -400,8 +371,8 @@ def _print_logins(logins: list) -> None:
     click.echo("演示账号:")
     staff = [x for x in logins if x.role != Role.UNIT]
     units = [x for x in logins if x.role == Role.UNIT]
-    rows = [[ROLE_NAMES[x.role], x.username, x.password, ""] for x in staff]
-    rows += [[ROLE_NAMES[x.role], x.username, x.password, x.unit] for x in units[:2]]
+    rows = [[str(ROLE_LABELS[x.role]), x.username, x.password, ""] for x in staff]
+    rows += [[str(ROLE_LABELS[x.role]), x.username, x.password, x.unit] for x in units[:2]]
     click.echo(format_table(["角色", "用户名", "密码", "单位"], rows, "<<<<"))
     if len(units) > 2:
         click.echo(

@@ -47,22 +47,32 @@ def _check_password(password: str | None) -> str:
     return password
 
 
-def _check_role_unit(role: str, unit: Unit | None) -> None:
+def _check_role_unit(role: str | None, unit: Unit | None) -> None:
     if role not in ROLES:
-        raise DomainError(_("角色 %(role)s 无效", role=role))
+        raise DomainError(
+            _("角色 %(role)s 无效,应为:%(roles)s", role=role or _("(未填)"), roles="、".join(ROLES))
+        )
     if role == Role.UNIT and unit is None:
         raise DomainError(_("单位用户必须选择所属单位"))
     if role != Role.UNIT and unit is not None:
         raise DomainError(_("只有单位用户可以选择所属单位"))
 
 
-def create_user(username: str, display_name: str, role: str, unit: Unit | None, password: str) -> User:
+def check_new_user(username: str, role: str | None, unit: Unit | None) -> str:
+    """Refuse what `create_user` would refuse before its password is asked for; returns the username as
+    it will be stored. Usernames are unique without regard to case (`ADMIN` beside `admin` is refused)."""
     username = (username or "").strip()
     if not USERNAME_RE.match(username):
         raise DomainError(_("用户名须为 2 至 64 位字母、数字或 _ . @ -"))
     if by_username(username) is not None:
         raise DomainError(_("用户名 %(name)s 已存在", name=username))
     _check_role_unit(role, unit)
+    return username
+
+
+def create_user(username: str, display_name: str, role: str, unit: Unit | None, password: str) -> User:
+    """The one way to add a user, for the users page and the CLI's create-user alike."""
+    username = check_new_user(username, role, unit)
     user = User(
         username=username, display_name=(display_name or "").strip()[:60], role=role, unit=unit, active=True
     )

@@ -70,7 +70,7 @@ def test_create_user(runner, make):
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [
-        (["bob", "--role", "unit", "--password", "secret-123"], None, "单位用户必须用 --unit 指定单位代码"),
+        (["bob", "--role", "unit", "--password", "secret-123"], None, "单位用户必须选择所属单位"),
         (
             ["bob", "--role", "unit", "--unit", "NOPE", "--password", "secret-123"],
             None,
@@ -80,9 +80,19 @@ def test_create_user(runner, make):
         (["bob", "--password", "secret-123"], None, "角色 (未填) 无效"),
         (["bob", "--role", "admin", "--unit", "SW01", "--password", "secret-123"], None, "只有单位用户"),
         (["taken", "--role", "admin", "--password", "secret-123"], None, "用户名 taken 已存在"),
+        # The users page's rules: unique without regard to case, letters and digits only.
+        (["TAKEN", "--role", "admin", "--password", "secret-123"], None, "用户名 TAKEN 已存在"),
+        (
+            ["张三", "--role", "admin", "--password", "secret-123"],
+            None,
+            "用户名须为 2 至 64 位字母、数字或 _ . @ -",
+        ),
+        (["x", "--role", "admin", "--password", "secret-123"], None, "用户名须为 2 至 64 位"),
         (["bob", "--role", "admin", "--password", "short"], None, "密码至少 8 位"),
         (["bob", "--role", "admin"], "secret-123\nsecret-124\n", "两次输入的密码不一致"),
-        (["bo b", "--role", "admin", "--password", "secret-123"], None, "用户名不能为空、不能含空格"),
+        (["bo b", "--role", "admin", "--password", "secret-123"], None, "用户名须为 2 至 64 位"),
+        # A bad username is refused before the password is asked for.
+        (["张三", "--role", "admin"], None, "用户名须为 2 至 64 位"),
     ],
 )
 def test_create_user_errors(runner, make, args, stdin, message):
@@ -91,6 +101,30 @@ def test_create_user_errors(runner, make, args, stdin, message):
     result = run(runner, "create-user", *args, input=stdin)
     failed(result, message)
     assert count(User) == 1
+    assert not db.session.scalar(select(func.count()).where(AuditLog.action == "user.create"))
+
+
+def test_create_user_goes_through_the_users_service(runner, client, make):
+    """The CLI and the users page write the same user and the same audit row (target user:<id>)."""
+    result = run(
+        runner, "create-user", "clerk", "--role", "inspector", "--name", "刘七", "--password", "secret-123"
+    )
+    assert result.exit_code == 0 and "已创建用户 clerk(角色:巡查员)" in result.output
+    user = db.session.scalar(select(User).where(User.username == "clerk"))
+    assert user.display_name == "刘七" and user.active and user.unit is None
+    audit = db.session.scalar(select(AuditLog).where(AuditLog.action == "user.create"))
+    assert audit.target == f"user:{user.id}" and audit.user_id is None  # the command line acts as the system
+    assert audit.after == {
+        "username": "clerk",
+        "display_name": "刘七",
+        "role": "inspector",
+        "unit": None,
+        "active": True,
+    }
+    failed(
+        run(runner, "create-user", "Clerk", "--role", "admin", "--password", "secret-123"),
+        "用户名 Clerk 已存在",
+    )
 
 
 # ---------------------------------------------------------------- import
@@ -142,13 +176,13 @@ def test_import_other_kinds(runner, app):
         in run(runner, "import", "staff", DATA / "staff_bom.csv").output
     )
     assert (
-        "打卡记录导入完成:共 2 行,新增 2,跳过重复打卡 1"
+        "打卡记录导入完成:共 3 行,新增 3;1 条打卡与同一人前一次打卡相隔不足一分钟,已保存,计为一次"
         in run(runner, "import", "clock", DATA / "clock.csv").output
     )
     assert (
         "工作日历导入完成:共 2 行,新增 2" in run(runner, "import", "calendar", DATA / "calendar.csv").output
     )
-    assert (count(Unit), count(Staff), count(ClockPunch), count(CalendarDay)) == (2, 3, 2, 2)
+    assert (count(Unit), count(Staff), count(ClockPunch), count(CalendarDay)) == (2, 3, 3, 2)
 
 
 def test_import_progress_is_printed(runner, app):
@@ -326,7 +360,7 @@ def test_closed_month_refuses_changes(runner, ranked, tmp_path):
     header = "occurred_at,unit_code,rule_code,staff_id,count,note,deadline,rectified_on,exempt"
     path.write_text(f"{header}\n2024-02-05 09:00,SW01,D01,,1,,,,\n", encoding="utf-8")
     result = run(runner, "import", "incidents", path)
-    assert "2024年2月已关账,不能导入该月的记录" in result.output and result.exit_code == 1
+    assert "2024年2月已关账,不能登记或修改该月的记录" in result.output and result.exit_code == 1
 
 
 # ---------------------------------------------------------------- backup and restore

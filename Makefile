@@ -29,7 +29,7 @@ run: $(BIN)/.installed
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 test: $(BIN)/.installed system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -7,7 +7,9 @@ from datetime import date, datetime
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.pool import NullPool
 
 from app import create_app
 from models import Posting, Role, Staff, Unit, User, db
@@ -18,10 +20,34 @@ PASSWORD = "test-password-1"
 
 
 def database_url(tmp_path_factory) -> str:
+    """SQLite in the session's temporary folder (its own per xdist worker), or TEST_DATABASE_URL; under
+    `pytest -n`, each worker gets its own PostgreSQL database, `<db>_gw0`, `<db>_gw1`…, created if missing."""
     url = os.environ.get("TEST_DATABASE_URL")
-    if url:
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
         return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    return worker_database(url, worker)
+
+
+def worker_database(url: str, worker: str) -> str:
+    """The URL of `<db>_<worker>` beside the database of `url`, created from the base database if missing."""
+    base = make_url(url)
+    if not base.get_backend_name().startswith("postgresql"):
+        raise pytest.UsageError(f"pytest -n needs PostgreSQL or SQLite, not {base.get_backend_name()}")
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}):
+                try:
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+                except ProgrammingError:  # created meanwhile by an earlier run of the same worker
+                    pass
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def reset_schema() -> None:

@@ -5,7 +5,6 @@ Playwright's own browser download cannot work here; we launch /usr/bin/chromium.
 
 from __future__ import annotations
 
-import socket
 import threading
 from pathlib import Path
 
@@ -34,24 +33,26 @@ KIOSK = {"width": 1920, "height": 1080}
 KIOSK_PORTRAIT = {"width": 1080, "height": 1920}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class LiveServer:
-    """The app on 127.0.0.1 in a thread; stop() and start() keep the same port (the kiosk's offline test)."""
+    """The app on 127.0.0.1 in a thread; stop() and start() keep the same port (the kiosk's offline test).
+
+    The first start binds port 0, so the system hands out a free port: with `pytest -n`, workers starting
+    servers at the same time never race for one (as a port probed free and bound later could)."""
 
     def __init__(self, app):
         self.app = app
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = 0
         self._server = None
         self._thread = None
 
+    @property
+    def url(self) -> str:
+        assert self.port, "start() the server first"
+        return f"http://127.0.0.1:{self.port}"
+
     def start(self) -> None:
         self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 

@@ -29,7 +29,6 @@ from wtforms import (
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
 
 from models import Role, Staff, Unit, db
-from services import DomainError
 from scoring import ROLE_SETTINGS, Rulebook, Settings, parse_month
 from services.calendar_admin import normalize_windows, unit_by_code
 from services.rulebooks import by_key, effective_day_problem
@@ -143,11 +142,32 @@ class UnitForm(FlaskForm):
         if other is not None and other is not self.unit:
             raise ValidationError(_l("单位编码已被使用:%(name)s", name=other.name))
 
-    def validate_windows(self, field):
-        try:
-            field.data = normalize_windows(field.data)
-        except DomainError as error:
-            raise ValidationError(str(error)) from error
+    def validate(self, extra_validators=None) -> bool:
+        """The field checks, then the unit rules the units import also applies (services.units)."""
+        from services.units import unit_problems
+
+        valid = super().validate(extra_validators)
+        fields = {
+            "code": self.code,
+            "name": self.name,
+            "windows": self.windows,
+            "display_order": self.display_order,
+        }
+        problems = unit_problems(
+            self.unit,
+            code=self.code.data,
+            name=self.name.data,
+            windows=self.windows.data,
+            display_order=self.display_order.data,
+        )
+        for name, message in problems:
+            field = fields[name]
+            if not field.errors:  # a field already refused is not refused twice
+                field.errors = [*field.errors, message]
+                valid = False
+        if valid:
+            self.windows.data = normalize_windows(self.windows.data)
+        return valid
 
 
 class StaffForm(FlaskForm):

@@ -16,7 +16,15 @@ from datetime import date, datetime, time, timedelta
 from scoring.calendar import days_in, format_month, is_working_day, month_bounds
 from scoring.types import Leave, Outage, Proposal, Punch, RosterEntry, Settings
 
-__all__ = ["Replacement", "detect_d13", "detect_d16", "replacements", "unknown_staff"]
+__all__ = [
+    "Replacement",
+    "detect_d13",
+    "detect_d16",
+    "replacements",
+    "shown_punches",
+    "unknown_staff",
+    "within_a_minute",
+]
 
 # (date, unit, window, left staff, new staff)
 Replacement = tuple[date, str, str, str, str]
@@ -172,10 +180,14 @@ def detect_d16(
         ("am", "上午", _hhmm(settings.clock_in_morning[0]), _hhmm(settings.clock_in_morning[1])),
         ("pm", "下午", _hhmm(settings.clock_in_evening[0]), _hhmm(settings.clock_in_evening[1])),
     )
+    # Every punch is seen: whether a window was met never depends on which of two close punches is kept.
     minutes: dict[tuple[str, date], set[time]] = {}
+    moments: dict[tuple[str, date], list[datetime]] = {}
     for punch in punches:
         at = punch.punched_at
         minutes.setdefault((punch.staff_id, at.date()), set()).add(time(at.hour, at.minute))
+        moments.setdefault((punch.staff_id, at.date()), []).append(at)
+    spans = [(start, end) for _suffix, _half, start, end in windows]
     outage_list = list(outages)
     leave_list = list(leaves)
     c_staff = [e for e in roster if e.category == "C"]
@@ -208,7 +220,7 @@ def detect_d16(
                         occurred_at=datetime.combine(day, end),
                         staff_id=staff_id,
                         reason=f"{day.isoformat()} {half} {start:%H:%M}–{end:%H:%M} 无打卡记录",
-                        evidence=(_punch_evidence(day, punched),),
+                        evidence=(_punch_evidence(day, moments.get((staff_id, day), []), spans),),
                     )
                 )
     return sorted(proposals, key=lambda p: (p.occurred_at, p.key))
@@ -225,10 +237,39 @@ def _on_roster(c_staff: list[RosterEntry], day: date) -> list[tuple[str, str]]:
     return sorted((staff, e.unit_code) for staff, e in current.items())
 
 
-def _punch_evidence(day: date, punched: set[time]) -> str:
+def _punch_evidence(day: date, punched: list[datetime], spans: Sequence[tuple[time, time]]) -> str:
     if not punched:
         return f"{day.isoformat()} 当日无打卡记录"
-    return f"{day.isoformat()} 当日打卡:" + "、".join(f"{t:%H:%M}" for t in sorted(punched))
+    shown = shown_punches(punched, spans)
+    return f"{day.isoformat()} 当日打卡:" + "、".join(f"{t:%H:%M}" for t in shown)
+
+
+_MINUTE = timedelta(minutes=1)
+
+
+def _window_of(at: datetime, spans: Sequence[tuple[time, time]]) -> int | None:
+    minute = time(at.hour, at.minute)
+    return next((i for i, (start, end) in enumerate(spans) if start <= minute <= end), None)
+
+
+def shown_punches(punches: Iterable[datetime], spans: Sequence[tuple[time, time]] = ()) -> list[datetime]:
+    """One person's punches as they are shown: a punch less than a minute after the last one shown is
+    shown once with it, unless it is in a clock-in window (`spans`, to the minute) the shown one is not,
+    so what is shown never hides that a window was met (08:24:40 then 08:25:00 shows both).
+    Only for showing: detection reads every punch."""
+    shown: list[datetime] = []
+    for at in sorted(set(punches)):
+        if shown and at - shown[-1] < _MINUTE and _window_of(at, spans) == _window_of(shown[-1], spans):
+            continue
+        shown.append(at)
+    return shown
+
+
+def within_a_minute(punches: Iterable[datetime]) -> int:
+    """How many of one person's punches come less than a minute after their previous punch (they are
+    counted once with it). Exact repeats count as one punch."""
+    ordered = sorted(set(punches))
+    return sum(1 for a, b in zip(ordered, ordered[1:], strict=False) if b - a < _MINUTE)
 
 
 def _hhmm(s: str) -> time:

@@ -6,14 +6,13 @@ Every change writes its audit row; callers commit.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from models import CalendarDay, ClockOutage, Leave, Staff, Unit, db, split_windows
+from models import CalendarDay, ClockOutage, Leave, Staff, Unit, db
 from scoring import is_working_day, month_bounds
 from services import DomainError
 from services.audit import acting_user_id, record
@@ -21,7 +20,6 @@ from services.clock import to_hall
 
 HOLIDAY = "holiday"
 WORKDAY = "workday"
-WINDOW_RE = re.compile(r"^[0-9A-Za-z\u4e00-\u9fff-]{1,10}$")
 
 
 # ---------------------------------------------------------------- units
@@ -38,18 +36,10 @@ def unit_dict(unit: Unit) -> dict:
 
 
 def normalize_windows(text: str | None) -> str:
-    """ "1、2、3" or "1;2;3" -> "1;2;3"; a bad or repeated window number raises DomainError."""
-    windows = split_windows(text)
-    for w in windows:
-        if not WINDOW_RE.match(w):
-            raise DomainError(_("窗口号 %(w)s 无效:只能是不超过 10 位的数字、字母或汉字", w=w))
-    repeated = sorted({w for w in windows if windows.count(w) > 1})
-    if repeated:
-        raise DomainError(_("窗口号 %(w)s 重复", w="、".join(repeated)))
-    joined = ";".join(windows)
-    if len(joined) > 400:
-        raise DomainError(_("窗口列表过长"))
-    return joined
+    """ "1、2、3" or "1;2;3" -> "1;2;3" (services.units keeps the rule, shared with the import)."""
+    from services.units import normalize_windows as normalize
+
+    return normalize(text)
 
 
 def unit_by_code(code: str) -> Unit | None:
@@ -66,14 +56,11 @@ def save_unit(
     active: bool,
 ) -> Unit:
     """Create a unit (unit=None) or change one; the code stays unique."""
+    from services.units import check_unit
+
     code, name = (code or "").strip(), (name or "").strip()
-    if not code or len(code) > 32:
-        raise DomainError(_("单位编码必须填写,且不超过 32 个字符"))
-    if not name or len(name) > 120:
-        raise DomainError(_("单位名称必须填写,且不超过 120 个字符"))
-    other = unit_by_code(code)
-    if other is not None and other is not unit:
-        raise DomainError(_("单位编码 %(code)s 已被%(name)s使用", code=code, name=other.name))
+    # The same checks as the units import (services.units), so both accept and refuse the same units.
+    check_unit(unit, code=code, name=name, windows=windows, display_order=display_order)
     normalized = normalize_windows(windows)
     before = unit_dict(unit) if unit else None
     if unit is None:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from models import AuditLog, CalendarDay, ClockPunch, Incident, IncidentHistory, Posting, Staff, Unit, db
 from services import imports, months
+from services.clock import to_hall
 from services.imports import ImportRejected, import_file, parse, read_table
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -151,9 +152,9 @@ def test_units_bad_rows(hall):
     errors = rejected("units", "u.csv", text.encode())
     assert errors == [
         "第3行 code: 单位代码 U05 与第2行重复",
-        "第4行 code: 单位代码不能为空",
-        "第5行 name: 单位名称不能为空",
-        "第6行 windows: 窗口编号 1 重复",
+        "第4行 code: 请填写单位编码",
+        "第5行 name: 请填写单位名称",
+        "第6行 windows: 窗口号 1 重复",
         "第6行 display_order: 应为整数",
         "第6行 active: 应为 true 或 false",
     ]
@@ -180,6 +181,7 @@ def test_staff_import_with_bom(app, make):
         "staff_created": 3,
         "postings_added": 3,
         "postings_closed": 0,
+        "unchanged": 0,
     }
     staff = db.session.scalar(select(Staff).where(Staff.staff_id == "S002"))
     assert staff.name == "李四" and staff.current.category == "C" and staff.current.window is None
@@ -207,7 +209,7 @@ def test_staff_bad_rows(hall):
         "S014,吴十,U01,W,1,2024/02/30,\n"  # 6 no such date
         "S015,郑一,U01,W,1,2024-02-01,\n"
         "S015,郑一,U01,W,2,2024-02-01,\n"  # 8 duplicate key within the file
-        "S001,张三,U01,W,1,2024-01-02,\n"  # 9 duplicate against the database
+        "S001,张三,U01,W,1,2024-01-02,\n"  # 9 the posting held: changes nothing
         "S001,张冠李戴,U01,W,2,2024-02-05,\n"  # 10 name differs from the roster
         "S016,冯二,U01,W,1,2024-02-01,2024-02-20\n"
         "S016,冯二,U01,W,2,2024-02-10,\n"  # 12 overlaps row 11
@@ -221,8 +223,7 @@ def test_staff_bad_rows(hall):
         "第5行 end_date: 结束日期 2024-01-01 早于开始日期 2024-02-01",
         "第6行 start_date: 日期 2024/02/30 不存在",
         "第8行 start_date: 与第7行重复(同一工号、同一开始日期)",
-        "第9行 start_date: 工号 S001 已有 2024-01-02 开始的岗位记录(重复导入?)",
-        "第10行 name: 工号 S001 已登记为张三,与本行姓名 张冠李戴 不一致",
+        "第10行 name: 工号 S001 在第9行的姓名是 张三",
         "第12行 start_date: 与第11行的岗位时间(2024-02-01 至 2024-02-20)重叠",
         "第13行 start_date: 与已有岗位(市社会保险事业服务中心,2024-01-02 至 今)时间重叠",
     ]
@@ -282,7 +283,7 @@ def test_every_kind_of_bad_incident_row(hall):
         "第7行 staff_id: D16 只适用于纳入综窗的后场工作人员,该人员类别为 W",
         "第8行 count: 次数(人数)应为不小于 1 的整数",
         "第9行 exempt: 应为 true 或 false",
-        "第10行 occurred_at: 2024年2月已关账,不能导入该月的记录;如确需导入,请先重新开放该月",
+        "第10行 occurred_at: 2024年2月已关账,不能登记或修改该月的记录;如确需修改,请先重新开放该月",
         "第11行 unit_code: 单位代码不能为空",
         "第12行与第2行重复",
     ]
@@ -301,7 +302,15 @@ def make_closed_february() -> None:
             "2024-03-05 9:1,U01,D01,,1,,,,",
             "第2行 occurred_at: 时间格式应为 YYYY-MM-DD HH:MM(如 2024-03-05 09:30)",
         ),
-        ("2024-03-25 09:00,U01,D01,,1,,,,", "第2行 occurred_at: 发生时间晚于当前时间"),
+        (
+            "2024-03-25 09:00,U01,D01,,1,,,,",
+            "第2行 occurred_at: 日期 2024-03-25 晚于今天(2024-03-20),不能登记未来的记录",
+        ),
+        ("2024-03-20 10:30,U01,D01,,1,,,,", "第2行 occurred_at: 发生时间晚于当前时间"),
+        (
+            "2023-04-18 09:00,U01,D01,,1,,,,",
+            "第2行 occurred_at: 日期 2023-04-18 早于考核细则的生效日期 2023-04-19",
+        ),
         (",U01,D01,,1,,,,", "第2行 occurred_at: 发生时间不能为空"),
         ("2024-03-05 09:00,U01,,,1,,,,", "第2行 rule_code: 规则编号不能为空"),
         ("2024-03-05 09:00,U01,D19b,,1,,,,", "第2行 rule_code: D19b 由系统根据整改期限自动计算,不能手工录入"),
@@ -318,10 +327,6 @@ def make_closed_february() -> None:
             "第2行 deadline: 整改期限格式应为 YYYY-MM-DD(如 2024-03-05)",
         ),
         ("2024-03-05 09:00,U01,D19a,,1,,2024-03-01,,", "第2行 deadline: 整改期限早于发生日期"),
-        (
-            "2024-03-05 09:00,U01,D15,,1,,,,",
-            "第2行 rule_code: D15 须与所加扣的违规记录关联,不能批量导入,请在系统中登记",
-        ),
     ],
 )
 def test_incident_row_errors(hall, row, expected):
@@ -329,13 +334,26 @@ def test_incident_row_errors(hall, row, expected):
     assert rejected("incidents", "i.csv", f"{header}\n{row}\n".encode()) == [expected]
 
 
-def test_inactive_unit_and_lowercase_rule(hall, make):
+def test_inactive_unit_rows_import_with_a_note_and_are_not_scored(hall, make):
+    """rulebook.md: inactive units are not scored, "their incidents are ignored", so they are kept."""
+    from services.standings import live_standings
+
     make.unit("U03", name="旧单位", active=False)
     header = ",".join(imports.COLUMNS["incidents"])
-    errors = rejected("incidents", "i.csv", f"{header}\n2024-03-05 09:00,U03,D01,,1,,,,\n".encode())
-    assert errors == ["第2行 unit_code: 单位 旧单位 已停用,不参加考核"]
-    import_file("incidents", "i.csv", f"{header}\n2024-03-05 09:00,U01,d02C,,1,,,,\n".encode())
-    assert db.session.scalar(select(Incident.rule_code)) == "D02c"
+    text = f"{header}\n2024-03-05 09:00,U03,D01,,1,,,,\n2024-03-06 09:00,U03,D03,,1,,,,\n2024-03-05 09:00,U01,d02C,,1,,,,\n"
+    result = parse("incidents", read_table("i.csv", text.encode()))
+    assert result.ok and result.notes["inactive_unit_rows"] == 2
+    assert imports.notes_text(result.notes) == ["属于已停用单位的记录已导入,但不参加考核:旧单位 2 行"]
+    summary = import_file("incidents", "i.csv", text.encode())
+    db.session.commit()
+    assert summary["created"] == 3 and summary["inactive_unit_rows"] == 2
+    assert "属于已停用单位的记录已导入,但不参加考核:旧单位 2 行" in imports.summary_text(summary)
+    kept = db.session.scalars(select(Incident.rule_code).join(Unit).where(Unit.code == "U03")).all()
+    assert sorted(kept) == ["D01", "D03"]
+    assert db.session.scalar(select(Incident.rule_code).join(Unit).where(Unit.code == "U01")) == "D02c"
+    standings = live_standings(2024, 3)
+    assert [u.code for u in standings.units] == ["U02", "U01"]  # the inactive unit is not scored
+    assert standings.unit("U01").deductions == 5
 
 
 def test_incidents_from_xlsx(hall):
@@ -362,22 +380,56 @@ def test_xlsx_gb_header_variants(hall):
 # ---------------------------------------------------------------- clock and calendar
 
 
-def test_clock_duplicates_within_a_minute_count_once(hall):
+def test_clock_keeps_every_punch_and_a_reimport_adds_nothing(hall):
+    """08:27 and 08:27:30 are both stored (counted once in what is said); the same file again adds none."""
     summary = import_file("clock", "clock.csv", data("clock.csv"))
     db.session.commit()
-    assert summary["created"] == 2 and summary["skipped"] == 1
+    assert summary["created"] == 3 and summary["within_a_minute"] == 1 and "skipped" not in summary
+    assert imports.summary_text(summary) == (
+        "打卡记录导入完成:共 3 行,新增 3;1 条打卡与同一人前一次打卡相隔不足一分钟,已保存,计为一次"
+    )
     again = import_file("clock", "clock.csv", data("clock.csv"))
     assert again["created"] == 0 and again["skipped"] == 3
-    assert db.session.scalar(select(func.count(ClockPunch.id))) == 2
+    assert "3 条打卡与已有打卡完全相同,不重复保存" in imports.summary_text(again)
+    stored = db.session.scalars(select(ClockPunch.punched_at).order_by(ClockPunch.punched_at)).all()
+    assert [to_hall(at).strftime("%H:%M:%S") for at in stored] == ["08:27:00", "08:27:30", "16:58:10"]
 
 
-def test_clock_unknown_staff_are_listed(hall):
-    text = "staff_id,punched_at\nS002,2024-03-04 08:27\nX1,2024-03-04 08:28\nX2,2024-03-04 08:29:59\nS002,\n"
+def test_clock_punch_seconds_before_a_window_do_not_hide_the_one_inside(hall):
+    """Issue 8.1: 08:24:40 then 08:25:00 meets 08:25–08:30; the old import kept only 08:24:40."""
+    from services import detections
+
+    text = "staff_id,punched_at\nS002,2024-03-05 08:24:40\nS002,2024-03-05 08:25:00\nS002,2024-03-05 16:57\n"
+    import_file("clock", "c.csv", text.encode())
+    db.session.commit()
+    found, _unknown = detections.proposals(2024, 3, rules=("D16",))
+    assert not [p for p in found if p.key.startswith("D16:S002:2024-03-05")]
+    assert db.session.scalar(select(func.count(ClockPunch.id))) == 3
+
+
+def test_clock_unknown_staff_are_listed_with_counts_and_skipped(hall):
+    text = (
+        "staff_id,punched_at\nS002,2024-03-04 08:27\nX1,2024-03-04 08:28\nX2,2024-03-04 08:29:59\n"
+        "X1,2024-03-04 16:57\nS002,2024-03-04 16:58\n"
+    )
+    result = parse("clock", read_table("c.csv", text.encode()))
+    assert result.ok and result.notes["unknown_staff"] == {"X1": 2, "X2": 1}
+    summary = import_file("clock", "c.csv", text.encode())
+    db.session.commit()
+    assert summary["created"] == 2 and summary["unknown_staff"] == {"X1": 2, "X2": 1}
+    assert "人员名册中没有的工号,其打卡已跳过:X1(2 条)、X2(1 条)" in imports.summary_text(summary)
+    assert db.session.scalars(select(ClockPunch.staff_id)).all() == ["S002", "S002"]
+    log = db.session.scalar(select(AuditLog).where(AuditLog.action == "import.clock"))
+    assert log.after["unknown_staff"] == {"X1": 2, "X2": 1} and "kind" not in log.after
+
+
+def test_clock_malformed_rows_still_fail_the_file(hall):
+    text = "staff_id,punched_at\nS002,2024-03-04 08:27\nX1,2024-03-04 08:28\n,2024-03-04 08:29\nS002,\nS002,8:30\n"
     errors = rejected("clock", "c.csv", text.encode())
     assert errors == [
-        "第3行 staff_id: 工号 X1 不在人员名册中(未知的打卡工号)",
-        "第4行 staff_id: 工号 X2 不在人员名册中(未知的打卡工号)",
+        "第4行 staff_id: 工号不能为空",
         "第5行 punched_at: 打卡时间不能为空",
+        "第6行 punched_at: 时间格式应为 YYYY-MM-DD HH:MM(如 2024-03-05 09:30)",
     ]
 
 

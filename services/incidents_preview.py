@@ -11,6 +11,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 
+from flask_babel import gettext as _
+
 from models import Incident, Unit
 from scoring import IncidentIn, Rule, UnitIn, score_month
 from services.clock import hall_today, to_hall
@@ -70,6 +72,27 @@ def preview(
         "month": after.label,
         "open": is_open(year, month),
     }
+
+
+def draft_preview(offered, count, exempt: bool = False, deadline: date | None = None) -> dict:
+    """The desk form's preview block for what is typed so far (`offered`: services.incidents.Choices):
+    `preview(...)`, or {"hint": Chinese text} saying what is missing."""
+    rule, unit = offered.rule, offered.unit
+    if unit is None or rule is None:
+        return {"hint": _("选择单位、规则和发生时间后,这里显示登记后本单位的得分、等级和排名。")}
+    if offered.occurred_at is None:
+        return {
+            "hint": offered.day_problem
+            or _("选择单位、规则和发生时间后,这里显示登记后本单位的得分、等级和排名。")
+        }
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        return {"hint": _("次数须为不小于 1 的整数。")}
+    if "deadline" in rule.requires and not deadline:
+        return {"hint": _("%(code)s 填写整改期限后显示预览。", code=rule.code)}
+    try:
+        return preview(unit, rule.code, offered.occurred_at, count, bool(exempt), deadline)
+    except ValueError as error:
+        return {"hint": str(error)}
 
 
 def _points_alone(rule_code: str, incident: IncidentIn, year: int, month: int) -> int:

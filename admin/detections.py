@@ -13,7 +13,7 @@ from admin.views import job_progress, month_arg, month_options, start_job
 from auth.access import role_required
 from htmx import is_htmx, render_block, render_page_or_block
 from models import Incident, Job, Role, db
-from scoring import format_month
+from scoring import format_month, signed_points
 from services import DomainError, detections
 from services.clock import to_hall
 from services.dashboard import month_is_closed, pending_months
@@ -29,8 +29,7 @@ def _points(incident: Incident) -> int:
         rule = rulebook_for_month(at.year, at.month).rule(incident.rule_code)
     except KeyError:
         return 0
-    sign = 1 if rule.kind == "bonus" else -1
-    return sign * rule.points * (incident.count or 1)
+    return signed_points(rule, incident.count or 1, exempt=bool(incident.exempt))
 
 
 def _titles(rows: list[Incident]) -> dict[int, str]:

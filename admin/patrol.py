@@ -18,7 +18,7 @@ from admin import bp
 from admin.incident_forms import PatrolTapForm, PatrolUndoForm
 from auth.access import role_required
 from models import Incident, IncidentStatus, Role, Unit, db
-from scoring import Rule, RuleKind
+from scoring import Rule, signed_points
 from services import DomainError
 from services import patrol as patrol_service
 from services.audit import acting_user_id
@@ -33,10 +33,6 @@ def short_title(rule: Rule) -> str:
         if mark in rule.title:
             return rule.title.split(mark, 1)[0]
     return rule.title
-
-
-def _signed(rule: Rule) -> int:
-    return rule.points if rule.kind == RuleKind.BONUS else -rule.points
 
 
 def _day_arg() -> tuple[date, str | None]:
@@ -75,7 +71,7 @@ def _cell(
 
 
 def _columns(rules: list[Rule]) -> list[dict]:
-    return [{"rule": r, "short": short_title(r), "signed": _signed(r)} for r in rules]
+    return [{"rule": r, "short": short_title(r), "signed": signed_points(r)} for r in rules]
 
 
 @bp.route("/patrol")

@@ -29,8 +29,7 @@ __all__ = [
 # (date, unit, window, left staff, new staff)
 Replacement = tuple[date, str, str, str, str]
 
-D13 = "D13"
-D16 = "D16"
+# The rules proposed are the rulebook's roles: `settings.turnover_rule` (D13) and `clock_in_rule` (D16).
 _PROPOSED_AT = time(9, 0)  # D13 occurrences are proposed at 09:00 of their day
 
 
@@ -105,7 +104,7 @@ def _unit_d13(
                 f"{iso_year}年第{week}周({_week_span(iso_year, week)})更换窗口人员 {len(in_week)} 名,"
                 f"超过 {settings.d13_week_above} 名:{_list(in_week)}"
             )
-            out.append(_d13_proposal(unit, label, day, reason, in_week))
+            out.append(_d13_proposal(settings.turnover_rule, unit, label, day, reason, in_week))
 
     first, last = month_bounds(year, month)
     in_month = [r for r in reps if first <= r[0] <= last]
@@ -120,15 +119,17 @@ def _unit_d13(
             f"{year}年{month}月更换窗口人员 {len(in_month)} 名,超过 {settings.d13_month_above} 名:"
             f"{_list(in_month)}"
         )
-        out.append(_d13_proposal(unit, label, day, reason, in_month))
+        out.append(_d13_proposal(settings.turnover_rule, unit, label, day, reason, in_month))
     return out
 
 
-def _d13_proposal(unit: str, label: str, day: date, reason: str, reps: list[Replacement]) -> Proposal:
+def _d13_proposal(
+    code: str, unit: str, label: str, day: date, reason: str, reps: list[Replacement]
+) -> Proposal:
     return Proposal(
-        key=f"{D13}:{unit}:{label}",
+        key=f"{code}:{unit}:{label}",
         unit_code=unit,
-        rule_code=D13,
+        rule_code=code,
         occurred_at=datetime.combine(day, _PROPOSED_AT),
         staff_id=None,
         reason=reason,
@@ -214,9 +215,9 @@ def detect_d16(
                     continue
                 proposals.append(
                     Proposal(
-                        key=f"{D16}:{staff_id}:{day.isoformat()}:{suffix}",
+                        key=f"{settings.clock_in_rule}:{staff_id}:{day.isoformat()}:{suffix}",
                         unit_code=unit,
-                        rule_code=D16,
+                        rule_code=settings.clock_in_rule,
                         occurred_at=datetime.combine(day, end),
                         staff_id=staff_id,
                         reason=f"{day.isoformat()} {half} {start:%H:%M}–{end:%H:%M} 无打卡记录",

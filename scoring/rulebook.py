@@ -114,7 +114,7 @@ def rulebook_from_dict(d: Mapping[str, Any]) -> Rulebook:
         for name in ROLE_SETTINGS:
             if name not in d["settings"]:
                 raise RulebookError(
-                    f"设置项 settings 缺少字段 {name}({ROLE_NAMES[name]}的代码;没有这类规则时写 \"\")",
+                    f'设置项 settings 缺少字段 {name}({ROLE_NAMES[name]}的代码;没有这类规则时写 "")',
                     field=name,
                 )
     return _build(d)
@@ -315,7 +315,9 @@ def _check_roles(settings: Settings, rules: list[Rule]) -> None:
         if rule is None:
             raise RulebookError(f"{where}指向的规则 {code} 不在规则手册中", field=name)
         if code in played:
-            raise RulebookError(f"{where}:规则 {code} 已是 {played[code]} 的规则,一条规则只能担任一个角色", field=name)
+            raise RulebookError(
+                f"{where}:规则 {code} 已是 {played[code]} 的规则,一条规则只能担任一个角色", field=name
+            )
         played[code] = name
         if rule.kind != RuleKind.DEDUCTION:
             raise RulebookError(f"{where}:规则 {code} 必须是扣分项", field=name)
@@ -336,8 +338,8 @@ def _check_roles(settings: Settings, rules: list[Rule]) -> None:
             )
         if "deadline" in rule.requires and rule.code != settings.rectification_rule:
             raise RulebookError(
-                f'规则 {rule.code} 的字段 requires 含 deadline,须在设置项中写 rectification_rule = "{rule.code}"'
-                "(只能有一条限期整改的规则)",
+                f"规则 {rule.code} 的字段 requires 含 deadline,"
+                f'须在设置项中写 rectification_rule = "{rule.code}"(只能有一条限期整改的规则)',
                 rule=rule.code,
                 field="requires",
             )

@@ -75,21 +75,29 @@ def _held_keys(keys: Iterable[str]) -> set[str]:
     return held
 
 
-RULES = ("D13", "D16")
+# The rule roles the system detects; the month's rulebook says which rule each one proposes (2023: D13, D16).
+DETECTED_ROLES = ("turnover_rule", "clock_in_rule")
 
 
-def proposals(year: int, month: int, rules: Iterable[str] = RULES) -> tuple[list[Proposal], list[str]]:
-    """Every D13 and D16 proposal for the month (held or not), and the punches' unknown staff ids."""
-    rules = tuple(rules)
+def detected_rules(year: int, month: int) -> tuple[str, ...]:
+    """The codes of the month's detected rules, in `DETECTED_ROLES` order (roles no rule plays left out)."""
+    rulebook = rulebook_for_month(year, month)
+    return tuple(code for role in DETECTED_ROLES if (code := rulebook.role_code(role)))
+
+
+def proposals(year: int, month: int, rules: Iterable[str] | None = None) -> tuple[list[Proposal], list[str]]:
+    """Every turnover (D13) and clock-in (D16) proposal for the month (held or not), and the punches'
+    unknown staff ids. `rules` narrows to some of `detected_rules` (default: all of them)."""
+    rules = detected_rules(year, month) if rules is None else tuple(rules)
     roster = roster_entries()
     settings = rulebook_for_month(year, month).settings
     punches = _punches(year, month)
     # Hall "now", not just today: a clock-in window that has not ended yet is never flagged.
     through = hall_now().replace(tzinfo=None)
     found: list[Proposal] = []
-    if "D13" in rules:
+    if settings.turnover_rule and settings.turnover_rule in rules:
         found += detect_d13(roster, year, month, settings)
-    if "D16" in rules:
+    if settings.clock_in_rule and settings.clock_in_rule in rules:
         found += detect_d16(
             roster,
             punches,
@@ -110,7 +118,7 @@ def run(
     *,
     confirm: bool = False,
     progress: Progress | None = None,
-    rules: Iterable[str] = RULES,
+    rules: Iterable[str] | None = None,
 ) -> dict:
     """Propose the month's D13 and D16 incidents; with `confirm`, confirm the ones made (scripted use).
 
@@ -120,9 +128,12 @@ def run(
     """
     if not is_open(year, month):
         raise DomainError(f"{year}年{month}月已关账,不能运行检测;如确需检测,请先重新开放该月")
-    unknown_rules = sorted(set(rules) - set(RULES))
+    allowed = detected_rules(year, month)
+    rules = allowed if rules is None else tuple(rules)
+    unknown_rules = sorted(set(rules) - set(allowed))
     if unknown_rules:
-        raise DomainError(f"无法检测 {'、'.join(unknown_rules)}:只有 D13 和 D16 由系统检测")
+        known = f"只有 {' 和 '.join(allowed)} 由系统检测" if allowed else "该月的考核细则没有由系统检测的规则"
+        raise DomainError(f"无法检测 {'、'.join(unknown_rules)}:{known}")
     found, unknown = proposals(year, month, rules)
     held = _held_keys(p.key for p in found)
     fresh = [p for p in found if p.key not in held]

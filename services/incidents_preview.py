@@ -14,7 +14,7 @@ from datetime import date, datetime
 from flask_babel import gettext as _
 
 from models import Incident, Unit
-from scoring import IncidentIn, Rule, UnitIn, score_month
+from scoring import IncidentIn, Rule, UnitIn, score_month, signed_points
 from services.clock import hall_today, to_hall
 from services.months import is_open
 from services.rulebooks import rulebook_for_month
@@ -110,31 +110,20 @@ def _points_alone(rule_code: str, incident: IncidentIn, year: int, month: int) -
 def points_by_id(incidents: Iterable[Incident]) -> dict[int, int]:
     """Each incident's own signed points (the item it gives in its month; 0 if exempt), whatever its status.
 
-    One `score_month` call per month; an incident the scoring rejects (a rule the month's rulebook lacks)
-    is left out rather than breaking the page.
+    `scoring.signed_points` of the incident's rule in its month's rulebook (one rulebook per month); an
+    incident whose rule that rulebook lacks is left out rather than breaking the page.
     """
     by_month: dict[tuple[int, int], list[Incident]] = defaultdict(list)
     for incident in incidents:
         day = to_hall(incident.occurred_at).date()
         by_month[(day.year, day.month)].append(incident)
     points: dict[int, int] = {}
-    today = hall_today()
     for (year, month), rows in by_month.items():
-        rulebook = rulebook_for_month(year, month)
-        inputs = [_as_input(i) for i in rows if i.rule_code in rulebook.codes]
-        codes = sorted({i.unit_code for i in inputs})
-        try:
-            result = score_month(
-                rulebook, [UnitIn(code=c, name=c) for c in codes], inputs, year, month, today
-            )
-        except ValueError:
-            result = None
-        if result is None:
-            continue
-        for unit in result.units:
-            for item in unit.items:
-                if not item.derived and item.incident_id is not None:
-                    points[item.incident_id] = points.get(item.incident_id, 0) + item.points
+        rules = {r.code: r for r in rulebook_for_month(year, month).rules}
+        for incident in rows:
+            rule = rules.get(incident.rule_code)
+            if rule is not None and not rule.derived:
+                points[incident.id] = signed_points(rule, incident.count or 1, exempt=bool(incident.exempt))
     return points
 
 
@@ -149,17 +138,3 @@ def rule_of(incident: Incident) -> Rule | None:
         return rulebook_for_month(day.year, day.month).rule(incident.rule_code)
     except KeyError:
         return None
-
-
-def _as_input(incident: Incident) -> IncidentIn:
-    # The unit id stands in for the code: only the items are read back, by incident id.
-    return IncidentIn(
-        id=incident.id,
-        unit_code=str(incident.unit_id),
-        rule_code=incident.rule_code,
-        occurred_on=to_hall(incident.occurred_at).date(),
-        count=incident.count or 1,
-        exempt=bool(incident.exempt),
-        deadline=incident.deadline,
-        rectified_on=incident.rectified_on,
-    )

@@ -56,7 +56,8 @@ def active_units() -> list[UnitIn]:
 
 
 def incidents_for_month(year: int, month: int) -> list[IncidentIn]:
-    """Confirmed incidents dated in the month, plus D19a whose overdue D19b may land in it."""
+    """Confirmed incidents dated in the month, plus the rectification rule's (D19a) whose overdue rule's
+    item (D19b) may land in it."""
     start, end = month_utc_range(year, month)
     first = date(year, month, 1)
     last = date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
@@ -83,11 +84,13 @@ def incidents_for_month(year: int, month: int) -> list[IncidentIn]:
             Incident.occurred_at < end,
         )
     ).all()
+    # The rulebook scoring this month says which rule carries a deadline (D19a in 2023).
+    rectification = rulebook_for_month(year, month).role_code("rectification_rule")
     overdue = [
         row[:-1]
         for row in db.session.execute(
             base.add_columns(Incident.status).where(
-                Incident.rule_code == "D19a",
+                Incident.rule_code == (rectification or ""),  # "": this rulebook has no such rule
                 Incident.deadline >= first - timedelta(days=1),
                 Incident.deadline <= last - timedelta(days=1),
             )

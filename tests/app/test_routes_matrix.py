@@ -54,6 +54,7 @@ POLICY: dict[str, frozenset[str]] = {
     "GET /admin/": STAFF,
     "GET /admin/standings": STAFF,
     "GET /admin/standings/<month>/units/<int:unit_id>": STAFF,
+    "GET /admin/standings/<month>/rankings.xlsx": STAFF,
     "GET /admin/tallies": STAFF,
     "GET /admin/incidents": STAFF,
     "GET /admin/incidents/<int:incident_id>": STAFF,

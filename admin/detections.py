@@ -7,7 +7,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from admin import bp
+from admin import bp, flow
 from admin.forms import ActionForm, DetectionBulkForm, DetectionRunForm, DismissForm
 from admin.views import job_progress, month_arg, month_options, start_job
 from auth.access import role_required
@@ -160,18 +160,21 @@ def detection_bulk():
     year, month = month_arg()
     form = DetectionBulkForm()
     if form.validate_on_submit():
-        try:
-            if form.action.data == "confirm":
-                done = detections.confirm_many(form.ids.data)
-                message = _("已确认 %(n)d 条检测结果", n=len(done))
-            else:
-                done = detections.dismiss_many(form.ids.data, form.reason.data or "")
-                message = _("已驳回 %(n)d 条检测结果", n=len(done))
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            flash(message, "success")
-            return redirect(url_for("admin.detection_list", month=format_month(year, month)))
+        confirm = form.action.data == "confirm"
+        response = flow.apply(
+            lambda: (
+                detections.confirm_many(form.ids.data)
+                if confirm
+                else detections.dismiss_many(form.ids.data, form.reason.data or "")
+            ),
+            show=form,
+            done=lambda done: (
+                _("已确认 %(n)d 条检测结果", n=len(done))
+                if confirm
+                else _("已驳回 %(n)d 条检测结果", n=len(done))
+            ),
+            to=url_for("admin.detection_list", month=format_month(year, month)),
+        )
+        if response:
+            return response
     return render_page_or_block(TEMPLATE, "pending_table", **_context(year, month, bulk=form)), 422

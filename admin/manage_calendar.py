@@ -8,7 +8,7 @@ from datetime import date
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from admin import bp
+from admin import bp, flow
 from admin.forms import CalendarDayForm, OutageForm
 from auth.access import role_required
 from htmx import is_htmx, render_block
@@ -96,14 +96,13 @@ def outage_new():
     form = OutageForm()
     today = hall_today()
     if form.validate_on_submit():
-        try:
-            add_outage(from_hall(form.start_at.data), from_hall(form.end_at.data), form.note.data or "")
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            flash(_("已登记打卡机故障,故障期间不会生成打卡缺失检测"), "success")
-            start = form.start_at.data
-            return redirect(url_for("admin.calendar_page", year=start.year, month=start.month))
+        start = form.start_at.data
+        response = flow.apply(
+            lambda: add_outage(from_hall(start), from_hall(form.end_at.data), form.note.data or ""),
+            show=form,
+            done=_("已登记打卡机故障,故障期间不会生成打卡缺失检测"),
+            to=url_for("admin.calendar_page", year=start.year, month=start.month),
+        )
+        if response:
+            return response
     return _page(today.year, today.month, outage=form, status=422)

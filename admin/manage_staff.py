@@ -5,14 +5,14 @@ Every change goes through services.roster, which keeps the whole posting history
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import render_template, request, url_for
 from flask_babel import gettext as _
 
-from admin import bp
+from admin import bp, flow
 from admin.forms import LeaveForm, StaffEndForm, StaffForm, StaffMoveForm, unit_choices
 from auth.access import role_required
 from models import Role, Staff, Unit, db
-from services import DomainError, roster
+from services import roster
 from services.calendar_admin import add_leave, leaves_of, list_units
 from services.clock import hall_today
 
@@ -47,22 +47,21 @@ def staff_new():
         form.unit_id.data = int(request.args["unit"])
     if form.validate_on_submit():
         unit = db.session.get(Unit, form.unit_id.data)
-        try:
-            staff = roster.add_staff(
+        response = flow.apply(
+            lambda: roster.add_staff(
                 form.staff_id.data,
                 form.name.data,
                 unit,
                 form.category.data,
                 form.window.data,
                 form.start_date.data,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            flash(_("已添加 %(name)s", name=staff.name), "success")
-            return redirect(url_for("admin.staff_detail", staff_pk=staff.id))
+            ),
+            show=form,
+            done=lambda staff: _("已添加 %(name)s", name=staff.name),
+            to=lambda staff: url_for("admin.staff_detail", staff_pk=staff.id),
+        )
+        if response:
+            return response
     return render_template("admin/staff_form.html", form=form), 422 if form.errors else 200
 
 
@@ -94,15 +93,11 @@ def staff_detail(staff_pk: int):
 def _apply(staff: Staff, form, change, done_message: str, **forms):
     """Validate `form`, run `change()` (a roster service call), commit; else re-render the page with 422."""
     if form.validate_on_submit():
-        try:
-            change()
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            flash(done_message, "success")
-            return redirect(url_for("admin.staff_detail", staff_pk=staff.id))
+        response = flow.apply(
+            change, show=form, done=done_message, to=url_for("admin.staff_detail", staff_pk=staff.id)
+        )
+        if response:
+            return response
     db.session.refresh(staff)
     return _detail(staff, status=422, **forms)
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import render_template, url_for
 from flask_babel import gettext as _
 
-from admin import bp
+from admin import bp, flow
 from admin.forms import UnitForm
 from auth.access import role_required
 from models import Role, Unit, db
-from services import DomainError
 from services.calendar_admin import list_units, save_unit
 
 
@@ -21,22 +20,21 @@ def unit_list():
 
 def _save(form: UnitForm, unit: Unit | None):
     if form.validate_on_submit():
-        try:
-            saved = save_unit(
+        response = flow.apply(
+            lambda: save_unit(
                 unit,
                 code=form.code.data,
                 name=form.name.data,
                 windows=form.windows.data or "",
                 display_order=form.display_order.data,
                 active=form.active.data,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            flash(_("单位 %(name)s 已保存", name=saved.name), "success")
-            return redirect(url_for("admin.unit_list"))
+            ),
+            show=form,
+            done=lambda saved: _("单位 %(name)s 已保存", name=saved.name),
+            to=url_for("admin.unit_list"),
+        )
+        if response:
+            return response
     status = 422 if form.errors else 200
     return render_template("admin/unit_form.html", form=form, unit=unit), status
 

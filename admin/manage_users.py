@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from admin import bp
+from admin import bp, flow
 from admin.forms import UserEditForm, UserNewForm, UserPasswordForm, unit_choices
 from auth.access import role_required
 from models import Role, Unit, User, db
-from services import DomainError
 from services.users import create_user, list_users, reset_password, update_user
 
 
@@ -30,21 +29,20 @@ def user_new():
     form = UserNewForm()
     form.unit_id.choices = unit_choices("—")
     if form.validate_on_submit():
-        try:
-            user = create_user(
+        response = flow.apply(
+            lambda: create_user(
                 form.username.data,
                 form.display_name.data,
                 form.role.data,
                 _unit(form.unit_id.data),
                 form.password.data,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            flash(_("已添加用户 %(name)s", name=user.username), "success")
-            return redirect(url_for("admin.user_list"))
+            ),
+            show=form,
+            done=lambda user: _("已添加用户 %(name)s", name=user.username),
+            to=url_for("admin.user_list"),
+        )
+        if response:
+            return response
     return render_template("admin/user_form.html", form=form, user=None), 422 if form.errors else 200
 
 
@@ -66,23 +64,20 @@ def user_edit(user_id: int):
     form = UserEditForm(prefix="user")
     form.unit_id.choices = unit_choices("—")
     if form.validate_on_submit():
-        try:
-            update_user(
+        response = flow.apply(
+            lambda: update_user(
                 user,
                 display_name=form.display_name.data,
                 role=form.role.data,
                 unit=_unit(form.unit_id.data),
                 active=form.active.data,
                 acting=current_user,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            flash(_("已保存用户 %(name)s", name=user.username), "success")
-            return redirect(url_for("admin.user_list"))
-        return _edit_page(user, form=form, status=422)
+            ),
+            show=form,
+            done=_("已保存用户 %(name)s", name=user.username),
+            to=url_for("admin.user_list"),
+        )
+        return response or _edit_page(user, form=form, status=422)
     if form.is_submitted():
         return _edit_page(user, form=form, status=422)
     return _edit_page(user)
@@ -94,13 +89,12 @@ def user_password(user_id: int):
     user = db.get_or_404(User, user_id)
     form = UserPasswordForm(prefix="pw")
     if form.validate_on_submit():
-        try:
-            reset_password(user, form.password.data)
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            flash(_("已重置 %(name)s 的密码", name=user.username), "success")
-            return redirect(url_for("admin.user_list"))
+        response = flow.apply(
+            lambda: reset_password(user, form.password.data),
+            show=form,
+            done=_("已重置 %(name)s 的密码", name=user.username),
+            to=url_for("admin.user_list"),
+        )
+        if response:
+            return response
     return _edit_page(user, password=form, status=422)

@@ -43,6 +43,15 @@ def _titles(rows: list[Incident]) -> dict[int, str]:
     return titles
 
 
+def _detected(year: int, month: int) -> dict[str, str]:
+    """The codes the month's rulebook gives the detected rules (D13, D16 in 2023), for the page's text."""
+    rulebook = rulebook_for_month(year, month)
+    return {
+        "turnover": rulebook.role_code("turnover_rule") or "—",
+        "clock_in": rulebook.role_code("clock_in_rule") or "—",
+    }
+
+
 def _context(year: int, month: int, job: Job | None = None, bulk: DetectionBulkForm | None = None) -> dict:
     rows = detections.pending(year, month)
     return {
@@ -59,6 +68,7 @@ def _context(year: int, month: int, job: Job | None = None, bulk: DetectionBulkF
         "job_progress": job_progress,
         "month_options": month_options(format_month(year, month)),
         "titles": _titles(rows),
+        "detected": _detected(year, month),
         "dismiss_prefix": lambda i: f"r{i.id}",
     }
 

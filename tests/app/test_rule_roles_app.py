@@ -71,6 +71,16 @@ def test_another_halls_detections_propose_its_codes(app, make):
         detections.run(2024, 3, rules=("D16",))
 
 
+def test_the_detections_page_names_the_rulebooks_codes(client, login):
+    db.session.execute(delete(RulebookVersion))
+    publish_version(_other_hall())
+    db.session.commit()
+    login("admin")
+    html = client.get("/admin/detections?month=2024-03").get_data(as_text=True)
+    assert "检测人员更换过频(X13)" in html and "综窗后场打卡缺失(X16)" in html
+    assert "(D13)" not in html
+
+
 def _make_legacy() -> None:
     """The shipped version as stored before rule roles existed."""
     row = by_key("anshan-2023")

@@ -1,30 +1,47 @@
 """The patrol sheet on a tablet (日常巡查扣分表): tap a cell to log, tap again within a minute to undo;
 and its printable blank for days when paper is used.
 
-A tap answers with the cell's fragment (a block of the sheet's template); a refusal answers 422 with a
-message retargeted to #flash, so the cell keeps its state.
+A tap answers with the cell's fragment (a block of the sheet's template) and opens the tap's record in the
+panel (#patrol-record, out of band) to add the staff member, a photo and a remark; a refusal answers 422
+with a message retargeted to #flash, so the cell keeps its state.
 """
 
 from __future__ import annotations
 
 from datetime import date, time, timedelta
 
-from flask import make_response, render_template, request
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
+from wtforms import MultipleFileField, SelectField, StringField
+from wtforms.validators import Length
 
 import htmx
 from admin import bp
-from admin.incident_forms import PatrolTapForm, PatrolUndoForm
+from admin.incident_forms import EVIDENCE_ACCEPT, PatrolTapForm, PatrolUndoForm
 from auth.access import role_required
 from models import Incident, IncidentStatus, Role, Unit, db
 from scoring import Rule, signed_points
 from services import DomainError
+from services import evidence as evidence_service
 from services import patrol as patrol_service
 from services.audit import acting_user_id
 from services.clock import hall_today, to_hall
 
 SHEET = "admin/patrol_sheet.html"
+RECORD = "admin/patrol_record.html"
+
+
+class PatrolDetailForm(FlaskForm):
+    """The record panel: the staff member, a remark and photos added to a tap (checked by the services)."""
+
+    staff_pk = SelectField(_l("人员"), choices=[], validate_choice=False)
+    note = StringField(_l("备注"), validators=[Length(max=1000, message=_l("备注不能超过 1000 字"))])
+    evidence = MultipleFileField(_l("照片"))
 
 
 def short_title(rule: Rule) -> str:
@@ -84,6 +101,11 @@ def patrol_sheet():
     counts = patrol_service.counts(day)
     recent = patrol_service.recent_taps(day)
     editable = day == today
+    rows = patrol_service.rows()
+    units = list({row.unit.id: row.unit for row in rows}.values())
+    jump = request.args.get("unit", type=int)
+    if jump not in {u.id for u in units}:
+        jump = None
     grid = [
         (
             row,
@@ -100,7 +122,7 @@ def patrol_sheet():
                 for rule in rules
             ],
         )
-        for row in patrol_service.rows()
+        for row in rows
     ]
     body = render_template(
         SHEET,
@@ -108,6 +130,8 @@ def patrol_sheet():
         today=today,
         columns=_columns(rules),
         grid=grid,
+        units=units,
+        jump=jump,
         editable=editable,
         error=error,
         prev_day=day - timedelta(days=1),
@@ -124,7 +148,56 @@ def _refuse(message: str):
     return response
 
 
-def _cell_response(incident: Incident, message: str = ""):
+def _is_admin() -> bool:
+    return current_user.role == Role.ADMIN
+
+
+def _record_panel(
+    unit: Unit,
+    window: str,
+    rule_code: str,
+    day: date,
+    *,
+    current: Incident | None = None,
+    message: str = "",
+    error: str = "",
+    form: PatrolDetailForm | None = None,
+    oob: bool = False,
+) -> str:
+    """The panel of one cell's records of a day: each with its staff select, remark and photo upload."""
+    rule = next((r for r in patrol_service.patrol_rules(day) if r.code == rule_code), None)
+    items = patrol_service.cell_incidents(unit, window, rule_code, day)
+    if current is not None and current in items:  # the record just tapped or saved comes first
+        items = [current] + [i for i in items if i is not current]
+    else:
+        items = list(reversed(items))
+    staff = patrol_service.staff_on(unit, day)
+    admin = _is_admin()
+    return render_template(
+        RECORD,
+        unit=unit,
+        window=window,
+        rule=rule,
+        rule_code=rule_code,
+        day=day,
+        items=[(i, patrol_service.detail_problem(i, is_admin=admin)) for i in items],
+        current=current,
+        staff=staff,
+        message=message,
+        error=error,
+        form=form,
+        accept=EVIDENCE_ACCEPT,
+        oob=oob,
+    )
+
+
+def _closed_panel(oob: bool = False) -> str:
+    return render_template(RECORD, closed=True, oob=oob)
+
+
+def _cell_response(incident: Incident, message: str = "", *, panel: bool = False):
+    """The cell's fragment; with `panel`, the tap's record opens beside it (out of band); after an undo the
+    panel closes."""
     unit = incident.unit
     day = to_hall(incident.occurred_at).date()
     rule = next((r for r in patrol_service.patrol_rules(day) if r.code == incident.rule_code), None)
@@ -135,14 +208,25 @@ def _cell_response(incident: Incident, message: str = ""):
     if recent is not None and recent.recorded_by_id != acting_user_id():
         recent = None
     cell = _cell(unit, incident.window, rule, day, count, recent, day == hall_today(), message)
+    # The panel rides inside the cell (htmx takes nested out-of-band elements out before the swap): after
+    # a </td> the HTML parser would drop the panel's <form>.
+    if panel and incident.status == IncidentStatus.CONFIRMED:
+        record = _record_panel(unit, incident.window, rule.code, day, current=incident, oob=True)
+        cell["panel"] = Markup(record)  # our own rendered template
+    elif incident.status != IncidentStatus.CONFIRMED:
+        cell["panel"] = Markup(_closed_panel(oob=True))
     return htmx.render_block(SHEET, "cell", cell=cell)
 
 
 def _parse_time(text: str | None) -> time | None:
-    try:
-        return time.fromisoformat(text) if text else None
-    except ValueError:
+    """The tablet's time of the tap (HH:MM or HH:MM:SS); None when not sent. Bad text: DomainError."""
+    text = (text or "").strip()
+    if not text:
         return None
+    try:
+        return time.fromisoformat(text).replace(microsecond=0, tzinfo=None)
+    except ValueError:
+        raise DomainError(_("巡查时间格式应为 HH:MM:SS")) from None
 
 
 @bp.route("/patrol/tap", methods=["POST"])
@@ -174,7 +258,7 @@ def patrol_tap():
         incident = patrol_service.by_client_key(form.client_key.data.strip())
         if incident is None:
             raise
-    return _cell_response(incident)
+    return _cell_response(incident, panel=True)
 
 
 @bp.route("/patrol/undo", methods=["POST"])
@@ -194,6 +278,79 @@ def patrol_undo():
         db.session.rollback()
         return _refuse(str(error))
     return _cell_response(incident, _("已撤销"))
+
+
+def _cell_args() -> tuple[Unit, str, str, date] | None:
+    unit = db.session.get(Unit, request.args.get("unit_id", type=int) or 0)
+    window = (request.args.get("window") or "").strip()
+    rule_code = (request.args.get("rule_code") or "").strip()
+    try:
+        day = date.fromisoformat((request.args.get("date") or "").strip())
+    except ValueError:
+        return None
+    if unit is None or window not in unit.window_list:
+        return None
+    if rule_code not in {r.code for r in patrol_service.patrol_rules(day)}:
+        return None
+    return unit, window, rule_code, day
+
+
+@bp.route("/patrol/record")
+@role_required(Role.ADMIN, Role.INSPECTOR)
+def patrol_record():
+    """The panel of a cell's records of a day (opened from the cell's 详情 button)."""
+    args = _cell_args()
+    if args is None:
+        return _refuse(_("该格子不在巡查表上"))
+    unit, window, rule_code, day = args
+    return _record_panel(unit, window, rule_code, day)
+
+
+@bp.route("/patrol/record/<int:incident_id>", methods=["POST"])
+@role_required(Role.ADMIN, Role.INSPECTOR)
+def patrol_record_save(incident_id: int):
+    """Add the staff member, a remark and photos to a record of the sheet (services.incidents.correct and
+    services.evidence); the panel answers with what was saved, or the Chinese reason and nothing written."""
+    incident = db.session.get(Incident, incident_id)
+    if incident is None or incident.window is None:
+        return _refuse(_("记录不存在"))
+    unit, window, rule_code = incident.unit, incident.window, incident.rule_code
+    day = to_hall(incident.occurred_at).date()
+    form = PatrolDetailForm()
+    stored: list = []
+    try:
+        if not form.validate_on_submit():
+            raise DomainError(next(iter(e for errs in form.errors.values() for e in errs), _("提交无效")))
+        text = (form.staff_pk.data or "").strip()
+        if text and not text.isdigit():
+            raise DomainError(_("人员无效"))
+        uploads = evidence_service.read_uploads(form.evidence.data)
+        stored = patrol_service.add_details(
+            incident,
+            is_admin=_is_admin(),
+            staff_pk=int(text) if text else None,
+            note=form.note.data or "",
+            uploads=uploads,
+        )
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        evidence_service.discard_files(stored)
+        incident = db.session.get(Incident, incident_id)
+        if not htmx.is_htmx():
+            flash(str(error), "error")
+            return redirect(url_for("admin.patrol_sheet", date=day.isoformat()))
+        body = _record_panel(unit, window, rule_code, day, current=incident, error=str(error), form=form)
+        return body, 422
+    except Exception:
+        db.session.rollback()
+        evidence_service.discard_files(stored)
+        raise
+    message = _("已保存") + (_(",照片 %(n)d 张", n=len(stored)) if stored else "")
+    if not htmx.is_htmx():
+        flash(message, "success")
+        return redirect(url_for("admin.patrol_sheet", date=day.isoformat()))
+    return _record_panel(unit, window, rule_code, day, current=incident, message=message)
 
 
 @bp.route("/patrol/blank")

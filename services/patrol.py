@@ -1,7 +1,9 @@
 """The patrol sheet (日常巡查扣分表): windows as rows, the rulebook's patrol items as columns, one day.
 
-A tap logs one incident for a window at the time of the round; the tablet's own `client_key` makes a tap
-re-sent after a dropped connection count once. The same inspector may undo a tap within a minute.
+A tap logs one incident for a window at the time it was tapped on the tablet (hall time), so a tap queued
+offline and sent later keeps its own time; the tablet's own `client_key` makes a tap re-sent after a dropped
+connection count once. The same inspector may undo a tap within a minute, and add the staff member, a photo
+and a remark to a tap afterwards (through services.incidents.correct and services.evidence).
 """
 
 from __future__ import annotations
@@ -13,15 +15,22 @@ from datetime import date, datetime, time, timedelta
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from models import Incident, IncidentStatus, Unit, db
+from models import Incident, IncidentStatus, Posting, Staff, Unit, db
 from scoring import Rule
 from services import DomainError, incidents
+from services import evidence as evidence_service
 from services.audit import acting_user_id
+from services.bounds import check_incident_day
 from services.clock import from_hall, hall_today, to_hall, utc_now
+from services.months import require_open_for
 from services.rulebooks import rulebook_for_month
 
 UNDO_SECONDS = 60
 UNDO_REASON = "巡查撤销"
+DETAIL_REASON = "巡查补充人员、照片或备注"
+# How far ahead of the server's clock a tablet's clock may run: a tap "from the future" within this is
+# taken as now; beyond it the tablet's clock is wrong and the tap is refused (nothing is written).
+CLOCK_SKEW = timedelta(minutes=5)
 CLIENT_KEY = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
 
@@ -119,14 +128,51 @@ def by_client_key(client_key: str) -> Incident | None:
     return db.session.scalar(select(Incident).where(Incident.client_key == client_key))
 
 
+def tap_time(day: date, at: time | None) -> datetime:
+    """When a tap happened, in UTC, from the tablet's hall-time day and time; bounded.
+
+    Without a time (an old page, a script): now for today's sheet, noon for an earlier day. A time ahead of
+    the server by at most CLOCK_SKEW is taken as now; further ahead is refused. Then the incident-day
+    bounds (not before the first rulebook, not in a closed month) of services.bounds.
+    """
+    now = utc_now()
+    today = hall_today()
+    if at is None:
+        check_incident_day(day, today=today)
+        if day != today:
+            return from_hall(datetime.combine(day, time(12, 0)))
+        if to_hall(now).date() == day:
+            return now
+        # HALL_TODAY pinned apart from the clock (tests, demos)
+        return from_hall(datetime.combine(day, to_hall(now).time()))
+    try:
+        occurred_at = from_hall(datetime.combine(day, at))
+    except (OverflowError, ValueError):
+        check_incident_day(day, today=today)
+        raise DomainError(_("巡查时间无效")) from None
+    if occurred_at > now:
+        if occurred_at - now > CLOCK_SKEW:
+            raise DomainError(
+                _(
+                    "巡查时间 %(at)s 晚于服务器当前时间 %(now)s,请检查平板的日期和时间后重新登记",
+                    at=to_hall(occurred_at).strftime("%Y-%m-%d %H:%M"),
+                    now=to_hall(now).strftime("%Y-%m-%d %H:%M"),
+                )
+            )
+        occurred_at = now
+    check_incident_day(occurred_at, today=today)
+    return occurred_at
+
+
 def tap(
     unit: Unit, window: str, rule_code: str, client_key: str, day: date, at: time | None = None
 ) -> tuple[Incident, bool]:
     """Log the tap of a cell; (incident, True) if new, (the earlier incident, False) for a re-sent key.
 
-    The time is the round's: now, for today's sheet. A tap queued offline and sent after midnight keeps
-    its own day, at the time the tablet noted (`at`), else noon. Patrol taps carry no extra fields (D06's
-    exemption is false); an admin corrects the incident if it applies.
+    `day` and `at` are when the tap was made on the tablet (hall time): a tap queued offline keeps its own
+    time however late it is sent (see `tap_time` for the bounds). Patrol taps carry no extra fields (D06's
+    exemption is false); the staff member, a photo and a remark are added afterwards (`add_details`).
+    Checks come before any write: a refused tap writes nothing.
     """
     if not CLIENT_KEY.match(client_key or ""):
         raise DomainError(_("巡查记录缺少有效的标识,请刷新页面后重试"))
@@ -137,17 +183,10 @@ def tap(
         raise DomainError(_("单位“%(name)s”已停用", name=unit.name))
     if window not in unit.window_list:
         raise DomainError(_("窗口 %(window)s 不属于%(name)s", window=window, name=unit.name))
-    today = hall_today()
-    if day > today:
-        raise DomainError(_("不能登记未来日期的巡查记录"))
+    occurred_at = tap_time(day, at)
+    day = to_hall(occurred_at).date()
     if rule_code not in {r.code for r in patrol_rules(day)}:
         raise DomainError(_("%(code)s 不是巡查表上的项目", code=rule_code))
-    if day == today:
-        occurred_at = utc_now()
-        if to_hall(occurred_at).date() != day:  # HALL_TODAY pinned apart from the clock (tests, demos)
-            occurred_at = from_hall(datetime.combine(day, to_hall(occurred_at).time()))
-    else:
-        occurred_at = from_hall(datetime.combine(day, at or time(12, 0)))
     incident = incidents.create(unit, rule_code, occurred_at, count=1, window=window, source="patrol")
     incident.client_key = client_key
     db.session.flush()
@@ -167,3 +206,88 @@ def undo(incident: Incident) -> Incident:
     if undo_seconds_left(incident) <= 0:
         raise DomainError(_("已超过一分钟,不能撤销;如确属误录,请由管理员在记录详情页作废"))
     return incidents.void(incident, UNDO_REASON)
+
+
+def cell_incidents(unit: Unit, window: str, rule_code: str, day: date) -> list[Incident]:
+    """The confirmed incidents of one cell of a day's sheet, oldest first (what its count adds up)."""
+    start, end = _day_range(day)
+    return list(
+        db.session.scalars(
+            select(Incident)
+            .where(
+                Incident.status == IncidentStatus.CONFIRMED,
+                Incident.unit_id == unit.id,
+                Incident.window == window,
+                Incident.rule_code == rule_code,
+                Incident.occurred_at >= start,
+                Incident.occurred_at < end,
+            )
+            .order_by(Incident.occurred_at, Incident.id)
+        )
+    )
+
+
+def staff_on(unit: Unit, day: date) -> list[tuple[Staff, Posting]]:
+    """Who staffed the unit on that day (its windows first), for the record panel's staff select."""
+    rows_ = db.session.execute(
+        select(Staff, Posting)
+        .join(Posting, Posting.staff_pk == Staff.id)
+        .where(
+            Posting.unit_id == unit.id,
+            Posting.start_date <= day,
+            (Posting.end_date.is_(None)) | (Posting.end_date >= day),
+        )
+        .order_by(Posting.window, Staff.name)
+    )
+    return [(s, p) for s, p in rows_]
+
+
+def detail_problem(incident: Incident, *, is_admin: bool) -> str | None:
+    """Why the acting user may not add details to this incident from the sheet (Chinese); None if they may.
+
+    An inspector adds to their own taps; an admin to any incident of the sheet. The month must be open.
+    """
+    if incident.window is None:
+        return _("该记录不在巡查表上")
+    if not is_admin and (incident.source != "patrol" or incident.recorded_by_id != acting_user_id()):
+        return _("只能补充本人在巡查表上登记的记录;其他记录请由管理员在记录详情页修改")
+    if incident.status != IncidentStatus.CONFIRMED:
+        return _("该记录已经撤销或作废")
+    try:
+        require_open_for(incident.occurred_at)
+    except DomainError as error:
+        return str(error)
+    return None
+
+
+def add_details(
+    incident: Incident,
+    *,
+    is_admin: bool,
+    staff_pk: int | None,
+    note: str,
+    uploads: list[evidence_service.Upload],
+) -> list:
+    """Add the staff member, a remark and photos to a tap: a correction (with its history) and evidence.
+
+    Returns the evidence rows written (their files are removed by the caller if the commit fails). Nothing
+    is written when anything is refused.
+    """
+    problem = detail_problem(incident, is_admin=is_admin)
+    if problem:
+        raise DomainError(problem)
+    day = to_hall(incident.occurred_at).date()
+    if staff_pk is not None and staff_pk not in {s.id for s, _p in staff_on(incident.unit, day)}:
+        raise DomainError(_("该人员在发生日期不在%(name)s", name=incident.unit.name))
+    note = (note or "").strip()
+    changes = {}
+    if staff_pk != incident.staff_pk:
+        changes["staff_pk"] = staff_pk
+    if note != (incident.note or ""):
+        changes["note"] = note
+    if not changes and not uploads:
+        raise DomainError(_("没有任何改动"))
+    require_open_for(incident.occurred_at)
+    if changes:
+        incidents.correct(incident, changes, DETAIL_REASON)
+    return evidence_service.store(incident, uploads) if uploads else []

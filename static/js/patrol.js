@@ -1,11 +1,15 @@
-// The patrol sheet on a tablet: each tap gets its own id (client_key) so a re-sent tap is stored once;
+// The patrol sheet on a tablet: each tap gets its own id (client_key) and the time it was tapped (the
+// tablet's hall-time date and time), so a re-sent tap is stored once and a late one keeps its time;
 // a tap that cannot be sent (Wi-Fi dropped: htmx:sendError) waits in localStorage and is re-sent when the
-// network returns, with a visible counter; a just-recorded cell offers "撤销" for a minute.
+// network returns, with a counter in the header and in its cell; a queued tap the server refuses (e.g. its
+// month was closed meanwhile) goes to the visible "未能保存" list with the reason until the inspector
+// dismisses it; a just-recorded cell offers "撤销" for a minute; the unit select shows one unit's rows.
 // Loaded on every page (a boosted navigation swaps the body only): queued taps are re-sent from any page.
 (function () {
   "use strict";
 
   var QUEUE_KEY = "hallscore.patrol.queue";
+  var FAILED_KEY = "hallscore.patrol.failed";
   var RETRY_MS = 15000;
   var flushing = false;
 
@@ -21,20 +25,34 @@
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
 
-  function clockTime() {
-    var d = new Date();
+  // The tablet's clock is the hall's (Asia/Shanghai): its local date and time are hall time.
+  function clockDate(d) {
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
+  }
+
+  function clockTime(d) {
     return pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
   }
 
-  function readQueue() {
-    try { return JSON.parse(window.localStorage.getItem(QUEUE_KEY) || "[]"); } catch (e) { return []; }
+  function readList(key) {
+    try {
+      var list = JSON.parse(window.localStorage.getItem(key) || "[]");
+      return Array.isArray(list) ? list : [];
+    } catch (e) { return []; }
   }
 
+  function writeList(key, list) {
+    try { window.localStorage.setItem(key, JSON.stringify(list)); } catch (e) { /* storage full */ }
+  }
+
+  function readQueue() { return readList(QUEUE_KEY); }
+
   function writeQueue(queue) {
-    try { window.localStorage.setItem(QUEUE_KEY, JSON.stringify(queue)); } catch (e) { /* storage full */ }
+    writeList(QUEUE_KEY, queue);
     showUnsent();
   }
 
+  // The header's counter, and in each cell the number of its taps still waiting (a badge, not an outline).
   function showUnsent() {
     var el = document.getElementById("patrol-unsent");
     var queue = readQueue();
@@ -42,10 +60,73 @@
       el.hidden = queue.length === 0;
       el.textContent = (el.getAttribute("data-msg") || "{n}").replace("{n}", queue.length);
     }
+    var sheet = document.getElementById("patrol-sheet");
+    if (!sheet) { return; }
+    var day = sheet.getAttribute("data-date");
+    var perCell = {};
     queue.forEach(function (tap) {
-      var cell = document.querySelector('[data-cell="' + cssEscape(tap.cell) + '"]');
-      if (cell) { cell.classList.add("pending"); }
+      if (tap.params && tap.params.date !== day) { return; }
+      perCell[tap.cell] = (perCell[tap.cell] || 0) + 1;
     });
+    Array.prototype.forEach.call(sheet.querySelectorAll("td[data-cell]"), function (cell) {
+      var n = perCell[cell.getAttribute("data-cell")] || 0;
+      var badge = cell.querySelector(".unsent");
+      cell.classList.toggle("pending", n > 0);
+      if (!n) { if (badge) { badge.remove(); } return; }
+      if (!badge) {
+        badge = document.createElement("span");
+        badge.className = "unsent";
+        badge.setAttribute("aria-live", "polite");
+        cell.appendChild(badge);
+      }
+      badge.textContent = (sheet.getAttribute("data-msg-cell") || "+{n}").replace("{n}", n);
+    });
+  }
+
+  // ---------------------------------------------------------------- "未能保存": refused queued taps
+  function showFailed() {
+    var box = document.getElementById("patrol-failed");
+    var list = document.getElementById("patrol-failed-list");
+    if (!box || !list) { return; }
+    var failed = readList(FAILED_KEY);
+    box.hidden = failed.length === 0;
+    list.textContent = "";
+    failed.forEach(function (tap) {
+      var item = document.createElement("li");
+      var what = document.createElement("strong");
+      what.textContent = tap.label || tap.cell;
+      var when = document.createElement("span");
+      when.className = "failed-time";
+      when.textContent = (box.getAttribute("data-msg-time") || "") + " " +
+        (tap.params ? tap.params.date + " " + tap.params.time : "");
+      var why = document.createElement("span");
+      why.className = "failed-reason";
+      why.textContent = tap.reason || "";
+      var dismiss = document.createElement("button");
+      dismiss.type = "button";
+      dismiss.className = "btn";
+      dismiss.setAttribute("data-patrol-dismiss", tap.params ? tap.params.client_key : "");
+      dismiss.textContent = box.getAttribute("data-msg-dismiss") || "OK";
+      item.appendChild(what);
+      item.appendChild(when);
+      item.appendChild(why);
+      item.appendChild(dismiss);
+      list.appendChild(item);
+    });
+  }
+
+  function addFailed(tap, reason) {
+    var failed = readList(FAILED_KEY);
+    tap.reason = reason;
+    failed.push(tap);
+    writeList(FAILED_KEY, failed);
+    showFailed();
+  }
+
+  function textOf(html) {
+    var holder = document.createElement("template");
+    holder.innerHTML = html;
+    return (holder.content.textContent || "").replace(/\s+/g, " ").trim();
   }
 
   function cssEscape(text) {
@@ -62,18 +143,24 @@
     if (flash) { flash.innerHTML = html; }
   }
 
-  // A tap: give it its id and the time on the tablet (used only if it is sent after midnight).
+  // A tap: give it its id and the date and time it was tapped on the tablet (kept however late it is sent).
   document.addEventListener("htmx:configRequest", function (event) {
     var elt = event.detail.elt;
     if (!elt.hasAttribute || !elt.hasAttribute("data-patrol-tap")) { return; }
     var vals = {};
     try { vals = JSON.parse(elt.getAttribute("hx-vals")); } catch (e) { vals = {}; }
+    var now = new Date();
     vals.client_key = uuid();
-    vals.time = clockTime();
+    vals.date = clockDate(now);
+    vals.time = clockTime(now);
     event.detail.parameters.client_key = vals.client_key;
+    event.detail.parameters.date = vals.date;
     event.detail.parameters.time = vals.time;
     var cell = elt.closest("[data-cell]");
-    elt._patrolTap = { url: event.detail.path, params: vals, cell: cell ? cell.getAttribute("data-cell") : "" };
+    elt._patrolTap = {
+      url: event.detail.path, params: vals, cell: cell ? cell.getAttribute("data-cell") : "",
+      label: elt.getAttribute("aria-label") || "",
+    };
   });
 
   document.addEventListener("htmx:sendError", function (event) {
@@ -114,20 +201,27 @@
       }
       return response.text().then(function (html) {
         writeQueue(readQueue().filter(function (t) { return t.params.client_key !== tap.params.client_key; }));
+        var sheet = document.getElementById("patrol-sheet");
         if (response.ok) {
+          // The answer is the cell as of the tap's own day: shown only on that day's sheet.
           var cell = document.querySelector('[data-cell="' + cssEscape(tap.cell) + '"]');
-          if (cell && window.htmx) {
-            var holder = document.createElement("tbody");
-            holder.innerHTML = "<tr>" + html + "</tr>";
-            var fresh = holder.querySelector("td");
+          if (cell && window.htmx && sheet && sheet.getAttribute("data-date") === tap.params.date) {
+            var holder = document.createElement("template");
+            holder.innerHTML = html;
+            var fresh = holder.content.querySelector("td");
             if (fresh) {
+              // The record panel rides in the answer for htmx's out-of-band swap: not opened from here.
+              Array.prototype.forEach.call(fresh.querySelectorAll("[hx-swap-oob]"), function (el) { el.remove(); });
               cell.replaceWith(fresh);
               window.htmx.process(fresh);
               armUndo(fresh);
             }
           }
+          showUnsent();
         } else {
-          flashMessage(html);  // refused (422): the server's Chinese message
+          // Refused (422: e.g. its month was closed meanwhile): listed back with the server's reason.
+          addFailed(tap, textOf(html));
+          flashMessage(html);
         }
         flushing = false;
         flush();
@@ -159,13 +253,53 @@
   }
 
   document.addEventListener("htmx:load", function (event) { armUndo(event.detail.elt); });
+
+  // ---------------------------------------------------------------- clicks: dismiss, close, jump
+  document.addEventListener("click", function (event) {
+    var dismiss = event.target.closest && event.target.closest("[data-patrol-dismiss]");
+    if (dismiss) {
+      var key = dismiss.getAttribute("data-patrol-dismiss");
+      writeList(FAILED_KEY, readList(FAILED_KEY).filter(function (t) {
+        return !t.params || t.params.client_key !== key;
+      }));
+      showFailed();
+      return;
+    }
+    var close = event.target.closest && event.target.closest("[data-patrol-close]");
+    if (close) {
+      var panel = document.getElementById("patrol-record");
+      if (panel) { panel.hidden = true; panel.textContent = ""; }
+    }
+  });
+
+  // The unit select: only that unit's rows (all with the empty choice); the address keeps the choice.
+  function jumpTo(select) {
+    var sheet = document.getElementById("patrol-sheet");
+    if (!sheet) { return; }
+    var unit = select.value;
+    Array.prototype.forEach.call(sheet.querySelectorAll("tbody tr[data-unit]"), function (row) {
+      row.hidden = !!unit && row.getAttribute("data-unit") !== unit;
+    });
+    sheet.scrollTop = 0;
+    sheet.scrollLeft = 0;
+    try {
+      var url = new URL(window.location.href);
+      if (unit) { url.searchParams.set("unit", unit); } else { url.searchParams.delete("unit"); }
+      window.history.replaceState(window.history.state, "", url.toString());
+    } catch (e) { /* old browser: the choice is not kept in the address */ }
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("[data-patrol-jump]")) { jumpTo(event.target); }
+  });
+
   window.addEventListener("online", flush);
   window.setInterval(flush, RETRY_MS);
-  function start() { showUnsent(); flush(); }
+  function start() { showUnsent(); showFailed(); flush(); }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
   } else {
     start();
   }
-  document.addEventListener("htmx:afterSettle", showUnsent);
+  document.addEventListener("htmx:afterSettle", function () { showUnsent(); showFailed(); });
 })();

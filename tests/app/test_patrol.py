@@ -1,14 +1,16 @@
-"""The patrol sheet: windows × patrol items, a tap logs, a re-sent tap counts once, undo within a minute."""
+"""The patrol sheet: windows × patrol items, a tap logs at the time it was tapped (bounded), a re-sent tap
+counts once, undo within a minute, the record panel adds the staff member, a remark and photos."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from models import Incident, IncidentStatus, db
+from models import AuditLog, Evidence, Incident, IncidentHistory, IncidentStatus, Staff, db
 from services import months
 from services.clock import from_hall
 
@@ -171,7 +173,7 @@ def test_desk_incidents_cannot_be_undone_from_the_sheet(client, login, make, hal
         ("not a patrol item", "D08 不是巡查表上的项目"),
         ("unknown rule", "D99 不是巡查表上的项目"),
         ("window of another unit", "窗口 5 不属于市税务局"),
-        ("future day", "不能登记未来日期的巡查记录"),
+        ("future day", "日期 2024-03-21 晚于今天(2024-03-20),不能登记未来的记录"),
         ("bad date", "请填写正确的日期"),
         ("no key", "缺少记录标识"),
         ("bad key", "巡查记录缺少有效的标识"),
@@ -269,3 +271,162 @@ def test_patrol_roles(client, login, hall, role, allowed):
         422 if allowed else 403
     )
     assert incident_count() == (1 if allowed else 0)
+
+
+# ------------------------------------------------------------------ item 6: the tap keeps its own time
+
+
+def written() -> tuple[int, int, int]:
+    """Incidents, their history rows and audit rows: a refused request adds none."""
+    return (
+        incident_count(),
+        db.session.scalar(select(func.count(IncidentHistory.id))),
+        db.session.scalar(select(func.count(AuditLog.id))),
+    )
+
+
+def test_a_tap_sent_late_keeps_the_time_it_was_tapped(client, login, hall):
+    """Tapped offline at 09:12:34 and sent at 10:00 (HALL_NOW): stored at 09:12:34, not 10:00."""
+    login("inspector")
+    response = tap(client, hall["u1"], day="2024-03-20", time="09:12:34")
+    assert response.status_code == 200
+    incident = db.session.scalar(select(Incident))
+    assert incident.occurred_at == from_hall(datetime(2024, 3, 20, 9, 12, 34))
+
+
+def test_a_tablet_clock_a_little_ahead_is_taken_as_now(client, login, hall):
+    login("inspector")
+    assert tap(client, hall["u1"], day="2024-03-20", time="10:04:00").status_code == 200
+    assert db.session.scalar(select(Incident)).occurred_at == from_hall(datetime(2024, 3, 20, 10, 0))
+
+
+@pytest.mark.parametrize(
+    "day, at, message",
+    [
+        ("2024-03-20", "10:06:00", "巡查时间 2024-03-20 10:06 晚于服务器当前时间 2024-03-20 10:00"),
+        ("2024-03-21", "00:01:00", "晚于服务器当前时间"),
+        ("0001-01-01", "09:00:00", "日期 0001-01-01 早于考核细则的生效日期 2023-04-19"),
+        ("0001-01-01", "00:00:00", "日期 0001-01-01 早于考核细则的生效日期 2023-04-19"),
+        ("0001-01-01", "", "日期 0001-01-01 早于考核细则的生效日期 2023-04-19"),
+        ("9999-12-31", "23:59:59", "晚于服务器当前时间"),
+        ("2023-04-18", "16:00:00", "早于考核细则的生效日期 2023-04-19"),
+        ("2024-02-20", "16:00:00", "2024年2月已关账"),
+        ("2024-03-20", "25:00", "巡查时间格式应为 HH:MM:SS"),
+    ],
+)
+def test_a_tap_out_of_bounds_is_refused_in_chinese_and_writes_nothing(client, login, hall, day, at, message):
+    months.close(2024, 2)
+    db.session.commit()
+    login("inspector")
+    before = written()
+    response = tap(client, hall["u1"], day=day, time=at)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and response.headers["HX-Retarget"] == "#flash"
+    assert message in html
+    assert written() == before
+    # The sheet and the months page still answer (a stored year-1 tap made them loop for a minute).
+    assert client.get("/admin/patrol").status_code == 200
+
+
+def test_a_resent_tap_keeps_its_first_time_and_is_stored_once(client, login, hall):
+    login("inspector")
+    key = str(uuid.uuid4())
+    assert tap(client, hall["u1"], key=key, time="09:30:00").status_code == 200
+    again = tap(client, hall["u1"], key=key, time="09:59:00")
+    assert again.status_code == 200 and '<span class="n">1</span>' in again.get_data(as_text=True)
+    [incident] = db.session.scalars(select(Incident)).all()
+    assert incident.occurred_at == from_hall(datetime(2024, 3, 20, 9, 30))
+    # Even once the tap's month is closed, a re-send answers the stored tap and writes nothing.
+    assert db.session.scalar(select(func.count(IncidentHistory.id))) == 1
+
+
+# ------------------------------------------------------------------ item 19: the sheet and the record panel
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x01" * 40
+
+
+def test_sheet_names_the_unit_on_every_window_row_and_offers_a_jump(client, login, hall):
+    login("inspector")
+    html = client.get("/admin/patrol").get_data(as_text=True)
+    heads = html.split('class="row-head"')[1:]
+    names = [h.split('class="unit-name">')[1].split("<")[0] for h in heads]
+    assert names == ["市人社局", "市税务局", "市税务局"]
+    jump = html.split('id="patrol-jump"')[1].split("</select>")[0]
+    assert "全部单位" in jump and f'value="{hall["u2"].id}">市人社局' in jump and "已撤出单位" not in jump
+    assert 'id="patrol-failed"' in html and "未能保存" in html and 'id="patrol-record"' in html
+    # ?unit= shows that unit's rows only (the others are hidden, the select keeps the choice).
+    html = client.get("/admin/patrol", query_string={"unit": hall["u1"].id}).get_data(as_text=True)
+    rows = html.split("<tbody>")[1].split("<tr ")[1:]
+    shown = [r for r in rows if " hidden>" not in r.split(">")[0] + ">"]
+    assert len(rows) == 3 and len(shown) == 2 and all(f'data-unit="{hall["u1"].id}"' in r for r in shown)
+    assert f'<option value="{hall["u1"].id}" selected>' in html
+
+
+def test_a_tap_opens_its_record_with_staff_photo_and_remark(client, login, make, hall):
+    make.staff(hall["u1"], "S001", "张三", window="2")
+    make.staff(hall["u1"], "S002", "李四", window="1")
+    make.staff(hall["u2"], "S009", "王五", window="5")
+    login("inspector")
+    html = tap(client, hall["u1"], "2", "D04a").get_data(as_text=True)
+    panel = html.split('id="patrol-record"')[1]
+    assert 'hx-swap-oob="true"' in html.split('id="patrol-record"')[0].rsplit("<aside", 1)[1] + panel[:80]
+    assert "市税务局" in panel and "D04a" in panel and "张三" in panel and "李四" in panel
+    assert "王五" not in panel and 'name="evidence"' in panel and 'name="note"' in panel
+    incident = db.session.scalar(select(Incident))
+    staff = db.session.scalar(select(Staff).where(Staff.staff_id == "S001"))
+    photo = [(io.BytesIO(PNG), "现场.png")]
+    response = client.post(
+        f"/admin/patrol/record/{incident.id}",
+        headers=HX,
+        data={"staff_pk": str(staff.id), "note": "离岗约 15 分钟", "evidence": photo},
+        content_type="multipart/form-data",
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "已保存,照片 1 张" in html and "人员:张三" in html
+    db.session.expire_all()
+    incident = db.session.get(Incident, incident.id)
+    assert incident.staff_pk == staff.id and incident.note == "离岗约 15 分钟"
+    assert [e.filename for e in incident.evidence] == ["现场.png"]
+    assert incident.history[-1].action == "corrected" and incident.history[-1].reason.startswith("巡查补充")
+    # The cell's 详情 button opens the same panel later.
+    sheet = client.get("/admin/patrol").get_data(as_text=True)
+    cell = sheet.split(f'data-cell="{hall["u1"].id}|2|D04a"')[1].split("</td>")[0]
+    assert "data-patrol-record" in cell
+    panel = client.get(
+        "/admin/patrol/record",
+        query_string={"unit_id": hall["u1"].id, "window": "2", "rule_code": "D04a", "date": "2024-03-20"},
+    ).get_data(as_text=True)
+    assert "备注:离岗约 15 分钟" in panel and "照片 1 张" in panel
+
+
+@pytest.mark.parametrize("case", ["staff of another unit", "someone else's tap", "closed month", "nothing"])
+def test_record_details_refused_write_nothing(client, login, make, hall, case):
+    other = make.staff(hall["u2"], "S009", "王五", window="5")
+    login("inspector", username="first")
+    tap(client, hall["u1"], "1", "D01", day="2024-02-20", time="09:00:00")
+    incident = db.session.scalar(select(Incident))
+    data = {"staff_pk": "", "note": "备注", "evidence": [(io.BytesIO(PNG), "现场.png")]}
+    message = {
+        "staff of another unit": "该人员在发生日期不在市税务局",
+        "someone else's tap": "只能补充本人在巡查表上登记的记录",
+        "closed month": "2024年2月已关账",
+        "nothing": "没有任何改动",
+    }[case]
+    if case == "staff of another unit":
+        data["staff_pk"] = str(other.id)
+    elif case == "someone else's tap":
+        client.post("/logout")
+        login("inspector", username="second")
+    elif case == "closed month":
+        months.close(2024, 2)
+        db.session.commit()
+    else:
+        data = {"staff_pk": "", "note": ""}
+    before = written(), db.session.scalar(select(func.count(Evidence.id)))
+    response = client.post(
+        f"/admin/patrol/record/{incident.id}", headers=HX, data=data, content_type="multipart/form-data"
+    )
+    assert response.status_code == 422 and message in response.get_data(as_text=True), case
+    assert (written(), db.session.scalar(select(func.count(Evidence.id)))) == before
+    db.session.expire_all()
+    assert db.session.get(Incident, incident.id).note == ""

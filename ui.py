@@ -107,6 +107,98 @@ FIELD_LABELS = {
     "rows": _l("行数"),
     "month": _l("月份"),
     "key": _l("版本"),
+    # The summary of an import (services.imports.SUMMARY_LABELS says the same) and of a detection run.
+    "created": _l("新增"),
+    "updated": _l("更新"),
+    "unchanged": _l("未变"),
+    "staff_created": _l("新增人员"),
+    "postings_added": _l("新增岗位记录"),
+    "postings_closed": _l("结束原岗位"),
+    "skipped": _l("跳过已有的相同打卡"),
+    "within_a_minute": _l("与前一次打卡相隔不足一分钟(计为一次)"),
+    "unknown_punches": _l("未知工号的打卡(已跳过)"),
+    "unknown_staff": _l("未知工号"),
+    "linked": _l("D15 已关联违规记录"),
+    "pending_link": _l("D15 待关联"),
+    "pending_link_ids": _l("待关联记录编号"),
+    "pending_link_rows": _l("待关联的行"),
+    "inactive_unit_rows": _l("属于已停用单位的行(已导入,不计分)"),
+    "inactive_units": _l("已停用单位"),
+    "skipped_inactive": _l("已停用单位的检测结果(未登记)"),
+    "proposed": _l("新增待确认"),
+    "existing": _l("此前已检测"),
+    "confirmed": _l("本次确认"),
+    # users, staff, evidence, rulebooks, warnings, outages, backups
+    "display_name": _l("显示名称"),
+    "postings": _l("派驻记录"),
+    "files": _l("文件"),
+    "filename": _l("文件名"),
+    "stored_name": _l("存储文件名"),
+    "size": _l("大小(字节)"),
+    "effective_from": _l("生效日期"),
+    "given_at": _l("提醒时间"),
+    "text": _l("内容"),
+    "start_at": _l("开始时间"),
+    "end_at": _l("结束时间"),
+    "created_at": _l("备份时间"),
+    "years": _l("年份"),
+    # the demo hall's summary
+    "units": _l("单位数"),
+    "incidents": _l("扣加分记录数"),
+    "months": _l("月数"),
+    "first_month": _l("起始月份"),
+    "punches": _l("打卡记录数"),
+    "d13": _l("人员变动检测结果"),
+    "d16_previous": _l("上月未打卡检测结果"),
+    "d16_pending": _l("本月待确认的未打卡检测结果"),
+    "seed": _l("随机种子"),
+    "today": _l("日期"),
+    # the hall screen's settings (services.kiosk)
+    "interval": _l("每页显示时间(秒)"),
+    "panels": _l("显示的版块"),
+    "top_n": _l("前后名单各显示的单位数"),
+    "quiet_enabled": _l("非办公时间画面"),
+    "quiet_start": _l("非办公时间开始"),
+    "quiet_end": _l("非办公时间结束"),
+    "quiet_non_working": _l("周末和节假日全天显示非办公时间画面"),
+    "opening_text": _l("办公时间说明"),
+    "rev": _l("设置版本"),
+}
+# Stored values that are codes, by the field that holds them; an unknown value shows as itself.
+VALUE_LABELS = {
+    "category": {"W": _l("窗口人员"), "C": _l("后台人员")},
+    "source": {"desk": _l("登记"), "patrol": _l("巡查"), "import": _l("导入"), "detect": _l("系统检测")},
+    "kind": {
+        "holiday": _l("节假日"),
+        "workday": _l("调休工作日"),
+        "units": _l("单位"),
+        "staff": _l("人员名册"),
+        "incidents": _l("扣加分记录"),
+        "clock": _l("打卡记录"),
+        "calendar": _l("工作日历"),
+    },
+    "panels": {
+        "live": _l("本月实时排名"),
+        "published": _l("最近一期考核通报"),
+        "honor": _l("光荣榜"),
+        "topbottom": _l("本月前 N 名与后 N 名"),
+    },
+}
+# The audit log's objects ("kind:id" targets of services.audit.record) as a reader names them.
+TARGET_LABELS = {
+    "user": _l("用户"),
+    "incident": _l("扣加分记录"),
+    "month": _l("月份"),
+    "staff": _l("人员"),
+    "unit": _l("单位"),
+    "rulebook": _l("考核细则"),
+    "calendar": _l("工作日历"),
+    "outage": _l("考勤机故障"),
+    "warning": _l("提醒"),
+    "import": _l("导入"),
+    "setting:kiosk": _l("大屏设置"),
+    "demo": _l("演示数据"),
+    "database": _l("全部数据"),
 }
 
 
@@ -127,6 +219,8 @@ def value_label(key, value):
         return str(INCIDENT_STATUS_LABELS.get(text) or STATUS_LABELS.get(text) or value)
     if key == "role":
         return str(ROLE_LABELS.get(str(value), value))
+    if key in VALUE_LABELS and isinstance(value, str):
+        return str(VALUE_LABELS[key].get(value, value))
     return value
 
 

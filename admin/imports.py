@@ -88,7 +88,8 @@ def shown(value) -> str:
     if isinstance(value, bool):
         return _("是") if value else _("否")
     if isinstance(value, datetime):
-        return to_hall(value).strftime("%Y-%m-%d %H:%M") if value.tzinfo else value.strftime("%Y-%m-%d %H:%M")
+        value = to_hall(value) if value.tzinfo else value
+        return value.strftime("%Y-%m-%d %H:%M:%S" if value.second else "%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
@@ -149,6 +150,7 @@ def import_page():
         total=len(table),
         valid=len(result.records),
         skipped=result.skipped,
+        notes=imports.notes_text({**result.notes, "skipped": result.skipped}) if not result.errors else [],
         token=token,
         file_columns=table.columns,
     )
@@ -161,7 +163,8 @@ def _import_work(kind: str, filename: str, data: bytes, progress=None) -> dict:
         db.session.rollback()
         return {"kind": kind, "rejected": [str(e) for e in rejected.errors]}
     db.session.commit()
-    summary["text"] = imports.summary_text(summary)
+    summary["text"] = imports.summary_text(summary, notes=False)
+    summary["notes"] = imports.notes_text(summary)
     return summary
 
 

@@ -182,23 +182,24 @@ def notes_text(notes: dict) -> list[str]:
     if notes.get("pending_link_rows"):
         rows = "、".join(f"第{n}行" for n in notes["pending_link_rows"])
         lines.append(
-            f"D15 待关联:{rows}没有唯一的同单位、同一时间的违规记录,将不关联导入,请在记录的更正页面关联"
+            f"D15 待关联:{rows}没有唯一的同单位、同一时间的违规记录,不关联导入,请在记录的更正页面关联"
         )
     elif notes.get("pending_link"):
         lines.append(f"D15 待关联 {notes['pending_link']} 条:请在记录的更正页面关联所加扣的违规记录")
     return lines
 
 
-def summary_text(summary: dict) -> str:
-    """A one-line Chinese summary of `import_file`'s result (CLI and the import page)."""
+def summary_text(summary: dict, notes: bool = True) -> str:
+    """A one-line Chinese summary of `import_file`'s result (CLI and the import page), with its notes
+    unless `notes` is false (the page lists them below)."""
     kind = summary.get("kind", "")
     parts = [f"{KIND_LABELS.get(kind, kind)}导入完成:共 {summary.get('rows', 0)} 行"]
     for key in ("created", "updated", "unchanged", "staff_created", "postings_added", "postings_closed"):
         if summary.get(key):
             parts.append(f"{SUMMARY_LABELS[key]} {summary[key]}")
     text = ",".join(parts)
-    notes = notes_text(summary)
-    return text + (";" + ";".join(notes) if notes else "")
+    lines = notes_text(summary) if notes else []
+    return text + (";" + ";".join(lines) if lines else "")
 
 
 def template_csv(kind: str) -> bytes:

@@ -483,3 +483,113 @@ def test_unknown_kind(app):
 
     with pytest.raises(DomainError, match="未知的导入类型"):
         import_file("people", "x.csv", b"a\n1\n")
+
+
+# ---------------------------------------------------------------- D15 (issue 8.3)
+
+HEADER = ",".join(imports.COLUMNS["incidents"])
+
+
+def d15_points(unit_code: str = "U01") -> int:
+    from services.standings import live_standings
+
+    result = live_standings(2024, 3).unit(unit_code)
+    return sum(-i.points for i in result.items if i.rule_code == "D15")
+
+
+def test_d15_links_to_the_violation_in_the_same_file(hall):
+    text = (
+        f"{HEADER}\n2024-03-05 10:20,U01,D15,,2,迎检时玩手机,,,\n2024-03-05 10:20,U01,D04a,S001,1,玩手机,,,\n"
+        "2024-03-05 10:20,U02,D03,,1,另一单位,,,\n"
+    )
+    result = parse("incidents", read_table("i.csv", text.encode()))
+    assert result.ok and "pending_link_rows" not in result.notes
+    summary = import_file("incidents", "i.csv", text.encode())
+    db.session.commit()
+    assert summary["linked"] == 1 and "pending_link" not in summary
+    d15 = db.session.scalar(select(Incident).where(Incident.rule_code == "D15"))
+    assert d15.linked.rule_code == "D04a" and d15.linked.unit.code == "U01" and d15.count == 2
+    assert d15_points() == 20
+
+
+def test_d15_links_to_a_violation_already_held(hall, make):
+    violation = make.incident(hall[0], "D03", at=datetime(2024, 3, 6, 9, 30))
+    text = f"{HEADER}\n2024-03-06 09:30,U01,D15,,1,,,,\n"
+    summary = import_file("incidents", "i.csv", text.encode())
+    db.session.commit()
+    assert summary["linked"] == 1
+    d15 = db.session.scalar(select(Incident).where(Incident.rule_code == "D15"))
+    assert d15.linked_id == violation.id and d15.status == "confirmed"
+
+
+@pytest.mark.parametrize(
+    "others",
+    [
+        pytest.param("", id="no-violation"),
+        pytest.param("2024-03-05 10:20,U01,D03,,1,,,,\n2024-03-05 10:20,U01,D04a,S001,1,,,,\n", id="two"),
+        pytest.param("2024-03-05 10:21,U01,D03,,1,,,,\n2024-03-05 10:20,U01,B01,,1,,,,\n", id="other-time"),
+    ],
+)
+def test_d15_without_exactly_one_violation_imports_unlinked_and_waits(hall, others):
+    text = f"{HEADER}\n{others}2024-03-05 10:20,U01,D15,,1,,,,\n"
+    last_row = text.count("\n")
+    result = parse("incidents", read_table("i.csv", text.encode()))
+    assert result.ok and result.notes["pending_link_rows"] == [last_row]
+    assert imports.notes_text(result.notes) == [
+        f"D15 待关联:第{last_row}行没有唯一的同单位、同一时间的违规记录,不关联导入,请在记录的更正页面关联"
+    ]
+    summary = import_file("incidents", "i.csv", text.encode())
+    db.session.commit()
+    d15 = db.session.scalar(select(Incident).where(Incident.rule_code == "D15"))
+    assert d15.linked_id is None and d15.status == "confirmed"
+    assert summary["pending_link"] == 1 and summary["pending_link_ids"] == [d15.id]
+    assert f"D15 待关联:第{last_row}行" in imports.summary_text(summary)
+    assert d15_points() == 10  # counts 10 × count, linked or not
+
+
+# ---------------------------------------------------------------- units: the form's rules (issue 8.13)
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("U05,单位五,1;<b>,1,true", "第2行 windows: 窗口号 <b> 无效:只能是不超过 10 位的数字、字母或汉字"),
+        ("U05,单位五,1;12345678901,1,true", "第2行 windows: 窗口号 12345678901 无效"),
+        ("U05,单位五,1,-1,true", "第2行 display_order: 显示顺序须为 0 至 9999 的整数"),
+        ("U05,单位五,1,10000,true", "第2行 display_order: 显示顺序须为 0 至 9999 的整数"),
+        ("U 05,单位五,1,1,true", "第2行 code: 单位编码不能包含空格"),
+    ],
+)
+def test_units_import_refuses_what_the_unit_form_refuses(hall, row, expected):
+    header = ",".join(imports.COLUMNS["units"])
+    errors = rejected("units", "u.csv", f"{header}\n{row}\n".encode())
+    assert len(errors) == 1 and errors[0].startswith(expected)
+
+
+def test_units_import_and_the_form_share_one_check(hall):
+    """services.units.unit_problems is what both call: same input, same answer."""
+    from services.units import unit_problems
+
+    problems = unit_problems(None, code="U09", name="某单位", windows="1;<b>", display_order=1)
+    assert problems == [("windows", "窗口号 <b> 无效:只能是不超过 10 位的数字、字母或汉字")]
+    # Removing a window someone holds is refused for the form too (the import always refused it).
+    problems = unit_problems(hall[0], code="U01", name="市税务局", windows="2", display_order=1)
+    assert problems == [("windows", "窗口 1 仍有在岗人员,不能从市税务局删除;请先调整人员岗位")]
+
+
+# ---------------------------------------------------------------- incident dates (issue 8.8)
+
+
+def test_incident_dates_keep_the_bounds_of_every_entry_path(hall):
+    from services.bounds import incident_day_problem
+
+    make_closed_february()
+    rows = ["2024-03-21 09:00", "2023-04-18 09:00", "2024-02-05 09:00", "0001-01-01 09:00"]
+    text = HEADER + "\n" + "".join(f"{at},U01,D01,,1,,,,\n" for at in rows)
+    errors = rejected("incidents", "i.csv", text.encode())
+    expected = [
+        f"第{n}行 occurred_at: {incident_day_problem(datetime.fromisoformat(at).date())}"
+        for n, at in enumerate(rows, start=2)
+    ]
+    assert errors == expected
+    assert "0001-01-01 早于考核细则的生效日期" in errors[3]

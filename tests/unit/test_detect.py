@@ -393,3 +393,27 @@ def test_month_boundaries():
     days = {p.occurred_at.date() for p in proposals}
     assert min(days) == D("2024-02-01") and max(days) == D("2024-02-29")
     assert all(d.month == 2 for d in days)
+
+
+def test_punches_seconds_apart_across_a_window_edge_meet_it_and_are_both_shown():
+    """Issue 8.1: 08:24:40 then 08:25:00 meets 08:25–08:30; the evidence shows both."""
+    day = D("2024-03-05")
+    punches = punches_except("2024-03-05") + [
+        Punch("S1", datetime(2024, 3, 5, 8, 24, 40)),
+        Punch("S1", datetime(2024, 3, 5, 8, 25, 0)),
+        Punch("S1", datetime(2024, 3, 5, 8, 25, 30)),
+    ]
+    [p] = detect_d16([C1], punches, {}, 2024, 3)
+    assert p.key == f"D16:S1:{day.isoformat()}:pm"
+    # 08:25:30 is shown once with 08:25:00 (less than a minute apart, same window); 08:24:40 is not hidden.
+    assert p.evidence == ("2024-03-05 当日打卡:08:24、08:25",)
+
+
+def test_shown_punches_and_within_a_minute():
+    from scoring.detect import shown_punches, within_a_minute
+
+    at = lambda s: datetime.fromisoformat(f"2024-03-05 {s}")  # noqa: E731
+    spans = [(datetime(1, 1, 1, 8, 25).time(), datetime(1, 1, 1, 8, 30).time())]
+    times = [at("08:27:00"), at("08:27:30"), at("08:27:30"), at("08:30:50"), at("08:31:10"), at("12:00:00")]
+    assert shown_punches(times, spans) == [at("08:27:00"), at("08:30:50"), at("08:31:10"), at("12:00:00")]
+    assert within_a_minute(times) == 2  # 08:27:30 and 08:31:10; the exact repeat is one punch

@@ -23,6 +23,7 @@ from services.clock import hall_today
 from services.rulebooks import (
     as_rulebook,
     by_key,
+    current_rulebook,
     first_allowed_day,
     publish_version,
     version_in_force,
@@ -36,6 +37,12 @@ REQUIRES_LABELS = {
     "exempt": _l("可免扣(设备或网络故障)"),
     "linked": _l("须关联所附加的违规记录"),
 }
+
+
+@bp.app_template_global("role_code")
+def role_code(role: str) -> str:
+    """The code the rulebook in force gives a rule role, for texts (e.g. "逾期未整改将另扣 D19b")."""
+    return current_rulebook().role_code(role) or "—"
 
 
 def grouped_rules(rulebook) -> list[tuple[str, list]]:

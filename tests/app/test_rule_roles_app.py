@@ -129,3 +129,22 @@ def test_the_rulebook_page_signs_points_with_signed_points(client, login):
     rulebook = rulebook_for_month(2024, 3)
     assert cells["B02c"] == "+10" and cells["D15"] == "-10" and cells["D12"] == "0"
     assert cells == {r.code: f"{signed_points(r):+d}" if r.points else "0" for r in rulebook.rules}
+
+
+def test_page_texts_name_the_rulebooks_codes(client, login, make):
+    db.session.execute(delete(RulebookVersion))
+    publish_version(_other_hall())
+    db.session.commit()
+    unit = make.unit("U01")
+    staff = make.staff(unit, "S001")
+    login("admin")
+    html = client.get("/admin/calendar?year=2024&month=3").get_data(as_text=True)
+    assert "打卡缺失检测(X16)只检查工作日" in html and "故障期间不生成打卡缺失(X16)检测" in html
+    html = client.get(f"/admin/staff/{staff.id}").get_data(as_text=True)
+    assert "用于计算人员更换(X13)" in html
+    html = client.get(
+        "/admin/incidents/new",
+        query_string={"unit_id": unit.id, "rule_code": "X19a", "occurred_at": "2024-03-18T09:30"},
+    ).get_data(as_text=True)
+    assert "必填:逾期未整改将另扣 X19b" in html
+    assert "D13" not in html and "D16" not in html and "D19b" not in html

@@ -171,3 +171,97 @@ def test_import_progress_fragment(client, login):
     assert response.status_code == 200 and "200/1000" in response.get_data(as_text=True)
     html = client.get(f"/admin/import?job={running.id}").get_data(as_text=True)
     assert 'hx-trigger="every 1s"' in html
+
+
+# ---------------------------------------------------------------- notes: imported, but worth saying
+
+
+def section(html: str, element_id: str) -> str:
+    match = re.search(rf'<(\w+)[^>]*id="{element_id}"[^>]*>(.*?)</\1>', html, re.S)
+    assert match, f"no #{element_id}"
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(2))).strip()
+
+
+@pytest.fixture
+def hall(make):
+    from datetime import date
+
+    u1 = make.unit("U01", name="市税务局", windows="1;2")
+    make.staff(u1, "S001", "张三", "W", "1", start=date(2024, 1, 2))
+    make.staff(u1, "S002", "李四", "C", None, start=date(2024, 1, 2))
+    return u1
+
+
+def test_clock_with_unknown_ids_previews_notes_then_imports(client, login, hall, sync_jobs):
+    from models import ClockPunch
+
+    login("admin")
+    csv = "staff_id,punched_at\nS002,2024-03-04 08:24:40\nS002,2024-03-04 08:25:00\nGUARD1,2024-03-04 08:26\n"
+    response = upload(client, "clock", csv.encode(), "clock.csv")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "确认导入" in html
+    notes = section(html, "import-notes")
+    assert "人员名册中没有的工号,其打卡已跳过:GUARD1(1 条)" in notes
+    assert "1 条打卡与同一人前一次打卡相隔不足一分钟,已保存,计为一次" in notes
+    assert "2024-03-04 08:24:40" in html  # the preview shows the seconds that decide a window
+    html = client.post(f"/admin/import/{token_of(html)}", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
+    assert section(html, "import-done") == "打卡记录导入完成:共 3 行,新增 2"
+    assert "GUARD1(1 条)" in section(html, "import-notes")
+    assert db.session.scalar(select(func.count(ClockPunch.id))) == 2
+
+
+def test_pending_d15_is_listed_with_its_correction_page_which_offers_the_violation(
+    client, login, hall, make, sync_jobs
+):
+    from datetime import datetime
+
+    from models import Incident
+
+    login("admin")
+    violation = make.incident(hall, "D04a", at=datetime(2024, 3, 5, 10, 0))
+    csv = (
+        "occurred_at,unit_code,rule_code,staff_id,count,note,deadline,rectified_on,exempt\n"
+        "2024-03-05 10:20,U01,D15,,1,迎检,,,\n"
+    )
+    html = upload(client, "incidents", csv.encode(), "i.csv").get_data(as_text=True)
+    assert "D15 待关联:第2行没有唯一的同单位、同一时间的违规记录" in section(html, "import-notes")
+    html = client.post(f"/admin/import/{token_of(html)}", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
+    d15 = db.session.scalar(select(Incident).where(Incident.rule_code == "D15"))
+    assert d15.linked_id is None
+    assert f'href="/admin/incidents/{d15.id}/correct"' in html and "D15 待关联" in section(
+        html, "pending-link"
+    )
+    # The correction page lets the admin choose the violation it adds to (the unit's deductions of the month).
+    page = client.get(f"/admin/incidents/{d15.id}/correct").get_data(as_text=True)
+    select_html = re.search(r'<select[^>]*name="linked_id".*?</select>', page, re.S).group(0)
+    assert f'value="{violation.id}"' in select_html
+
+
+def test_import_audit_rows_speak_chinese(client, login, hall):
+    from services.imports import import_file
+
+    import_file("clock", "c.csv", b"staff_id,punched_at\nS002,2024-03-04 08:27\nGUARD1,2024-03-04 08:26\n")
+    db.session.commit()
+    login("admin")
+    html = client.get("/admin/audit").get_data(as_text=True)
+    changes = section(html, "audit-rows") if 'id="audit-rows"' in html else html
+    assert "未知工号" in changes and "GUARD1" in changes and "行数" in changes
+    for raw in ("unknown_staff", "unknown_punches", "postings_added", "skipped_inactive"):
+        assert f">{raw}" not in html and f"{raw}:" not in html
+
+
+def test_unit_form_refuses_to_drop_a_window_someone_holds(client, login, hall):
+    """The unit form and the units import share services.units: the import always refused this."""
+    login("admin")
+    response = client.post(
+        f"/admin/units/{hall.id}/edit",
+        data={"code": "U01", "name": "市税务局", "windows": "2", "display_order": "1", "active": "y"},
+    )
+    assert response.status_code == 422
+    assert "窗口 1 仍有在岗人员,不能从市税务局删除;请先调整人员岗位" in response.get_data(as_text=True)
+    db.session.refresh(hall)
+    assert hall.windows == "1;2"

@@ -1,6 +1,6 @@
 """Writing the audit log. Every change goes through `record` in the transaction that makes it.
 
-Who acts is a context variable, not Flask-Login's `current_user`, so the services work the same in a
+Who acts is a context variable, not the logged-in user of Flask-Login, so the services work the same in a
 request, on the command line and in a background job:
 
 - a request sets it to the logged-in user (app.py, `before_request`) and clears it when it ends;

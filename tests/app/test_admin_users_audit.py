@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import g
 from sqlalchemy import func, select
@@ -12,6 +12,7 @@ from models import AuditLog, User, db
 from services.audit import record
 from services.clock import to_hall
 from tests.conftest import PASSWORD
+from tests.html import text_of
 
 
 def fresh_login_state() -> None:
@@ -204,3 +205,86 @@ def test_audit_diff_reads_like_a_change():
     assert audit_diff({"kind": "holiday"}, None) == [("kind", "holiday", "")]
     assert audit_diff(None, None) == []
     assert audit_diff({"windows": ["1", "2"]}, {"windows": ["1"]}) == [("windows", "1、2", "1")]
+
+
+def test_audit_log_speaks_chinese_and_names_its_objects(client, login, make):
+    """Issue 8, item 17: no raw keys, objects by name; old rows (user:<username>) read well too, and the
+    stored target still filters."""
+    admin = login("admin")
+    unit = make.unit("U01", name="市税务局")
+    make.staff(unit, "S001", name="张三")
+    clerk = make.user("inspector", username="clerk")
+    clerk.display_name = "刘七"
+    deduction = make.incident(unit, "D04a", at=datetime(2024, 3, 5, 9, 0))
+    bonus = make.incident(unit, "B01", at=datetime(2024, 3, 6, 9, 0))
+    record("user.update", f"user:{clerk.id}", before={"active": True}, after={"active": False})
+    record("user.create", "user:clerk", after={"username": "clerk", "role": "inspector"})  # an older row
+    record("month.close", "month:2024-03", before={"status": "open"}, after={"status": "closed"})
+    record(
+        "detect.run",
+        "month:2024-02",
+        after={"month": "2024-02", "proposed": 2, "unknown_staff": ["GHOST"], "skipped_inactive": 1},
+    )
+    record(
+        "import.staff",
+        "import:staff",
+        after={"kind": "staff", "rows": 3, "staff_created": 1, "postings_added": 2, "postings_closed": 1},
+    )
+    record("import.clock", "import:clock", after={"rows": 9, "created": 5, "unknown_staff": {"S0099": 4}})
+    posting = {"unit": "U01", "category": "W", "window": "1", "start_date": "2024-01-01", "end_date": None}
+    record(
+        "staff.end",
+        "staff:S001",
+        before={"staff_id": "S001", "name": "张三", "postings": [posting]},
+        after={"staff_id": "S001", "name": "张三", "postings": [{**posting, "end_date": "2024-03-01"}]},
+    )
+    record("calendar.set", "calendar:2024-04-04", after={"kind": "holiday"})
+    db.session.commit()
+
+    html = client.get("/admin/audit").get_data(as_text=True)
+    table = text_of(html, "audit-table")
+    for name in (
+        "用户 刘七(clerk)",
+        f"扣分记录 #{deduction.id} 市税务局 D04a",
+        f"加分记录 #{bonus.id} 市税务局 B01",
+        "月份 2024年3月",
+        "月份 2024年2月",
+        "人员 张三(S001)",
+        "导入 人员名册",
+        "导入 打卡记录",
+        "工作日历 2024-04-04",
+        f"用户 {admin.label}",  # the admin's login
+    ):
+        assert name in table, name
+    for said in (
+        "未知工号: GHOST",
+        "已停用单位的检测结果(未登记): 1",
+        "新增人员: 1",
+        "新增岗位记录: 2",
+        "结束原岗位: 1",
+        "未知工号: S0099(4)",
+        "启用: 是 → 否",
+        "状态: 进行中(实时) → 已关账",
+        "类型: 节假日",
+        "结束日期:— → 单位:市税务局,类别:窗口人员,窗口:1,开始日期:2024-01-01,结束日期:2024-03-01",
+        "单位: 市税务局",  # the incidents' creation rows name the unit, not its code
+    ):
+        assert said in table, said
+    for raw in (
+        "unknown_staff",
+        "skipped_inactive",
+        "postings_added",
+        "staff_created",
+        "postings",
+        "start_date",
+        "user:",
+        "incident:",
+        "month:",
+        "import:",
+        "staff:",
+        "holiday",
+    ):
+        assert raw not in table, raw
+    # The stored target still filters, and is the object's tooltip.
+    html = client.get(f"/admin/audit?target=incident:{deduction.id}").get_data(as_text=True)
+    assert "共 1 条" in html and f'title="incident:{deduction.id}"' in html

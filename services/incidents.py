@@ -68,10 +68,14 @@ def rule_problems(
     exempt: bool,
     window: str | None = None,
     unit: Unit | None = None,
+    day: date | None = None,
+    rectified_on: date | None = None,
 ) -> list[tuple[str, str]]:
     """What is wrong with an incident's fields under the rulebook, as (field, Chinese message) pairs.
 
-    Shared by the forms, the imports and the service so every entry path says the same thing.
+    Shared by the forms, the imports and the service so every entry path says the same thing. With the
+    incident's `day`, a deadline or rectification date before it is refused (a deadline before the
+    violation would put its D19b in an earlier month).
     """
     problems: list[tuple[str, str]] = []
     try:
@@ -91,6 +95,10 @@ def rule_problems(
         problems.append(("staff_id", f"{rule_code} 只适用于{kind},该人员类别为 {staff_category}"))
     if unit is not None and window and window not in unit.window_list:
         problems.append(("window", f"窗口 {window} 不属于{unit.name}"))
+    if day is not None and deadline is not None and deadline < day:
+        problems.append(("deadline", "整改期限早于发生日期"))
+    if day is not None and rectified_on is not None and rectified_on < day:
+        problems.append(("rectified_on", "整改完成日期早于发生日期"))
     return problems
 
 
@@ -135,6 +143,8 @@ def _check(incident: Incident) -> None:
         exempt=incident.exempt,
         window=incident.window,
         unit=incident.unit,
+        day=day.date(),
+        rectified_on=incident.rectified_on,
     )
     if problems:
         raise DomainError(";".join(msg for _, msg in problems))
@@ -515,8 +525,12 @@ def draft_problems(draft: Draft, offered: Choices) -> tuple[dict | None, list[tu
         exempt=values["exempt"],
         window=window,
         unit=unit,
+        day=offered.day if offered.occurred_at is not None else None,
+        rectified_on=values["rectified_on"],
     ):
         fail({"staff_id": "staff_pk"}.get(name, name), message)
+    if values["rectified_on"] is not None and values["rectified_on"] > hall_today():
+        fail("rectified_on", _("整改完成日期不能晚于今天"))
     if offered.occurred_at is None and not problems:  # cannot happen after day_problem; kept as a guard
         fail("occurred_at", _("请填写发生时间"))
     return (None if problems else values), problems

@@ -201,3 +201,33 @@ def test_the_first_rulebook_day_and_today_are_allowed(client, login, hall):
         assert response.status_code == 302, typed
     days = sorted(i.occurred_at for i in db.session.scalars(select(Incident)))
     assert [from_hall(datetime(2023, 4, 19, 8, 0)), from_hall(datetime(2024, 3, 20, 9, 55))] == days
+
+
+@pytest.mark.parametrize(
+    "deadline, rectified, field_id, message",
+    [
+        ("0001-01-01", "", "deadline", "整改期限早于发生日期"),
+        ("2024-03-17", "", "deadline", "整改期限早于发生日期"),
+        ("2024-03-25", "9999-12-31", "rectified_on", "整改完成日期不能晚于今天"),
+        ("2024-03-25", "0001-01-01", "rectified_on", "整改完成日期早于发生日期"),
+        ("10000-01-01", "", "deadline", "请填写正确的日期"),
+    ],
+)
+def test_d19a_deadline_and_rectification_are_bounded_too(
+    app, client, login, hall, deadline, rectified, field_id, message
+):
+    """A deadline before the violation would date its D19b in an earlier month: refused, like the import."""
+    login("admin")
+    before = counts(app)
+    response = client.post(
+        "/admin/incidents/new", data=form(hall["u1"], "D19a", deadline=deadline, rectified_on=rectified)
+    )
+    assert response.status_code == 422
+    assert any(message in e for e in field_errors(response.get_data(as_text=True), field_id))
+    assert counts(app) == before
+    with pytest.raises(DomainError, match="早于发生日期"):
+        incidents.create(
+            hall["u1"], "D19a", from_hall(datetime(2024, 3, 18, 9, 30)), deadline=datetime(2024, 3, 1).date()
+        )
+    db.session.rollback()
+    assert counts(app) == before

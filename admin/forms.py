@@ -7,7 +7,6 @@ back as DomainError, which the views turn into a form error.
 from __future__ import annotations
 
 import re
-from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -541,7 +540,3 @@ def rulebook_form_class(rulebook: Rulebook) -> type[RulebookBaseForm]:
         setattr(RulebookNewForm, f"setting_{name}", field)
     RulebookNewForm.rulebook = rulebook
     return RulebookNewForm
-
-
-def today_month_text(today: date) -> str:
-    return today.strftime("%Y-%m")

@@ -14,6 +14,7 @@ from auth.access import role_required
 from htmx import is_htmx, render_block
 from models import Role, db
 from scoring import format_month, next_month
+from scoring.calendar import prev_month
 from services import DomainError
 from services.calendar_admin import add_outage, day_cell, month_grid, recent_outages, toggle_day
 from services.clock import from_hall, hall_today
@@ -38,7 +39,7 @@ def _year_month() -> tuple[int, int]:
 
 
 def _page(year: int, month: int, outage: OutageForm | None = None, status: int = 200):
-    prev = (year - 1, 12) if month == 1 else (year, month - 1)
+    prev = prev_month(year, month)
     return render_template(
         TEMPLATE,
         year=year,

@@ -37,6 +37,7 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scoring.calendar import next_month  # noqa: E402
 from services.demo import UNITS as DEMO_UNITS  # noqa: E402
 
 # The demo hall's unit names, so the screens render realistic rows.
@@ -75,7 +76,7 @@ def fill(database_url: str) -> None:
         now = hall_now().replace(tzinfo=None)
         for month in range(1, now.month + 1):
             start = datetime(now.year, month, 1)
-            end = now if month == now.month else datetime(now.year + (month == 12), month % 12 + 1, 1)
+            end = now if month == now.month else datetime(*next_month(now.year, month), 1)
             span = max(int((end - start).total_seconds()) - 60, 1)
             for _ in range(30):
                 at = start + timedelta(seconds=rng.randrange(span))

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 __all__ = [
     "HOLIDAY",
     "WORKDAY",
+    "add_months",
     "add_working_days",
     "days_in",
     "format_month",
@@ -23,6 +24,7 @@ __all__ = [
     "month_of",
     "next_month",
     "parse_month",
+    "prev_month",
     "quarter_months",
     "quarter_of",
     "working_days",
@@ -82,7 +84,19 @@ def month_of(d: date) -> tuple[int, int]:
 
 
 def next_month(year: int, month: int) -> tuple[int, int]:
-    return (year + 1, 1) if month == 12 else (year, month + 1)
+    """The (year, month) after this one: (2024, 12) -> (2025, 1)."""
+    return add_months(year, month, 1)
+
+
+def prev_month(year: int, month: int) -> tuple[int, int]:
+    """The (year, month) before this one: (2024, 1) -> (2023, 12)."""
+    return add_months(year, month, -1)
+
+
+def add_months(year: int, month: int, n: int) -> tuple[int, int]:
+    """The (year, month) n months after this one (n < 0: before it). The one home of month arithmetic."""
+    index = year * 12 + (month - 1) + n
+    return index // 12, index % 12 + 1
 
 
 def quarter_of(month: int) -> int:

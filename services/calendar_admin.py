@@ -117,11 +117,6 @@ def calendar_rows(start: date, end: date) -> dict[date, CalendarDay]:
     return {row.day: row for row in rows}
 
 
-def calendar_map(start: date, end: date) -> dict[date, str]:
-    """The scoring's calendar mapping for [start, end]: date -> "holiday" | "workday"."""
-    return {d: row.kind for d, row in calendar_rows(start, end).items()}
-
-
 def day_cell(day: date, in_month: bool = True, row: CalendarDay | None = None) -> DayCell:
     if row is None:
         row = db.session.get(CalendarDay, day)

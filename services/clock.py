@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, has_app_context
+
+from scoring.calendar import next_month
 
 
 def hall_tz() -> ZoneInfo:
@@ -45,7 +47,7 @@ def hall_day_start(day: date) -> datetime:
 def month_utc_range(year: int, month: int) -> tuple[datetime, datetime]:
     """[start, end) of a hall-time month in UTC."""
     first = date(year, month, 1)
-    nxt = date(year + (month == 12), month % 12 + 1, 1)
+    nxt = date(*next_month(year, month), 1)
     return hall_day_start(first), hall_day_start(nxt)
 
 
@@ -65,5 +67,3 @@ def register_template_filters(app: Flask) -> None:
     @app.template_filter("signed")
     def signed(points: int) -> str:
         return f"+{points}" if points > 0 else str(points)
-
-    app.jinja_env.globals["timedelta"] = timedelta

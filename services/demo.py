@@ -36,6 +36,7 @@ from models import (
     db,
 )
 from scoring import is_working_day
+from scoring.calendar import month_bounds, next_month, prev_month
 from services import DomainError, detections, incidents, months, roster
 from services.audit import acting_user_id, record, reset_acting_user, set_acting_user
 from services.bounds import first_rulebook_day
@@ -257,7 +258,7 @@ def _months(today: date) -> list[tuple[int, int]]:
     out = []
     for _ in range(13):
         out.append((y, m))
-        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+        y, m = prev_month(y, m)
     return out[::-1]
 
 
@@ -459,7 +460,7 @@ class _Builder:
 
     def working_day(self, year: int, month: int, near: int) -> date:
         """The first working day on or after day `near` of the month (or the last one before it)."""
-        last = (date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)).day
+        last = month_bounds(year, month)[1].day
         day = date(year, month, min(max(near, 1), last))
         probe = day
         while probe.month == month and not is_working_day(probe, self.calendar):
@@ -881,7 +882,7 @@ class _Builder:
             if first is not None and (y, m) < (first.year, first.month):
                 continue  # not assessed: a month before the first rulebook is never closed
             row = months.close(y, m)
-            nxt = date(y + (m == 12), m % 12 + 1, 1)
+            nxt = date(*next_month(y, m), 1)
             closed = datetime.combine(self.working_day(nxt.year, nxt.month, 3), time(16, 30))
             row.closed_at = from_hall(closed)
             if (y, m) != self.past[-1]:

@@ -202,15 +202,6 @@ def pending(year: int | None = None, month: int | None = None) -> list[Incident]
     return list(db.session.scalars(query))
 
 
-def pending_count() -> int:
-    from sqlalchemy import func
-
-    return (
-        db.session.scalar(select(func.count(Incident.id)).where(Incident.status == IncidentStatus.PROPOSED))
-        or 0
-    )
-
-
 def _proposed(ids: Iterable[int]) -> list[Incident]:
     ids = sorted({int(i) for i in ids})
     if not ids:

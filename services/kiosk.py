@@ -4,7 +4,7 @@ Nothing here scores: every number comes from `services.standings` (the one place
 this module only picks the months, pages the rows and counts what the screen summarises.
 
 The poll of 100 screens must stay cheap, so `current_version()` reads one tiny row (the newest audit
-row: every change writes one, as `standings.change_marker()` uses) and everything else it needs
+row: every change writes one, as the standings cache's key uses) and everything else it needs
 (settings, working day) is cached per change in this process. The panels are built only when the
 version moved, and cached by it too.
 """
@@ -33,6 +33,7 @@ from scoring import (
     quarter_of,
     round_half_up,
 )
+from scoring.calendar import prev_month
 from services import DomainError
 from services.audit import record
 from services.clock import hall_now, hall_today, utc_now
@@ -180,7 +181,7 @@ def opening_hours() -> list[tuple[str, str]]:
 @dataclass(frozen=True)
 class Version:
     tag: str  # the ETag and the poll URL's `v`
-    marker: int  # the newest audit row id (standings.change_marker())
+    marker: int  # the newest audit row id
     changed_at: datetime | None  # when that row was written: the "数据更新于" stamp
     settings: dict
     quiet: bool
@@ -369,10 +370,6 @@ def _month_rows(result: MonthResult) -> list[Row]:
     ]
 
 
-def _previous(year: int, month: int) -> tuple[int, int]:
-    return (year - 1, 12) if month == 1 else (year, month - 1)
-
-
 def _compared(result: MonthResult, earlier: MonthResult | None) -> list[Row]:
     """The month's rows, each with its rank change against `earlier` (▲/▼), when there is one."""
     rows = _month_rows(result)
@@ -418,7 +415,7 @@ def _published_panel(published: set[tuple[int, int]]) -> Panel | None:
         return None
     year, month = latest.year, latest.month
     result = standings(year, month)
-    before = _previous(year, month)
+    before = prev_month(year, month)
     earlier = standings(*before) if before in published else None
     rows = _compared(result, earlier)
     return Panel(

@@ -6,6 +6,7 @@ The data is a realistic hall: 30 stationed units, January and February 2024 publ
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import pytest
@@ -188,6 +189,72 @@ def assert_rows_fit(page) -> None:
     assert bottom["rows"] <= bottom["tabs"] + 1 and bottom["tabs"] < bottom["height"], bottom
 
 
+def visible_keys(page) -> list[str]:
+    """Every page of the set the screen shows (landscape or portrait), in rotation order."""
+    return page.evaluate(
+        """() => { for (const s of document.querySelectorAll('.k-slides')) {
+             if (getComputedStyle(s).display !== 'none') {
+               return [...s.querySelectorAll('[data-slide]')].map(x => x.dataset.slide); } }
+           return []; }"""
+    )
+
+
+def show_slide(page, key: str) -> None:
+    """Bring page `key` on as the rotation would (slide, tab and dot), then let the cross-fade end."""
+    page.evaluate(
+        """key => { for (const s of document.querySelectorAll('.k-slides')) {
+             if (getComputedStyle(s).display === 'none') continue;
+             const mark = (sel, on) => s.querySelectorAll(sel).forEach(
+               x => x.toggleAttribute('data-active', on(x)));
+             mark('[data-slide]', x => x.dataset.slide === key);
+             mark('[data-dot]', x => x.dataset.dot === key);
+             mark('[data-tab]', x => key.startsWith(x.dataset.tab + '-')); } }""",
+        key,
+    )
+    page.wait_for_timeout(800)
+
+
+def row_gaps(page) -> dict:
+    """Per table of the page shown: how far its last row ends above the bottom of the room it has (px).
+
+    A table panel's room is the page's body, which reaches the page's bottom; each of the top and bottom
+    lists has its half. Also the gap between the body and the page's bottom edge (its padding excluded)."""
+    return page.evaluate(
+        """() => { for (const s of document.querySelectorAll('.k-slides')) {
+             if (getComputedStyle(s).display === 'none') continue;
+             const a = s.querySelector('[data-slide][data-active]');
+             const body = a.querySelector('.k-panel-body').getBoundingClientRect();
+             const pad = parseFloat(getComputedStyle(a).paddingBottom);
+             const out = {fill: a.classList.contains('k-fill'),
+                          body: a.getBoundingClientRect().bottom - pad - body.bottom, tables: []};
+             for (const t of a.querySelectorAll('table')) {
+               const rows = t.querySelectorAll('tbody tr');
+               const room = (t.closest('.k-short') || t.parentElement).getBoundingClientRect();
+               out.tables.push(room.bottom - rows[rows.length - 1].getBoundingClientRect().bottom); }
+             return out; } }"""
+    )
+
+
+def small_texts(page, least: float = 28) -> tuple[int, list]:
+    """(how many visible texts were measured, those whose computed font size is below `least` px)."""
+    found = page.evaluate(
+        """least => { const small = []; let seen = 0;
+             const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+             while (walk.nextNode()) {
+               const node = walk.currentNode, el = node.parentElement;
+               if (!node.textContent.trim() || !el) continue;
+               if (!el.checkVisibility({opacityProperty: true, visibilityProperty: true})) continue;
+               const box = el.getBoundingClientRect();
+               if (!box.width || !box.height || box.bottom <= 0 || box.top >= innerHeight) continue;
+               seen += 1;
+               const px = parseFloat(getComputedStyle(el).fontSize);
+               if (px < least) small.push([node.textContent.trim(), px]); }
+             return [seen, small]; }""",
+        least,
+    )
+    return found[0], found[1]
+
+
 def ranking_font_px(page) -> float:
     return page.evaluate(
         """() => { for (const s of document.querySelectorAll('.k-slides')) {
@@ -228,6 +295,8 @@ def test_each_panel_at_1080p(hall, open_page, live_server, panel):
     text = shown.inner_text()
     if panel == "live":
         assert "2024年3月 实时排名" in text and "实时 · 暂定" in text and "参评单位" in text
+        assert "较2月" in text  # ▲/▼ against the last published month, on the live panel too
+        assert shown.locator(".k-up, .k-down").count() > 0
     elif panel == "published":
         assert "2024年2月 考核通报" in text and "正式结果" in text and "较1月" in text and "优秀" in text
         assert shown.locator(".k-up, .k-down").count() > 0  # ▲/▼ against January, published too
@@ -239,6 +308,32 @@ def test_each_panel_at_1080p(hall, open_page, live_server, panel):
     assert ranking_font_px(page) >= 32
     assert_fits(page)
     assert_rows_fit(page)
+
+
+@pytest.mark.parametrize(("orientation", "viewport"), [("landscape", KIOSK), ("portrait", KIOSK_PORTRAIT)])
+def test_every_page_fills_the_screen_in_large_type(hall, open_page, live_server, orientation, viewport):
+    """30 units at 1920x1080 and 1080x1920: every page of every panel reaches the bottom of the screen
+    (no half-empty screen), and no text on it is smaller than 28 px."""
+    configure(interval=300, panels=list(kiosk.PANELS), top_n=5)
+    page = open_kiosk(open_page, live_server, viewport)
+    keys = visible_keys(page)
+    assert {k.rsplit("-", 1)[0] for k in keys} == set(kiosk.PANELS), keys
+    measured = 0
+    for key in keys:
+        show_slide(page, key)
+        assert active_key(page) == key
+        shown = page.locator(ACTIVE)
+        assert shown.locator("tbody tr").count() >= (5 if key.startswith("topbottom") else 7), key
+        gaps = row_gaps(page)
+        assert gaps["fill"], (key, gaps)
+        assert abs(gaps["body"]) <= 2 and all(0 <= gap <= 6 for gap in gaps["tables"]), (key, gaps)
+        seen, small = small_texts(page)
+        assert seen >= 30 and not small, (key, small)
+        measured += seen
+        assert_fits(page)
+        assert_rows_fit(page)
+        screenshot(page, f"kiosk_{orientation}_{key}")
+    assert measured > 30 * len(keys)
 
 
 def test_portrait_shows_longer_pages(big_hall, open_page, live_server):
@@ -293,14 +388,26 @@ def test_offline_mark_keeps_content_and_recovers(hall, open_page, live_server):
     configure(interval=300, panels=["live"])
     page = open_kiosk(open_page, live_server)
     before = page.locator(ACTIVE).inner_text()
+    stamp = page.locator(".k-stamp").inner_text()
+    assert re.fullmatch(r"数据更新于 (\d+月\d+日 )?\d\d:\d\d", stamp), stamp
+    assert page.locator(".k-offline").is_hidden()
     live_server.stop()
     page.wait_for_selector("body[data-offline]", state="attached", timeout=10_000)
     assert page.locator(".k-offline").is_visible()
-    assert "离线 · 最后更新 10:0" in page.locator(".k-offline").inner_text()
+    # One updated time: the mark is the stamp itself, the server's time of the data shown, not a second clock.
+    assert " ".join(page.locator(".k-foot").inner_text().split()) == f"离线 · {stamp}"
+    assert "最后更新" not in page.content()
     assert page.locator(ACTIVE).inner_text() == before  # the last content stays
     page.wait_for_timeout(4500)  # another failed poll or two: still the same, nothing blank
     assert page.locator(ACTIVE).inner_text() == before
+    assert " ".join(page.locator(".k-foot").inner_text().split()) == f"离线 · {stamp}"
+    assert not small_texts(page)[1]  # the mark too is at least 28 px
     screenshot(page, "kiosk_offline")
+    page.set_viewport_size(KIOSK_PORTRAIT)
+    page.wait_for_timeout(300)
+    assert page.locator(".k-offline").is_visible() and not small_texts(page)[1]
+    screenshot(page, "kiosk_offline_portrait")
+    page.set_viewport_size(KIOSK)
 
     live_server.start()
     page.wait_for_function("() => !document.body.hasAttribute('data-offline')", timeout=10_000)
@@ -319,6 +426,8 @@ def test_quiet_hours_show_a_calm_screen(hall, open_page, live_server):
     assert "D0" not in page.content() and "市民政局" not in page.content()
     page.wait_for_timeout(1200)
     assert_fits(page)
+    seen, small = small_texts(page)
+    assert seen >= 5 and not small, small
     screenshot(page, "kiosk_quiet")
 
     # Leaving quiet hours (here: the setting turned off) brings the rankings back without a touch.
@@ -330,6 +439,7 @@ def test_quiet_hours_show_a_calm_screen(hall, open_page, live_server):
     page.wait_for_selector(".k-quiet", timeout=6000)
     page.wait_for_timeout(1200)
     assert_fits(page)
+    assert not small_texts(page)[1]
     screenshot(page, "kiosk_quiet_portrait")
 
 

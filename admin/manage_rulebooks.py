@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from admin import bp
-from admin.forms import rulebook_form_class, setting_label, setting_text
+from admin.forms import SETTING_LABELS, rulebook_form_class, setting_label, setting_text
 from auth.access import STAFF_ROLES, role_required
 from models import Role, db
 from scoring import ROLE_SETTINGS, RulebookError, Settings, rulebook_to_dict, signed_points
@@ -90,6 +90,11 @@ def rulebook_detail(key: str):
         groups=grouped_rules(rulebook),
         settings=settings,
         signed={rule.code: signed_points(rule) for rule in rulebook.rules},
+        roles={
+            rulebook.role_code(name): SETTING_LABELS[name]
+            for name in ROLE_SETTINGS
+            if rulebook.role_code(name)
+        },
         applies_labels=APPLIES_LABELS,
         requires_labels=REQUIRES_LABELS,
         in_force=version_in_force(hall_today()),

@@ -107,6 +107,8 @@ def test_a_new_version_from_a_legacy_one_names_its_roles(client, login):
     login("admin")
     html = client.get("/admin/rulebooks/anshan-2023").get_data(as_text=True)
     assert "D19a 未按要求进驻事项" in html and "每月旷工次数超过此数,书面通报(D02c)" in html
+    row = html[html.index('id="rule-D02c"') : html.index('id="rule-D03"')]
+    assert '<span class="badge role">每月累计超限即通报的规则(旷工)</span>' in row
     response = client.post("/admin/rulebooks/anshan-2023/new", data=new_version_form())
     assert response.status_code == 302, response.get_data(as_text=True)
     stored = by_key("anshan-2024").data["settings"]

@@ -130,5 +130,5 @@ def test_admin_flow(live_server, open_page, hall):
 
     # The rulebook, readable by everyone on staff.
     page.goto(f"{live_server.url}/admin/rulebooks/anshan-2023")
-    assert "修改细则不会改变已关账月份的成绩" in page.inner_text("main")
+    assert "修改细则从不改变过去" in page.inner_text("main")
     screenshot(page, "rulebook")

@@ -21,6 +21,9 @@ class CalendarDay(db.Model):
 
 
 class ClockPunch(db.Model):
+    """One fingerprint punch, to the second, as the device exported it. Every punch is kept (D16 reads each
+    one: 08:24:40 then 08:25:00 meets the 08:25 window); only the very same punch is never stored twice."""
+
     __tablename__ = "clock_punch"
     __table_args__ = (UniqueConstraint("staff_id", "punched_at"),)
 

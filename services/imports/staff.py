@@ -247,7 +247,7 @@ def apply(records: list[dict], ticker) -> dict:
             created += 1
         before = None if new else staff_dict(staff)
         ended = False
-        for rec in recs:  # first the ends, so the new postings do not meet the old ones
+        for rec in sorted(recs, key=lambda r: r["start_date"]):  # first the ends, in the plan's order
             ticker.at(rec["row"])
             for posting_id, end in rec["ends"].items():
                 db.session.get(Posting, posting_id).end_date = end

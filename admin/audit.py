@@ -194,14 +194,15 @@ def changes(before: Any, after: Any, names: Names) -> list[tuple[str, str, str]]
                 continue
         elif old.get(key) == new.get(key):
             continue
-        lines.append(
-            (
-                field_label(key),
-                value_text(key, old.get(key), names) if before is not None else "",
-                value_text(key, new.get(key), names) if after is not None else "",
-            )
-        )
+        lines.append((field_label(key), _side(key, old.get(key), names), _side(key, new.get(key), names)))
     return lines
+
+
+def _side(key: str, value: Any, names: Names) -> str:
+    """One side of a change; an empty side says nothing (a field filled in reads as an insertion)."""
+    if value is None or value == "" or value == [] or value == {}:
+        return ""
+    return value_text(key, value, names)
 
 
 @dataclass

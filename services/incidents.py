@@ -555,10 +555,15 @@ def log_from_desk(draft: Draft, files, offered: Choices | None = None) -> tuple[
 
 
 def changes_from(incident: Incident, values: dict) -> dict:
-    """Only what differs from the stored incident, in `correct`'s field names."""
+    """Only what differs from the stored incident, in `correct`'s field names. The form shows minutes: a
+    time typed as the stored one's minute keeps the stored seconds (a patrol tap's) rather than changing."""
+    occurred_at = values["occurred_at"]
+    stored = incident.occurred_at
+    if occurred_at is not None and stored.replace(second=0, microsecond=0) == occurred_at:
+        occurred_at = stored
     wanted = {
         "rule_code": values["rule_code"],
-        "occurred_at": values["occurred_at"],
+        "occurred_at": occurred_at,
         "count": values["count"],
         "staff_pk": values["staff"].id if values["staff"] else None,
         "window": values["window"],

@@ -635,3 +635,29 @@ def test_notice_prints_the_incident_for_the_unit(client, login, make, hall):
     assert text_of(html, "notice-public-text") == "上班时间玩手机游戏" and "内部备注勿印" not in html
     assert text_of(html, "notice-recorder") == "巡查员小王"
     assert "违规违纪通知单" in html and "单位签收" in html and "单位反馈" in html and "css/print.css" in html
+
+
+def test_correcting_the_note_keeps_a_tap_time_with_seconds(client, login, make, hall):
+    """The form shows minutes; a patrol tap keeps its seconds when only the note is corrected."""
+    incident = incidents.create(
+        hall["u1"], "D01", from_hall(datetime(2024, 3, 5, 9, 0, 41)), window="1", source="patrol"
+    )
+    db.session.commit()
+    login("admin")
+    data = {
+        "occurred_at": "2024-03-05T09:00",
+        "rule_code": "D01",
+        "count": "1",
+        "window": "1",
+        "staff_pk": "",
+        "note": "核实",
+        "public_text": "",
+        "reason": "补充备注",
+    }
+    response = client.post(f"/admin/incidents/{incident.id}/correct", data=data)
+    assert response.status_code == 302
+    db.session.expire_all()
+    corrected = db.session.get(Incident, incident.id)
+    assert corrected.note == "核实" and corrected.occurred_at == from_hall(datetime(2024, 3, 5, 9, 0, 41))
+    before, after = (h.snapshot for h in corrected.history)
+    assert {k for k in after if before.get(k) != after[k]} == {"note"}

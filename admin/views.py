@@ -151,7 +151,8 @@ def standings_items(month: str, unit_id: int):
     """One unit's items in a month (the standings row's htmx expansion); ?collapse=1 folds it again."""
     try:
         year, mon = parse_month(month)
-    except ValueError:
+        check_month_in_range(year, mon)  # 9999-12, 0001-01, a month not begun: no standings to show
+    except ValueError:  # DomainError too
         abort(404)
     unit = db.get_or_404(Unit, unit_id)
     collapse = request.args.get("collapse") == "1"

@@ -181,3 +181,10 @@ def test_the_month_under_way_offers_no_close_button(client, login, hall):
     html = client.get("/admin/months").get_data(as_text=True)
     assert "/admin/months/2024-02/close" in html and "/admin/months/2024-03/close" not in html
     assert "本月结束后可关账" in text_of(html, "month-2024-03")
+
+
+@pytest.mark.parametrize("month", ["9999-12", "0001-01", "2099-01"])
+def test_a_unit_standings_address_out_of_range_is_404(client, login, hall, month):
+    login("admin")
+    response = client.get(f"/admin/standings/{month}/units/{hall.id}")
+    assert response.status_code == 404 and "您要找的页面或记录不存在" in response.get_data(as_text=True)

@@ -20,9 +20,8 @@ from scoring import Rule
 from services import DomainError, incidents
 from services import evidence as evidence_service
 from services.audit import acting_user_id
-from services.bounds import check_incident_day
+from services.bounds import check_incident_day, check_month_open, closed_month_problem
 from services.clock import from_hall, hall_today, to_hall, utc_now
-from services.months import require_open_for
 from services.rulebooks import rulebook_for_month
 
 UNDO_SECONDS = 60
@@ -253,11 +252,7 @@ def detail_problem(incident: Incident, *, is_admin: bool) -> str | None:
         return _("只能补充本人在巡查表上登记的记录;其他记录请由管理员在记录详情页修改")
     if incident.status != IncidentStatus.CONFIRMED:
         return _("该记录已经撤销或作废")
-    try:
-        require_open_for(incident.occurred_at)
-    except DomainError as error:
-        return str(error)
-    return None
+    return closed_month_problem(incident.occurred_at)
 
 
 def add_details(
@@ -287,7 +282,7 @@ def add_details(
         changes["note"] = note
     if not changes and not uploads:
         raise DomainError(_("没有任何改动"))
-    require_open_for(incident.occurred_at)
+    check_month_open(incident.occurred_at)
     if changes:
         incidents.correct(incident, changes, DETAIL_REASON)
     return evidence_service.store(incident, uploads) if uploads else []

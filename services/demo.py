@@ -39,7 +39,7 @@ from scoring import is_working_day
 from scoring.calendar import month_bounds, next_month, prev_month
 from services import DomainError, detections, incidents, months, roster
 from services.audit import acting_user_id, record, reset_acting_user, set_acting_user
-from services.bounds import first_rulebook_day
+from services.bounds import check_month_open, first_rulebook_day
 from services.clock import from_hall, hall_now, hall_today
 from services.rulebooks import rulebook_for_month
 
@@ -550,7 +550,7 @@ class _Builder:
             raise TypeError(f"unknown incident fields {sorted(fields)}")
         month = (at.year, at.month)
         if month not in self.rulebooks:
-            months.require_open_for(at.date())
+            check_month_open(at.date())
             self.rulebooks[month] = rulebook_for_month(*month)
         posting = staff.posting_on(at.date()) if staff else None
         problems = incidents.rule_problems(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from models import Month, MonthStatus, db
 from services import DomainError
@@ -25,13 +25,6 @@ def get_or_create(year: int, month: int) -> Month:
 def is_open(year: int, month: int) -> bool:
     row = month_row(year, month)
     return row is None or row.status == MonthStatus.OPEN
-
-
-def require_open_for(at: datetime | date) -> None:
-    """Kept for callers not yet moved: the closed-month guard is services.bounds.check_month_open."""
-    from services.bounds import check_month_open
-
-    check_month_open(at)
 
 
 def close(year: int, month: int) -> Month:

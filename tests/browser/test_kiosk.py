@@ -235,6 +235,23 @@ def row_gaps(page) -> dict:
     )
 
 
+def room_left_by_a_full_page(page, rows: int) -> float:
+    """Px left below the last row when the page shown holds `rows` rows at their natural height (no k-fill):
+    negative when the server's rows per page would not fit. Changes that page's DOM: call it last."""
+    return page.evaluate(
+        """rows => { for (const s of document.querySelectorAll('.k-slides')) {
+             if (getComputedStyle(s).display === 'none') continue;
+             const a = s.querySelector('[data-slide][data-active]');
+             a.classList.remove('k-fill');
+             const body = a.querySelector('tbody');
+             while (body.rows.length < rows) body.appendChild(body.rows[0].cloneNode(true));
+             while (body.rows.length > rows) body.deleteRow(-1);
+             const room = body.closest('table').parentElement.getBoundingClientRect();
+             return room.bottom - body.rows[rows - 1].getBoundingClientRect().bottom; } }""",
+        rows,
+    )
+
+
 def small_texts(page, least: float = 28) -> tuple[int, list]:
     """(how many visible texts were measured, those whose computed font size is below `least` px)."""
     found = page.evaluate(
@@ -333,6 +350,9 @@ def test_every_page_fills_the_screen_in_large_type(hall, open_page, live_server,
         assert_fits(page)
         assert_rows_fit(page)
         screenshot(page, f"kiosk_{orientation}_{key}")
+        if not key.startswith("topbottom"):  # and a page as long as the server makes them fits too
+            most = kiosk.ROWS_LANDSCAPE if orientation == "landscape" else kiosk.ROWS_PORTRAIT
+            assert room_left_by_a_full_page(page, most) >= 0, key
     assert measured > 30 * len(keys)
 
 

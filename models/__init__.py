@@ -6,6 +6,7 @@ from models.calendar import CalendarDay, ClockOutage, ClockPunch, Leave
 from models.incident import Evidence, Incident, IncidentHistory, IncidentStatus, Warning
 from models.job import Job
 from models.month import Month, MonthStatus
+from models.notification import BulletinRead, Notification, NotificationRead
 from models.rulebook import RulebookVersion
 from models.setting import KioskScreen, Setting
 from models.staff import Posting, Staff
@@ -15,6 +16,7 @@ from models.user import Role, User
 __all__ = [
     "AuditLog",
     "Base",
+    "BulletinRead",
     "CalendarDay",
     "ClockOutage",
     "ClockPunch",
@@ -27,6 +29,8 @@ __all__ = [
     "Leave",
     "Month",
     "MonthStatus",
+    "Notification",
+    "NotificationRead",
     "Posting",
     "Role",
     "RulebookVersion",

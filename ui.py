@@ -251,6 +251,7 @@ NAV = [
     ("admin.user_list", _l("用户"), ("admin",)),
     ("admin.audit_list", _l("审计日志"), ("admin", "leader")),
     ("admin.kiosk_settings", _l("大屏"), ("admin",)),
+    ("admin.document_settings", _l("公文设置"), ("admin",)),
 ]
 
 

@@ -7,6 +7,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 from admin import (  # noqa: E402,F401,I001,E501  # noqa: E402,F401
     audit,
     detections,
+    documents,
     exports,
     imports,
     incidents,

@@ -3,6 +3,7 @@
 from models.audit import AuditLog
 from models.base import Base, UTCDateTime, db, utcnow
 from models.calendar import CalendarDay, ClockOutage, ClockPunch, Leave
+from models.document import DocumentCounter, IssuedDocument
 from models.incident import Evidence, Incident, IncidentHistory, IncidentStatus, Warning
 from models.job import Job
 from models.month import Month, MonthStatus
@@ -20,10 +21,12 @@ __all__ = [
     "CalendarDay",
     "ClockOutage",
     "ClockPunch",
+    "DocumentCounter",
     "Evidence",
     "Incident",
     "IncidentHistory",
     "IncidentStatus",
+    "IssuedDocument",
     "Job",
     "KioskScreen",
     "Leave",

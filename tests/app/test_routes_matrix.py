@@ -121,6 +121,8 @@ POLICY: dict[str, frozenset[str]] = {
     "GET /admin/import/templates/<kind>.csv": ADMIN_ONLY,
     "GET /admin/kiosk": ADMIN_ONLY,
     "POST /admin/kiosk": ADMIN_ONLY,
+    "GET /admin/documents/settings": ADMIN_ONLY,
+    "POST /admin/documents/settings": ADMIN_ONLY,
     # the unit portal: unit users, their own unit only
     "GET /portal/": UNIT_ONLY,
     "GET /portal/months/<month>": UNIT_ONLY,

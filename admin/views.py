@@ -13,11 +13,11 @@ from werkzeug.routing import BuildError
 from admin import bp
 from auth.access import STAFF_ROLES, role_required
 from htmx import is_htmx, render_page_or_block
-from models import Job, Role, Unit, db
+from models import Job, MonthStatus, Role, Unit, db
 from scoring import format_month, parse_month
 from services import DomainError, jobs
 from services import dashboard as board
-from services.standings import check_month_in_range, month_status, standings, standings_json
+from services.standings import check_month_in_range, month_row, standings, standings_json
 
 
 def month_arg(name: str = "month") -> tuple[int, int]:
@@ -108,19 +108,21 @@ def dashboard():
     year, month = board.current_month()
     waiting = {}
     if current_user.role == Role.ADMIN:
+        pending_months = board.pending_months()
         waiting = {
-            "pending": board.pending_count(),
-            "pending_months": board.pending_months(),
+            "pending": sum(n for _label, n in pending_months),
+            "pending_months": pending_months,
             "to_close": board.months_to_close(),
             "to_publish": board.months_to_publish(),
         }
     elif current_user.role == Role.LEADER:
         waiting = {"to_close": board.months_to_close(), "to_publish": board.months_to_publish()}
+    row = month_row(year, month)
     return render_page_or_block(
         "admin/dashboard.html",
         "live_standings",
-        result=standings(year, month),
-        status=str(month_status(year, month)),
+        result=standings(year, month, row=row),
+        status=str(row.status if row else MonthStatus.OPEN),
         label=format_month(year, month),
         waiting=waiting,
         links=quick_links(current_user.role),
@@ -132,13 +134,14 @@ def dashboard():
 @role_required(*STAFF_ROLES)
 def standings_page():
     year, month = month_arg()
-    data = standings_json(year, month)
+    row = month_row(year, month)
+    result = standings(year, month, row=row)
     return render_page_or_block(
         "admin/standings_page.html",
         "standings_table",
-        result=standings(year, month),
-        data=data,
-        status=data["status"],
+        result=result,
+        data={"rulebook": result.rulebook_key},
+        status=str(row.status if row else MonthStatus.OPEN),
         label=format_month(year, month),
         unit_ids=unit_ids(),
         month_options=month_options(format_month(year, month)),

@@ -19,6 +19,7 @@ from scoring import RuleKind, format_month, parse_month
 from services import evidence as evidence_files
 from services import exports, portal
 from services.clock import to_hall
+from services.standings import month_row
 
 
 def _unit() -> Unit:
@@ -75,7 +76,7 @@ def home():
     return render_template(
         "portal/home.html",
         unit=unit,
-        view=portal.unit_month(unit, year, month),
+        view=portal.unit_month(unit, year, month, row=month_row(year, month)),
         summaries=summaries,
         charts=portal.trend_charts(portal.trend(summaries)),
     )
@@ -86,10 +87,13 @@ def home():
 def month_detail(month: str):
     unit = _unit()
     year, m = _month_or_404(month)
-    if not portal.is_released(year, m):
+    row = month_row(year, m)
+    if not portal.is_released(year, m, row=row):
         # 200 with a message (like the rankings page): the month exists, its bulletin is not issued yet.
         return render_template("portal/month_detail.html", unit=unit, view=None, year=year, month=m)
-    return render_template("portal/month_detail.html", unit=unit, view=portal.unit_month(unit, year, m))
+    return render_template(
+        "portal/month_detail.html", unit=unit, view=portal.unit_month(unit, year, m, row=row)
+    )
 
 
 @bp.route("/months/<month>/detail.xlsx")

@@ -13,21 +13,19 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from models import AuditLog, Incident, IncidentStatus, Month, MonthStatus, Staff, Unit, User, db
 from scoring import MonthResult, Rulebook, format_month
+from scoring.calendar import prev_month
 from services.clock import from_hall, hall_today, month_utc_range, to_hall
 from services.rulebooks import as_rulebook, by_key, rulebook_for_month, version_in_force
-from services.standings import month_row, standings
+from services.standings import month_row, standings, standings_for
 
 
 def current_month() -> tuple[int, int]:
     today = hall_today()
     return today.year, today.month
-
-
-def previous_month(year: int, month: int) -> tuple[int, int]:
-    return (year - 1, 12) if month == 1 else (year, month - 1)
 
 
 def recent_months(count: int = 24) -> list[tuple[int, int]]:
@@ -36,7 +34,7 @@ def recent_months(count: int = 24) -> list[tuple[int, int]]:
     out = []
     for _step in range(count):
         out.append((year, month))
-        year, month = previous_month(year, month)
+        year, month = prev_month(year, month)
     return out
 
 
@@ -63,36 +61,48 @@ def pending_months() -> list[tuple[str, int]]:
 def months_to_close() -> list[str]:
     """Past months still open that hold records, or that were reopened, plus last month: close them.
 
-    Only the last 24 months are looked at: older open months are history nobody is waiting for. One
-    indexed EXISTS per month, because grouping by hall-time month in SQL differs between SQLite and
-    PostgreSQL.
+    Only the last 24 months are looked at: older open months are history nobody is waiting for. Three
+    queries however many months: the months' statuses, the oldest incident, and one EXISTS per candidate
+    month, all in one statement (grouping by hall-time month in SQL differs between SQLite and PostgreSQL).
     """
     year, month = current_month()
-    rows = {(r.year, r.month): r for r in db.session.scalars(select(Month))}
-    previous = previous_month(year, month)
-    first = _first_month()
-    labels = []
+    statuses = {
+        (y, m): status for y, m, status in db.session.execute(select(Month.year, Month.month, Month.status))
+    }
+    previous = prev_month(year, month)
+    first = min([current_month(), *statuses])
+    earliest = db.session.scalar(select(func.min(Incident.occurred_at)))
+    if earliest is not None:
+        at = to_hall(earliest)
+        first = min(first, (at.year, at.month))
+    candidates = []
     for y, m in recent_months(24)[1:]:
         if (y, m) < first:
             break  # before the hall's first data: nothing to close (and not listed on the months page)
-        row = rows.get((y, m))
-        if row is not None and row.status != MonthStatus.OPEN:
-            continue
+        status = statuses.get((y, m))
+        if status is None or status == MonthStatus.OPEN:
+            candidates.append((y, m))
+    if not candidates:
+        return []
+    checks = []
+    for y, m in candidates:
         start, end = month_utc_range(y, m)
-        held = db.session.scalar(
-            select(
-                select(Incident.id)
-                .where(
-                    Incident.occurred_at >= start,
-                    Incident.occurred_at < end,
-                    Incident.status.in_([IncidentStatus.CONFIRMED, IncidentStatus.PROPOSED]),
-                )
-                .exists()
+        checks.append(
+            select(Incident.id)
+            .where(
+                Incident.occurred_at >= start,
+                Incident.occurred_at < end,
+                Incident.status.in_([IncidentStatus.CONFIRMED, IncidentStatus.PROPOSED]),
             )
+            .exists()
+            .label(f"held_{y}_{m:02d}")
         )
-        if held or row is not None or (y, m) == previous:
-            labels.append(format_month(y, m))
-    return labels
+    held = db.session.execute(select(*checks)).one()
+    return [
+        format_month(y, m)
+        for (y, m), has in zip(candidates, held, strict=True)
+        if has or (y, m) in statuses or (y, m) == previous
+    ]
 
 
 @dataclass
@@ -112,12 +122,12 @@ class MonthLine:
 
 def months_to_publish() -> list[str]:
     """Closed months not yet published ("YYYY-MM", newest first): the leader/admin still has to publish."""
-    rows = db.session.scalars(
-        select(Month)
+    rows = db.session.execute(
+        select(Month.year, Month.month)
         .where(Month.status == MonthStatus.CLOSED)
         .order_by(Month.year.desc(), Month.month.desc())
     )
-    return [format_month(r.year, r.month) for r in rows]
+    return [format_month(y, m) for y, m in rows]
 
 
 def _first_month() -> tuple[int, int]:
@@ -142,7 +152,7 @@ def month_lines() -> list[MonthLine]:
     keys = set(rows)
     while (year, month) >= first:
         keys.add((year, month))
-        year, month = previous_month(year, month)
+        year, month = prev_month(year, month)
     lines = []
     for year, month in sorted(keys, reverse=True):
         row = rows.get((year, month))
@@ -233,14 +243,25 @@ def tallies(year: int) -> tuple[list[TallyRow], list[TallyRow]]:
     today = hall_today()
     months = [m for m in range(1, 13) if (year, m) <= (today.year, today.month)]
     lines: list[tuple[int, str, int, int]] = []  # (month, unit code, incident id, positive points)
+    results = standings_for([(year, m) for m in months])
     for m in months:
-        for unit in standings(year, m).units:
+        for unit in results[(year, m)].units:
             for item in unit.items:
                 if item.points < 0 and item.incident_id is not None:
                     lines.append((m, unit.code, item.incident_id, -item.points))
     ids = {line[2] for line in lines}
+    # Each incident with its staff member and postings (the window of an item without one): 3 queries.
     incidents = (
-        {i.id: i for i in db.session.scalars(select(Incident).where(Incident.id.in_(ids)))} if ids else {}
+        {
+            i.id: i
+            for i in db.session.scalars(
+                select(Incident)
+                .where(Incident.id.in_(ids))
+                .options(selectinload(Incident.staff).selectinload(Staff.postings))
+            )
+        }
+        if ids
+        else {}
     )
     units = {u.code: u for u in db.session.scalars(select(Unit))}
     by_staff: dict[tuple, TallyRow] = {}

@@ -14,9 +14,12 @@ from sqlalchemy import func, select
 
 from models import Incident, IncidentStatus, Month, MonthStatus, Staff, Unit, db
 from scoring import Grade, MonthResult, Rule, Rulebook, RuleKind, UnitResult, format_month
+from scoring.calendar import prev_month
 from services.clock import hall_today, to_hall
 from services.rulebooks import as_rulebook, by_key, rulebook_for_month
-from services.standings import month_status, standings
+from services.standings import month_row, month_rows, month_status, standings, standings_for
+
+_UNREAD = object()  # a `row` argument not given: the function reads the month's row itself
 
 # What a unit may open: a proposal waiting for an admin, or one he dismissed, never counted against it.
 VISIBLE_STATUSES = (IncidentStatus.CONFIRMED, IncidentStatus.VOIDED)
@@ -121,11 +124,6 @@ def current_month() -> tuple[int, int]:
     return today.year, today.month
 
 
-def _shift(year: int, month: int, by: int) -> tuple[int, int]:
-    index = year * 12 + (month - 1) + by
-    return index // 12, index % 12 + 1
-
-
 def first_month() -> tuple[int, int]:
     """The first month with anything to show: the oldest Month row or confirmed incident, else this month."""
     candidates = [current_month()]
@@ -153,7 +151,7 @@ def portal_months() -> list[tuple[int, int]]:
     ym = current_month()
     while ym >= first:
         months.append(ym)
-        ym = _shift(*ym, -1)
+        ym = prev_month(*ym)
     return months
 
 
@@ -161,13 +159,18 @@ def is_portal_month(year: int, month: int) -> bool:
     return first_month() <= (year, month) <= current_month()
 
 
-def is_released(year: int, month: int) -> bool:
+def is_released(year: int, month: int, *, row: Month | None = _UNREAD) -> bool:  # type: ignore[assignment]
     """Whether a unit may see the month's results: the current month live, a past month once published.
 
     Publishing is what issues the bulletin to the units (product spec); a closed month is frozen but still
-    under the hall's review, so its numbers must not reach a unit before the bulletin does.
+    under the hall's review, so its numbers must not reach a unit before the bulletin does. `row`: the
+    month's row when the caller has read it (None: it has none).
     """
-    return (year, month) == current_month() or month_status(year, month) == MonthStatus.PUBLISHED
+    if (year, month) == current_month():
+        return True
+    if row is _UNREAD:
+        return month_status(year, month) == MonthStatus.PUBLISHED
+    return row is not None and row.status == MonthStatus.PUBLISHED
 
 
 def _item_rows(unit_result: UnitResult, rulebook: Rulebook) -> tuple[ItemRow, ...]:
@@ -213,15 +216,18 @@ def _rule(rulebook: Rulebook, code: str) -> Rule | None:
         return None
 
 
-def unit_month(unit: Unit, year: int, month: int) -> UnitMonth:
-    """The unit's row of the month's standings, with its items' details."""
-    result = standings(year, month)
+def unit_month(unit: Unit, year: int, month: int, *, row: Month | None = _UNREAD) -> UnitMonth:  # type: ignore[assignment]
+    """The unit's row of the month's standings, with its items' details (`row`: the month's row when the
+    caller has read it, None when it has none)."""
+    if row is _UNREAD:
+        row = month_row(year, month)
+    result = standings(year, month, row=row)
     rulebook = month_rulebook(result)
     unit_result = result.unit(unit.code)
     return UnitMonth(
         year=year,
         month=month,
-        status=str(month_status(year, month)),
+        status=str(row.status if row else MonthStatus.OPEN),
         result=unit_result,
         total_units=len(result.units),
         rulebook=rulebook,
@@ -229,26 +235,36 @@ def unit_month(unit: Unit, year: int, month: int) -> UnitMonth:
     )
 
 
-def month_summary(unit: Unit, year: int, month: int) -> MonthSummary:
-    status = str(month_status(year, month))
-    if not is_released(year, month):
-        return MonthSummary(year, month, status, None, None, None, 0, released=False)
-    result = standings(year, month)
-    row = result.unit(unit.code)
-    return MonthSummary(
-        year=year,
-        month=month,
-        status=str(month_status(year, month)),
-        score=row.score if row else None,
-        grade=row.grade if row else None,
-        rank=row.rank if row else None,
-        total_units=len(result.units),
-    )
-
-
 def month_summaries(unit: Unit) -> list[MonthSummary]:
-    """Every portal month of the unit, newest first."""
-    return [month_summary(unit, y, m) for y, m in portal_months()]
+    """Every portal month of the unit, newest first: the months' rows in one query, whatever their number."""
+    months = portal_months()
+    rows = month_rows(months)
+    current = current_month()
+
+    def status(key: tuple[int, int]) -> str:
+        row = rows.get(key)
+        return str(row.status if row else MonthStatus.OPEN)
+
+    released = [k for k in months if k == current or status(k) == MonthStatus.PUBLISHED]
+    results = standings_for(released, rows)
+    out = []
+    for key in months:
+        result = results.get(key)
+        if result is None:
+            out.append(MonthSummary(*key, status(key), None, None, None, 0, released=False))
+            continue
+        row = result.unit(unit.code)
+        out.append(
+            MonthSummary(
+                *key,
+                status=status(key),
+                score=row.score if row else None,
+                grade=row.grade if row else None,
+                rank=row.rank if row else None,
+                total_units=len(result.units),
+            )
+        )
+    return out
 
 
 def trend(summaries: list[MonthSummary], months: int = 12) -> list[MonthSummary]:

@@ -247,11 +247,18 @@ def live_standings(year: int, month: int) -> MonthResult:
     return _score_live(year, month, today, _earlier_unqualified(year, month, today))
 
 
-def standings(year: int, month: int) -> MonthResult:
-    """The month's results: frozen if closed or published, else live (cached until the next change)."""
-    frozen = _frozen(year, month)
-    if frozen:
-        return frozen
+_UNREAD = object()
+
+
+def standings(year: int, month: int, *, row: Month | None = _UNREAD) -> MonthResult:  # type: ignore[assignment]
+    """The month's results: frozen if closed or published, else live (cached until the next change).
+
+    `row`: the month's row (or None: it has none) when the caller has read it already, saving a query.
+    """
+    if row is _UNREAD:
+        row = month_row(year, month)
+    if row is not None and row.status != MonthStatus.OPEN and row.snapshot:
+        return result_from_dict(row.snapshot)
     # The newest audit row's id and time: ids alone repeat after a restore of an older backup.
     marker = tuple(db.session.execute(select(func.max(AuditLog.id), func.max(AuditLog.at))).one())
     key = (db.engine.url.render_as_string(), year, month, hall_today(), marker)
@@ -265,6 +272,28 @@ def standings(year: int, month: int) -> MonthResult:
             _cache.clear()
         _cache[key] = result
     return result
+
+
+def month_rows(months: list[tuple[int, int]]) -> dict[tuple[int, int], Month]:
+    """The Month rows of these (year, month) keys, in one query (a month without a row is left out)."""
+    if not months:
+        return {}
+    years = sorted({y for y, _m in months})
+    wanted = set(months)
+    rows = db.session.scalars(select(Month).where(Month.year.between(years[0], years[-1])))
+    return {(r.year, r.month): r for r in rows if (r.year, r.month) in wanted}
+
+
+def standings_for(
+    months: list[tuple[int, int]], rows: dict[tuple[int, int], Month] | None = None
+) -> dict[tuple[int, int], MonthResult]:
+    """`standings` of several months: the frozen ones from their rows read in one query (or the `rows`
+    of `month_rows` the caller already has), the open ones live (cached like `standings`)."""
+    rows = month_rows(months) if rows is None else rows
+    out: dict[tuple[int, int], MonthResult] = {}
+    for key in months:
+        out[key] = standings(*key, row=rows.get(key))
+    return out
 
 
 def standings_json(year: int, month: int) -> dict:

@@ -1,0 +1,178 @@
+"""Query budgets: what each busy page sends to the database does not grow with the rows it shows.
+
+Each page is counted cold (standings caches emptied, a fresh session), once on a small hall and once on a
+hall with several times the units, staff and incidents over the same months: the two counts must be equal,
+and within the page's budget. Before issue 8 the incidents list cost 116 queries on the demo hall (a lazy
+load per row), the tallies 140, the portal home 61.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+
+from models import Evidence, IncidentStatus, Role, db
+from services import incidents, months, standings
+from services.clock import from_hall
+from tests.conftest import PASSWORD, wipe
+from tests.query_count import count_queries
+
+# Page -> at most this many statements (SQLite and PostgreSQL alike), whatever the number of rows. A live
+# month's standings computed cold cost about ten of them (the months before it, units, incidents, rules).
+BUDGETS = {
+    "dashboard admin": 16,
+    "dashboard inspector": 12,
+    "dashboard leader": 15,
+    "incidents": 8,
+    "incidents page 2": 8,
+    "incidents filtered": 8,
+    "standings": 12,
+    "standings closed": 4,
+    "tallies": 15,
+    "portal home": 20,
+    "portal month": 8,
+    "portal month live": 17,
+    "notice": 6,
+    "portal notice": 6,
+    "bulletin": 7,
+    "bulletin live": 17,
+}
+
+
+def build(make, units: int, per_unit: int) -> dict:
+    """A hall with `units` units (two staff each) and `per_unit` incidents per unit in each of January,
+    February and March 2024 (today is 2024-03-20): January published, February closed, March live.
+    Besides: per unit one overdue D19a (its D19b lands in March), one bonus, one voided and one proposed
+    incident in March, and evidence on every March incident of the first staff member."""
+    hall = {"units": [], "march": []}
+    for u in range(units):
+        unit = make.unit(f"U{u:02d}", name=f"单位{u:02d}", windows="1;2", display_order=u)
+        people = [
+            make.staff(unit, staff_id=f"S{u:02d}{k}", name=f"人员{u:02d}{k}", window=str(k + 1))
+            for k in range(2)
+        ]
+        hall["units"].append(unit)
+        for month in (1, 2, 3):
+            for i in range(per_unit):
+                person = people[i % 2]
+                incident = incidents.create(
+                    unit,
+                    ("D01", "D03", "D05a")[i % 3],
+                    from_hall(datetime(2024, month, 1 + i % 18, 9, u % 60)),
+                    staff=person,
+                    window=str(i % 2 + 1),
+                    public_text=f"通知单正文{u:02d}-{month}-{i}",
+                )
+                if month == 3:
+                    hall["march"].append(incident)
+                    if i % 2 == 0:
+                        db.session.add(
+                            Evidence(
+                                incident=incident,
+                                filename=f"照片{i}.jpg",
+                                stored_name=f"{u:02d}-{i}.jpg",
+                                content_type="image/jpeg",
+                                size=100,
+                            )
+                        )
+        incidents.create(
+            unit,
+            "D19a",
+            from_hall(datetime(2024, 2, 20, 10, 0)),
+            staff=people[0],
+            deadline=date(2024, 3, 5),
+            public_text="限期整改",
+        )
+        incidents.create(unit, "B01", from_hall(datetime(2024, 3, 6, 10, 0)), public_text="表扬")
+        voided = incidents.create(unit, "D07b", from_hall(datetime(2024, 3, 7, 10, 0)), staff=people[1])
+        incidents.void(voided, "误录")
+        incidents.create(unit, "D07b", from_hall(datetime(2024, 3, 8, 10, 0)), status=IncidentStatus.PROPOSED)
+    db.session.commit()
+    months.close(2024, 1)
+    months.publish(2024, 1)
+    months.close(2024, 2)
+    db.session.commit()
+    users = {
+        role: make.user(role, unit=hall["units"][0] if role == Role.UNIT else None)
+        for role in (Role.ADMIN, Role.INSPECTOR, Role.LEADER, Role.UNIT)
+    }
+    # Plain values: the pages are counted with a fresh session each, which detaches these rows.
+    return {
+        "usernames": {role: user.username for role, user in users.items()},
+        "unit_id": hall["units"][0].id,
+        "units": units,
+        "incident_id": hall["march"][0].id,  # unit U00's first March incident: staff 人员000, evidence
+        "march_count": units * (per_unit + 3),  # the month's incidents on the list (D19a is February's)
+    }
+
+
+def pages(hall: dict) -> list[tuple[str, str, str, str]]:
+    """(name, role, url, a text the page must show) of every page with a budget."""
+    unit_id, mine = hall["unit_id"], hall["incident_id"]
+    n = hall["march_count"]
+    return [
+        ("dashboard admin", Role.ADMIN, "/admin/", "2024-02 已关账,待发布"),
+        ("dashboard inspector", Role.INSPECTOR, "/admin/", "巡查表"),
+        ("dashboard leader", Role.LEADER, "/admin/", "2024-02 已关账,待发布"),
+        ("incidents", Role.ADMIN, "/admin/incidents", f"2024-03 共 {n} 条"),
+        ("incidents page 2", Role.ADMIN, "/admin/incidents?page=2", f"第 2 / {-(-n // 50)} 页"),
+        (
+            "incidents filtered",
+            Role.ADMIN,
+            f"/admin/incidents?month=2024-03&unit_id={unit_id}&status=confirmed",
+            f"2024-03 共 {n // hall['units'] - 2} 条",
+        ),
+        ("standings", Role.ADMIN, "/admin/standings", "单位00"),
+        ("standings closed", Role.LEADER, "/admin/standings?month=2024-02", "单位00"),
+        ("tallies", Role.ADMIN, "/admin/tallies?year=2024", "人员000(S000)"),
+        ("portal home", Role.UNIT, "/portal/", "单位00"),
+        ("portal month", Role.UNIT, "/portal/months/2024-01", "通知单正文00-1-0"),
+        ("portal month live", Role.UNIT, "/portal/months/2024-03", "通知单正文00-3-0"),
+        ("notice", Role.ADMIN, f"/admin/incidents/{mine}/notice", "通知单正文00-3-0"),
+        ("portal notice", Role.UNIT, f"/portal/items/{mine}/notice", "通知单正文00-3-0"),
+        ("bulletin", Role.LEADER, "/admin/months/2024-01/bulletin", "单位00"),
+        ("bulletin live", Role.ADMIN, "/admin/months/2024-03/bulletin", "单位00"),
+    ]
+
+
+def measure(client, hall: dict) -> dict[str, int]:
+    """Each page's statements, counted cold; the page must answer 200 and show its text."""
+    counts, problems = {}, []
+    by_role: dict[str, list] = {}
+    for page in pages(hall):
+        by_role.setdefault(page[1], []).append(page)
+    for role, role_pages in by_role.items():
+        client.get("/logout")
+        login = {"username": hall["usernames"][role], "password": PASSWORD}
+        assert client.post("/login", data=login).status_code == 302
+        for name, _role, url, text in role_pages:
+            client.get(url)  # warm the caches that live as long as the process (parsed rulebooks)
+            standings._cache.clear()
+            standings._grades_cache.clear()
+            db.session.close()
+            with count_queries() as statements:
+                response = client.get(url)
+            html = response.get_data(as_text=True)
+            if response.status_code != 200 or text not in html:
+                problems.append(f"{name} {url}: {response.status_code}, {text!r} not shown")
+            counts[name] = len(statements)
+            if os.environ.get("SHOW_QUERIES") == name:
+                print("\n".join(q[:160].replace("\n", " ") for q in statements))
+    assert not problems, problems
+    return counts
+
+
+def test_pages_cost_the_same_queries_for_few_and_many_rows(client, make):
+    few = measure(client, build(make, units=3, per_unit=int(os.environ.get("FEW", 15))))
+    db.session.close()  # PostgreSQL: TRUNCATE waits for every open transaction
+    wipe()
+    standings._cache.clear()
+    from services.rulebooks import ensure_shipped
+
+    ensure_shipped()
+    db.session.commit()
+    many = measure(client, build(make, units=8, per_unit=20))
+    grew = {name: (few[name], many[name]) for name in few if many[name] != few[name]}
+    assert not grew, f"queries grew with the rows (few, many): {grew}"
+    over = {name: (n, BUDGETS[name]) for name, n in many.items() if n > BUDGETS[name]}
+    assert not over, f"over budget (queries, budget): {over}; all: {many}"

@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 from datetime import date, datetime
 
+import pytest
+
 from models import Evidence, IncidentStatus, Role, db
 from services import incidents, months, standings
 from services.clock import from_hall
 from tests.conftest import PASSWORD, wipe
+from tests.html import parse
 from tests.query_count import count_queries
 
 # Page -> at most this many statements (SQLite and PostgreSQL alike), whatever the number of rows. A live
@@ -176,3 +179,97 @@ def test_pages_cost_the_same_queries_for_few_and_many_rows(client, make):
     assert not grew, f"queries grew with the rows (few, many): {grew}"
     over = {name: (n, BUDGETS[name]) for name, n in many.items() if n > BUDGETS[name]}
     assert not over, f"over budget (queries, budget): {over}; all: {many}"
+
+
+# ------------------------------------------------------------------ the incidents list, paged in SQL
+
+
+@pytest.fixture
+def month_of_incidents(make):
+    """61 incidents in March 2024 of two units (voided, proposed, exempt, bonus among them), 1 in February."""
+    u1, u2 = make.unit("U01", name="甲单位"), make.unit("U02", name="乙单位")
+    person = make.staff(u1, staff_id="S001", name="张三")
+    for i in range(55):
+        incidents.create(
+            u1, "D01", from_hall(datetime(2024, 3, 1 + i % 19, 8, i)), staff=person, count=1 + i % 2
+        )
+    voided = incidents.create(u2, "D03", from_hall(datetime(2024, 3, 2, 9, 0)))
+    incidents.void(voided, "误录")
+    incidents.create(u2, "D07b", from_hall(datetime(2024, 3, 3, 9, 0)), status=IncidentStatus.PROPOSED)
+    incidents.create(u2, "D06", from_hall(datetime(2024, 3, 4, 9, 0)), exempt=True)
+    incidents.create(u2, "B01", from_hall(datetime(2024, 3, 5, 9, 0)))
+    incidents.create(u2, "B01", from_hall(datetime(2024, 3, 6, 9, 0)), count=2)
+    incidents.create(u2, "D02c", from_hall(datetime(2024, 3, 7, 9, 0)))
+    incidents.create(u2, "D01", from_hall(datetime(2024, 2, 7, 9, 0)))
+    db.session.commit()
+    return {"u1": u1.id, "u2": u2.id}
+
+
+def _table(client, **query):
+    response = client.get("/admin/incidents", query_string=query)
+    page = parse(response.get_data(as_text=True))
+    return response.status_code, page
+
+
+def test_list_pages_and_totals_come_from_the_whole_filtered_month(client, login, month_of_incidents):
+    login("leader")
+    status, first = _table(client)
+    assert status == 200
+    assert first.text_of("incident-count") == "2024-03 共 61 条 · 第 1 / 2 页"
+    assert len(first.all("tr[data-incident]")) == 50
+    # Confirmed: 55 D01 (28 × 1 + 27 × 2 = 82 counts, -2 each), D06 exempt 0, D02c -5; B01 +3 and +6.
+    assert first.text_of("total-deductions") == str(-2 * 82 - 5)
+    assert first.text_of("total-bonus") == "+9"
+    status, second = _table(client, page=2)
+    assert status == 200 and len(second.all("tr[data-incident]")) == 11
+    assert second.text_of("total-deductions") == first.text_of("total-deductions")
+    shown = {r.get("data-incident") for r in first.all("tr[data-incident]")}
+    assert not shown & {r.get("data-incident") for r in second.all("tr[data-incident]")}
+    # Newest first across the pages: the last row of page 2 is the month's oldest (U01, 03-01 08:00).
+    assert second.all("tr[data-incident]")[-1].all("td")[0].text == "03-01 08:00"
+    # The filters are applied by the database, totals included.
+    status, bonus = _table(client, unit_id=month_of_incidents["u2"], rule_code="B01")
+    assert bonus.text_of("incident-count") == "2024-03 共 2 条"
+    assert bonus.text_of("total-deductions") == "0" and bonus.text_of("total-bonus") == "+9"
+    status, voided = _table(client, status="voided")
+    assert voided.text_of("incident-count") == "2024-03 共 1 条" and voided.text_of("total-bonus") == "0"
+    status, february = _table(client, month="2024-02")
+    assert february.text_of("incident-count") == "2024-02 共 1 条"
+    # A row shows its unit, staff member and points without a query of its own (see the budgets above).
+    row = first.all("tr[data-incident]")[0]
+    assert [td.text for td in row.all("td")][1:4] == ["甲单位", "", "张三"] or "甲单位" in row.text
+
+
+@pytest.mark.parametrize("page", ["3", "99999999999999999999", "9223372036854775808"])
+def test_a_page_past_the_last_is_empty_with_a_way_back(client, login, month_of_incidents, page):
+    login("admin")
+    status, html = _table(client, page=page)
+    assert status == 200
+    assert html.all("tr[data-incident]") == []
+    assert "共 2 页" in html.text_of("page-beyond") and "回到第 2 页" in html.text_of("page-beyond")
+    assert html.text_of("total-deductions") == str(-2 * 82 - 5)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"page": "-1"}, "页码无效"),
+        ({"page": "0"}, "页码无效"),
+        ({"page": "abc"}, "请填写整数"),
+        ({"unit_id": "99999999999999999999"}, "筛选条件无效"),
+        ({"unit_id": "-5"}, "筛选条件无效"),
+        ({"unit_id": "abc"}, "筛选条件无效"),
+        ({"recorded_by": "99999999999999999999"}, "筛选条件无效"),
+        ({"rule_code": "X99"}, "筛选条件无效"),
+        ({"month": "9999-12"}, "9999-12 尚未开始"),
+        ({"month": "2024-04"}, "2024-04 尚未开始"),
+        ({"month": "0001-01"}, "早于考核细则的生效日期"),
+        ({"month": "2024-13"}, "月份格式应为 YYYY-MM"),
+    ],
+)
+def test_bad_list_filters_are_a_chinese_422_never_a_500(client, login, month_of_incidents, query, message):
+    login("admin")
+    status, html = _table(client, **query)
+    assert status == 422
+    assert message in html.one(".flash-error").text
+    assert html.all("tr[data-incident]") == []

@@ -13,6 +13,7 @@ from sqlalchemy import String, func, select, text, type_coerce
 
 from models import AuditLog, Incident, IncidentStatus, Month, MonthStatus, Unit, db
 from scoring import Flag, Grade, IncidentIn, Item, MonthResult, UnitIn, UnitResult, score_month
+from scoring.calendar import month_bounds
 from services.clock import hall_today, hall_tz, month_utc_range
 from services.rulebooks import rulebook_for_month
 
@@ -27,11 +28,6 @@ def month_row(year: int, month: int) -> Month | None:
 def month_status(year: int, month: int) -> str:
     row = month_row(year, month)
     return row.status if row else MonthStatus.OPEN
-
-
-def change_marker() -> int:
-    """The newest audit row id: every change writes one, so it tells whether anything changed."""
-    return db.session.scalar(select(func.max(AuditLog.id))) or 0
 
 
 def check_month_in_range(year: int, month: int) -> None:
@@ -59,8 +55,7 @@ def incidents_for_month(year: int, month: int) -> list[IncidentIn]:
     """Confirmed incidents dated in the month, plus the rectification rule's (D19a) whose overdue rule's
     item (D19b) may land in it."""
     start, end = month_utc_range(year, month)
-    first = date(year, month, 1)
-    last = date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
+    first, last = month_bounds(year, month)
     # occurred_at is read as the database gives it (SQLite: text) and turned into a hall date below:
     # building an aware datetime per row is most of the time of a month with thousands of incidents.
     columns = (

@@ -18,6 +18,7 @@ from admin import (  # noqa: E402,F401,I001,E501  # noqa: E402,F401
     manage_units,
     manage_users,
     months,
+    notices,
     patrol,
     views,  # noqa: E402,F401
 )

@@ -60,6 +60,7 @@ SETTING_LABELS = {
     "clock_in_evening": _l("综窗后场下午打卡时段"),
     "hall_hours": _l("窗口值守时间"),
     "appeal_working_days": _l("申诉期限(工作日)"),
+    "notice_answer_working_days": _l("书面通报的反馈期限(工作日)"),
     "unqualified_flag": _l("不合格月份的标记"),
     "rectification_rule": _l("限期整改的规则"),
     "overdue_rule": _l("逾期未整改、系统计算的规则"),

@@ -125,6 +125,7 @@ def dashboard():
         status=str(row.status if row else MonthStatus.OPEN),
         label=format_month(year, month),
         waiting=waiting,
+        notice_counts=board.notice_counts() if current_user.role in (Role.ADMIN, Role.LEADER) else None,
         links=quick_links(current_user.role),
         unit_ids=unit_ids(),
     )

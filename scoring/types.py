@@ -70,6 +70,7 @@ class Settings:
     clock_in_evening: tuple[str, str] = ("16:55", "17:00")
     hall_hours: tuple[tuple[str, str], ...] = (("08:30", "11:30"), ("13:00", "17:00"))
     appeal_working_days: int = 3  # a unit may appeal within this many working days
+    notice_answer_working_days: int = 5  # a unit answers a notice (书面通报) within this many working days
     unqualified_flag: str = "quarter_ineligible"  # an unqualified month disqualifies its quarter
     # Rule roles: which rule of this rulebook plays each part the code knows about ("" = none). Code outside
     # the rulebook never names a rule; it asks the rulebook (`Rulebook.role_rule`). The defaults are the

@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 from models import AuditLog, Incident, IncidentStatus, Month, MonthStatus, Staff, Unit, User, db
 from scoring import MonthResult, Rulebook, format_month
 from scoring.calendar import prev_month
+from services import notices
 from services.clock import from_hall, hall_today, month_utc_range, to_hall
 from services.rulebooks import as_rulebook, by_key, rulebook_for_month, version_in_force
 from services.standings import month_row, standings, standings_for
@@ -118,6 +119,11 @@ class MonthLine:
     @property
     def label(self) -> str:
         return format_month(self.year, self.month)
+
+
+def notice_counts() -> dict[str, int]:
+    """Notices that need an answer, by state (unread, read, answered, overdue): the dashboard's cards."""
+    return notices.state_counts()
 
 
 def months_to_publish() -> list[str]:

@@ -41,6 +41,9 @@ def close(year: int, month: int) -> Month:
     row.closed_by_id = acting_user_id()
     record("month.close", f"month:{row.label}", before={"status": "open"}, after={"status": "closed"})
     db.session.flush()
+    from services.notices import open_notices_for_month  # imported here: notices -> incident_list -> months
+
+    open_notices_for_month(year, month)  # the month's flags are final now: one notice per unit and flag
     return row
 
 

@@ -6,29 +6,38 @@ out. Nothing here shows an incident's internal note: the detail table goes to th
 
 from __future__ import annotations
 
-from io import BytesIO
 from urllib.parse import quote
 
 from flask_babel import gettext as _
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 
-from models import Unit, db
+from models import Incident, Staff, Unit, db
+from scoring import MonthResult, Rulebook, RuleKind, UnitResult
 from services import DomainError
-from services.portal import ItemRow, unit_month
-from services.standings import month_status, standings
-from ui import FLAG_LABELS, GRADE_LABELS, STATUS_LABELS
+from services.portal import ItemRow, UnitMonth, month_rulebook, unit_month
+from services.standings import month_rows, month_status, standings, standings_for
+from services.xlsx import (
+    BOX,
+    CENTER,
+    HEADER_FILL,
+    TOTAL_FILL,
+    WRAP,
+    XLSX_MIMETYPE,
+    header,
+    new_workbook,
+    print_setup,
+    put,
+    sheet_title,
+    table,
+    title,
+    to_bytes,
+    widths,
+)
+from ui import FLAG_LABELS, GRADE_LABELS, INCIDENT_STATUS_LABELS, STATUS_LABELS
 
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-THIN = Side(style="thin", color="999999")
-BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
-HEADER_FILL = PatternFill("solid", fgColor="EDEFF2")
-TOTAL_FILL = PatternFill("solid", fgColor="F7F7F8")
-WRAP = Alignment(wrap_text=True, vertical="center")
-CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+__all__ = ["XLSX_MIMETYPE", "content_disposition"]
 
 
 def content_disposition(filename: str, ascii_name: str) -> str:
@@ -53,45 +62,12 @@ def rankings_filename(year: int, month: int) -> str:
     return _("%(year)d年%(month)d月考核排名.xlsx", year=year, month=month)
 
 
-def _widths(ws: Worksheet, widths: list[float]) -> None:
-    # Excel counts width in Latin characters; a Chinese character takes about two.
-    for i, w in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = w
+def _grade(grade) -> str:
+    return str(GRADE_LABELS.get(str(grade), grade))
 
 
-def _print_setup(ws: Worksheet, header_row: int, landscape: bool = False) -> None:
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE if landscape else ws.ORIENTATION_PORTRAIT
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_options.horizontalCentered = True
-    ws.page_margins.left = ws.page_margins.right = 0.5
-    ws.page_margins.top = ws.page_margins.bottom = 0.6
-    ws.print_title_rows = f"{header_row}:{header_row}"
-    ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
-
-
-def _title(ws: Worksheet, text: str, columns: int) -> None:
-    ws.cell(row=1, column=1, value=text).font = Font(bold=True, size=15)
-    ws.cell(row=1, column=1).alignment = CENTER
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=columns)
-    ws.row_dimensions[1].height = 30
-
-
-def _header(ws: Worksheet, row: int, names: list[str]) -> None:
-    for col, name in enumerate(names, start=1):
-        cell = ws.cell(row=row, column=col, value=name)
-        cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
-        cell.alignment = CENTER
-        cell.border = BOX
-
-
-def _save(wb: Workbook) -> bytes:
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+def _flags(codes) -> str:
+    return "、".join(str(FLAG_LABELS.get(f, f)) for f in codes)
 
 
 def _item_cells(n: int, item: ItemRow) -> list:
@@ -114,6 +90,83 @@ def _item_cells(n: int, item: ItemRow) -> list:
     ]
 
 
+DETAIL_COLUMNS = ["序号", "规则", "事项", "日期", "窗口", "人员", "次数", "分值"]
+DETAIL_WIDTHS = [7, 9, 44, 12, 8, 10, 7, 9]
+
+
+def _detail_columns() -> list[str]:
+    return [_(c) for c in DETAIL_COLUMNS]
+
+
+def _write_detail(ws: Worksheet, row: int, view: UnitMonth, lead: list | None = None) -> int:
+    """The sections, subtotals, score, grade and rank of one unit's month from `row`; returns the next row.
+
+    `lead`: values of leading columns repeated on every line (the month, on a year's sheet)."""
+    lead = lead or []
+    width = len(lead) + len(DETAIL_COLUMNS)
+    first = len(lead) + 1  # the detail table's first column
+
+    def line(
+        values: list, *, bold: bool = False, fill: PatternFill | None = None, merge: bool = False
+    ) -> None:
+        nonlocal row
+        for col, value in enumerate(lead + values, start=1):
+            cell = put(ws, row, col, value)
+            cell.border = BOX
+            cell.alignment = WRAP if col == first + 2 else CENTER
+            if bold:
+                cell.font = Font(bold=True)
+            if fill:
+                cell.fill = fill
+        if merge:
+            ws.merge_cells(start_row=row, start_column=first, end_row=row, end_column=width)
+            ws.cell(row=row, column=first).alignment = Alignment(horizontal="left", vertical="center")
+        row += 1
+
+    def section(heading: str, items: list[ItemRow]) -> None:
+        line([heading] + [""] * (len(DETAIL_COLUMNS) - 1), bold=True, fill=HEADER_FILL, merge=True)
+        if not items:
+            line(["", "", _("无"), "", "", "", "", ""])
+        for n, item in enumerate(items, start=1):
+            line(_item_cells(n, item))
+
+    def total(label: str, value, note: str = "") -> None:
+        line([label, "", note, "", "", "", "", value], bold=True, fill=TOTAL_FILL)
+        ws.merge_cells(start_row=row - 1, start_column=first, end_row=row - 1, end_column=first + 1)
+        ws.merge_cells(start_row=row - 1, start_column=first + 2, end_row=row - 1, end_column=first + 6)
+
+    result = view.result
+    if result is None:
+        line([_("本单位该月未参加考核(单位已停用)")] + [""] * (len(DETAIL_COLUMNS) - 1), merge=True)
+        return row
+    settings = view.rulebook.settings
+    section(_("一、扣分项目"), view.deduction_items)
+    total(_("扣分小计"), -result.deductions, _("扣完为止") if result.deductions > settings.base_score else "")
+    section(_("二、加分项目"), view.bonus_items)
+    total(
+        _("加分小计"),
+        result.bonus,
+        _("每月加分不超过 %(cap)d 分", cap=settings.bonus_cap) if view.bonus_capped else "",
+    )
+    total(_("基础分"), settings.base_score)
+    total(_("得分"), result.score)
+    total(_("等级"), _grade(result.grade))
+    total(
+        _("排名"),
+        result.rank,
+        _("第 %(rank)d 名 / 共 %(total)d 个单位", rank=result.rank, total=view.total_units),
+    )
+    if result.flags:
+        total(_("处理措施"), "", _flags(result.flag_codes))
+    return row
+
+
+def _version_note(rulebook_key: str, status: str) -> str:
+    return _(
+        "规则版本:%(key)s    状态:%(status)s", key=rulebook_key, status=STATUS_LABELS.get(status, status)
+    )
+
+
 def detail_table_xlsx(unit_code: str, year: int, month: int) -> bytes:
     """考核评分明细表 (rulebook.md, Forms 1): every deduction and bonus item, subtotals, score, grade,
     rank. An unknown unit code raises DomainError."""
@@ -121,83 +174,148 @@ def detail_table_xlsx(unit_code: str, year: int, month: int) -> bytes:
     if unit is None:
         raise DomainError(_("单位代码 %(code)s 不存在", code=unit_code))
     view = unit_month(unit, year, month)
-    columns = [_("序号"), _("规则"), _("事项"), _("日期"), _("窗口"), _("人员"), _("次数"), _("分值")]
-    wb = Workbook()
-    ws = wb.active
+    wb, ws = new_workbook()
     ws.title = _("考核评分明细表")
-    _title(
+    _detail_sheet(ws, unit.name, view)
+    return to_bytes(wb)
+
+
+def _detail_sheet(ws: Worksheet, unit_name: str, view: UnitMonth) -> None:
+    columns = _detail_columns()
+    title(
         ws,
-        _("%(unit)s %(year)d年%(month)d月 考核评分明细表", unit=unit.name, year=year, month=month),
+        _("%(unit)s %(year)d年%(month)d月 考核评分明细表", unit=unit_name, year=view.year, month=view.month),
         len(columns),
+        _version_note(view.rulebook.key, view.status),
     )
-    status = STATUS_LABELS.get(view.status, view.status)
-    ws.cell(
-        row=2, column=1, value=_("规则版本:%(key)s    状态:%(status)s", key=view.rulebook.key, status=status)
-    )
-    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=len(columns))
-    ws.cell(row=2, column=1).alignment = Alignment(horizontal="right")
-    _header(ws, 3, columns)
-    row = 4
-    result = view.result
+    header(ws, 3, columns)
+    _write_detail(ws, 4, view)
+    widths(ws, DETAIL_WIDTHS)
+    print_setup(ws, header_row=3)
 
-    def put(values: list, *, bold: bool = False, fill: PatternFill | None = None, merge_to: int = 0) -> None:
-        nonlocal row
-        for col, value in enumerate(values, start=1):
-            cell = ws.cell(row=row, column=col, value=value)
-            cell.border = BOX
-            cell.alignment = CENTER if col != 3 else WRAP
-            if isinstance(value, int) and not isinstance(value, bool):
-                cell.number_format = "0"
-            if bold:
-                cell.font = Font(bold=True)
-            if fill:
-                cell.fill = fill
-        if merge_to:
-            ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=merge_to)
-            ws.cell(row=row, column=1).alignment = Alignment(horizontal="left", vertical="center")
-        row += 1
 
-    def section(heading: str, items: list[ItemRow]) -> None:
-        put([heading] + [""] * (len(columns) - 1), bold=True, fill=HEADER_FILL, merge_to=len(columns))
-        if not items:
-            put(["", "", _("无"), "", "", "", "", ""])
-        for n, item in enumerate(items, start=1):
-            put(_item_cells(n, item))
+def _unit_months(
+    results: dict[tuple[int, int], MonthResult], statuses: dict[tuple[int, int], str]
+) -> dict[tuple[int, int], dict[str, UnitMonth]]:
+    """Every unit's UnitMonth of each month, the items' incidents and staff read in two queries in all
+    (services.portal reads them unit by unit: fine for one table, not for every unit of a year)."""
+    ids = {
+        i.incident_id
+        for result in results.values()
+        for u in result.units
+        for i in u.items
+        if i.incident_id is not None
+    }
+    incidents: dict[int, Incident] = {}
+    staff: dict[int, Staff] = {}
+    id_list = sorted(ids)
+    for chunk in range(0, len(id_list), 5000):  # SQLite caps a statement's parameters
+        part = id_list[chunk : chunk + 5000]
+        incidents.update({i.id: i for i in db.session.scalars(select(Incident).where(Incident.id.in_(part)))})
+    staff_ids = sorted({i.staff_pk for i in incidents.values() if i.staff_pk})
+    for chunk in range(0, len(staff_ids), 5000):
+        part = staff_ids[chunk : chunk + 5000]
+        staff.update({s.id: s for s in db.session.scalars(select(Staff).where(Staff.id.in_(part)))})
+    out: dict[tuple[int, int], dict[str, UnitMonth]] = {}
+    rulebooks: dict[str, Rulebook] = {}
+    for key, result in results.items():
+        rulebook = rulebooks.get(result.rulebook_key) or month_rulebook(result)
+        rulebooks[result.rulebook_key] = rulebook
+        out[key] = {
+            u.code: UnitMonth(
+                year=key[0],
+                month=key[1],
+                status=statuses[key],
+                result=u,
+                total_units=len(result.units),
+                rulebook=rulebook,
+                items=_items(u, rulebook, incidents, staff),
+            )
+            for u in result.units
+        }
+    return out
 
-    def total(label: str, value, note: str = "") -> None:
-        put([label, "", note, "", "", "", "", value], bold=True, fill=TOTAL_FILL)
-        ws.merge_cells(start_row=row - 1, start_column=1, end_row=row - 1, end_column=2)
-        ws.merge_cells(start_row=row - 1, start_column=3, end_row=row - 1, end_column=7)
 
-    if result is None:
-        put([_("本单位该月未参加考核(单位已停用)")] + [""] * (len(columns) - 1), merge_to=len(columns))
-    else:
-        settings = view.rulebook.settings
-        section(_("一、扣分项目"), view.deduction_items)
-        total(
-            _("扣分小计"),
-            -result.deductions,
-            _("扣完为止") if result.deductions > settings.base_score else "",
+def _items(
+    unit: UnitResult, rulebook: Rulebook, incidents: dict[int, Incident], staff: dict[int, Staff]
+) -> tuple[ItemRow, ...]:
+    rules = {r.code: r for r in rulebook.rules}
+    rows = []
+    for item in unit.items:
+        rule = rules.get(item.rule_code)
+        incident = incidents.get(item.incident_id) if item.incident_id is not None else None
+        person = staff.get(incident.staff_pk) if incident and incident.staff_pk else None
+        rows.append(
+            ItemRow(
+                incident_id=item.incident_id,
+                rule_code=item.rule_code,
+                title=rule.title if rule else item.rule_code,
+                kind=str(rule.kind) if rule else (RuleKind.BONUS if item.points > 0 else RuleKind.DEDUCTION),
+                occurred_on=item.occurred_on,
+                occurred_at=incident.occurred_at if incident and not item.derived else None,
+                window=incident.window if incident else None,
+                staff_name=person.name if person else None,
+                count=item.count,
+                points=item.points,
+                public_text=(incident.public_text or "") if incident and not item.derived else "",
+                derived=item.derived,
+                exempt=item.exempt,
+            )
         )
-        section(_("二、加分项目"), view.bonus_items)
-        total(
-            _("加分小计"),
-            result.bonus,
-            _("每月加分不超过 %(cap)d 分", cap=settings.bonus_cap) if view.bonus_capped else "",
-        )
-        total(_("基础分"), settings.base_score)
-        total(_("得分"), result.score)
-        total(_("等级"), str(GRADE_LABELS.get(str(result.grade), result.grade)))
-        total(
-            _("排名"),
-            result.rank,
-            _("第 %(rank)d 名 / 共 %(total)d 个单位", rank=result.rank, total=view.total_units),
-        )
-        if result.flags:
-            total(_("处理措施"), "", "、".join(str(FLAG_LABELS.get(f, f)) for f in result.flag_codes))
-    _widths(ws, [7, 9, 44, 12, 8, 10, 7, 9])
-    _print_setup(ws, header_row=3)
-    return _save(wb)
+    # As the portal orders them: deductions first, then bonuses; each by date, then by incident.
+    rows.sort(key=lambda r: (r.kind != RuleKind.DEDUCTION, r.occurred_on, r.incident_id or 0, r.derived))
+    return tuple(rows)
+
+
+def details_filename(year: int, month: int | None) -> str:
+    if month is None:
+        return _("%(year)d年各单位考核评分明细表.xlsx", year=year)
+    return _("%(year)d年%(month)d月各单位考核评分明细表.xlsx", year=year, month=month)
+
+
+def details_ascii_name(year: int, month: int | None) -> str:
+    return f"details-{year:04d}.xlsx" if month is None else f"details-{year:04d}-{month:02d}.xlsx"
+
+
+def details_xlsx(year: int, months: list[int]) -> bytes:
+    """考核评分明细表 of every unit, one sheet each (named after the unit): for one month, the unit's table
+    as the portal gives it; for several (a year), the months one below the other with a 月份 column."""
+    keys = [(year, m) for m in months]
+    rows = month_rows(keys)
+    results = standings_for(keys, rows)
+    statuses = {k: str(rows[k].status if k in rows else "open") for k in keys}
+    views = _unit_months(results, statuses)
+    names: dict[str, str] = {}
+    for key in keys:
+        for u in results[key].units:
+            names[u.code] = u.name
+    order = {
+        code: (o, code) for code, o in db.session.execute(select(Unit.code, Unit.display_order)).tuples()
+    }
+    wb, first_ws = new_workbook()
+    taken: set[str] = set()
+    codes = sorted(names, key=lambda c: order.get(c, (10**9, c)))
+    if not codes:
+        first_ws.title = _("考核评分明细表")
+        title(first_ws, _("没有参加考核的单位"), len(DETAIL_COLUMNS))
+    for n, code in enumerate(codes):
+        ws = first_ws if n == 0 else wb.create_sheet()
+        ws.title = sheet_title(names[code], taken)
+        if len(keys) == 1:
+            _detail_sheet(ws, names[code], views[keys[0]][code])
+            continue
+        columns = [_("月份"), *_detail_columns()]
+        title(ws, _("%(unit)s %(year)d年 考核评分明细表", unit=names[code], year=year), len(columns))
+        header(ws, 3, columns)
+        row = 4
+        for key in keys:
+            view = views[key].get(code)
+            if view is None:
+                continue  # not scored that month (inactive then)
+            row = _write_detail(ws, row, view, lead=[_("%(m)d月", m=key[1])])
+        widths(ws, [7, *DETAIL_WIDTHS])
+        print_setup(ws, header_row=3)
+    return to_bytes(wb)
 
 
 def rankings_xlsx(year: int, month: int) -> bytes:
@@ -205,37 +323,217 @@ def rankings_xlsx(year: int, month: int) -> bytes:
     result = standings(year, month)
     status = str(month_status(year, month))
     columns = [_("名次"), _("单位代码"), _("单位"), _("扣分"), _("加分"), _("得分"), _("等级"), _("处理措施")]
-    wb = Workbook()
-    ws = wb.active
+    wb, ws = new_workbook()
     ws.title = _("考核排名")
-    _title(ws, _("%(year)d年%(month)d月 派驻单位考核排名", year=year, month=month), len(columns))
-    ws.cell(
-        row=2,
-        column=1,
-        value=_(
-            "规则版本:%(key)s    状态:%(status)s",
-            key=result.rulebook_key,
-            status=STATUS_LABELS.get(status, status),
-        ),
+    title(
+        ws,
+        _("%(year)d年%(month)d月 派驻单位考核排名", year=year, month=month),
+        len(columns),
+        _version_note(result.rulebook_key, status),
     )
-    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=len(columns))
-    ws.cell(row=2, column=1).alignment = Alignment(horizontal="right")
-    _header(ws, 3, columns)
-    for r, u in enumerate(result.units, start=4):
-        values = [
-            u.rank,
-            u.code,
-            u.name,
-            u.deductions,
-            u.bonus,
-            u.score,
-            str(GRADE_LABELS.get(str(u.grade), u.grade)),
-            "、".join(str(FLAG_LABELS.get(f, f)) for f in u.flag_codes),
+    table(
+        ws,
+        columns,
+        (
+            [u.rank, u.code, u.name, u.deductions, u.bonus, u.score, _grade(u.grade), _flags(u.flag_codes)]
+            for u in result.units
+        ),
+        column_widths=[7, 12, 30, 8, 8, 8, 9, 36],
+        wrap=(3, 8),
+        landscape=True,
+    )
+    return to_bytes(wb)
+
+
+# ---------------------------------------------------------------- incidents with the list's filters
+
+
+def incidents_filename(year: int, month: int) -> str:
+    return _("%(year)d年%(month)d月扣加分记录.xlsx", year=year, month=month)
+
+
+def incidents_ascii_name(year: int, month: int) -> str:
+    return f"incidents-{year:04d}-{month:02d}.xlsx"
+
+
+def incidents_xlsx(listed, rulebook: Rulebook, year: int, month: int, filters_text: str = "") -> bytes:
+    """The incidents list as a sheet: `listed` is `services.incident_list.list_page` with every row on one
+    page (the list's own query and filters), points from the scoring as on the list."""
+    columns = [
+        _("编号"),
+        _("时间"),
+        _("单位"),
+        _("规则"),
+        _("事项"),
+        _("窗口"),
+        _("人员"),
+        _("次数"),
+        _("分值"),
+        _("状态"),
+        _("整改期限"),
+        _("整改日期"),
+        _("通知单内容"),
+        _("内部备注"),
+        _("证据"),
+        _("登记人"),
+    ]
+    rules = {r.code: r for r in rulebook.rules}
+    wb, ws = new_workbook()
+    ws.title = _("扣加分记录")
+    note = _("共 %(n)d 条", n=listed.total) + (f"    {filters_text}" if filters_text else "")
+    title(ws, _("%(year)d年%(month)d月 扣加分记录", year=year, month=month), len(columns), note)
+
+    def cells(i: Incident) -> list:
+        rule = rules.get(i.rule_code)
+        counted = i.status == "confirmed"
+        what = rule.title if rule else ""
+        if i.exempt:
+            what = _("%(title)s(免扣)", title=what)
+        return [
+            i.id,
+            i.occurred_at,
+            i.unit.name,
+            i.rule_code,
+            what,
+            i.window or "",
+            i.staff.name if i.staff else "",
+            i.count or 1,
+            listed.points.get(i.id) if counted else None,
+            str(INCIDENT_STATUS_LABELS.get(i.status, i.status)),
+            i.deadline,
+            i.rectified_on,
+            i.public_text or "",
+            i.note or "",
+            listed.evidence.get(i.id, 0),
+            i.recorded_by.label if i.recorded_by else "",
         ]
+
+    table(
+        ws,
+        columns,
+        (cells(i) for i in listed.rows),
+        column_widths=[8, 17, 24, 8, 30, 7, 10, 7, 7, 9, 12, 12, 30, 30, 6, 10],
+        wrap=(3, 5, 13, 14),
+        landscape=True,
+    )
+    return to_bytes(wb)
+
+
+# ---------------------------------------------------------------- tallies
+
+
+def tallies_filename(year: int) -> str:
+    return _("%(year)d年人员与窗口扣分统计.xlsx", year=year)
+
+
+def tallies_ascii_name(year: int) -> str:
+    return f"tallies-{year:04d}.xlsx"
+
+
+def _tally_sheet(ws: Worksheet, heading: str, first: str, rows, year: int) -> None:
+    columns = [first, _("单位"), *[_("%(m)d月", m=m) for m in range(1, 13)], _("合计扣分"), _("条数")]
+    title(ws, heading, len(columns), _("已确认的扣分,分值为正数;已关账月份取关账时的结果"))
+    table(
+        ws,
+        columns,
+        ([r.label, r.unit_name, *[r.by_month.get(m) for m in range(1, 13)], r.total, r.items] for r in rows),
+        column_widths=[22, 24, *[6] * 12, 9, 7],
+        wrap=(1, 2),
+        landscape=True,
+    )
+
+
+def tallies_xlsx(year: int) -> bytes:
+    """The tallies page's two tables (by staff member, by window), one sheet each."""
+    from services.dashboard import tallies
+
+    by_staff, by_window = tallies(year)
+    wb, ws = new_workbook()
+    ws.title = _("按人员")
+    _tally_sheet(ws, _("%(year)d年 人员扣分统计", year=year), _("人员"), by_staff, year)
+    _tally_sheet(
+        wb.create_sheet(_("按窗口")), _("%(year)d年 窗口扣分统计", year=year), _("窗口"), by_window, year
+    )
+    return to_bytes(wb)
+
+
+# ---------------------------------------------------------------- the yearly summary
+
+
+def year_filename(year: int) -> str:
+    return _("%(year)d年度考核汇总.xlsx", year=year)
+
+
+def year_ascii_name(year: int) -> str:
+    return f"year-{year:04d}.xlsx"
+
+
+def year_flags_text(unit) -> str:
+    """A unit's flags of the year: "书面通报并要求反馈 2 个月、…"."""
+    return "、".join(_("%(flag)s %(n)d 个月", flag=FLAG_LABELS.get(f, f), n=n) for f, n in unit.flag_list)
+
+
+def year_xlsx(summary) -> bytes:
+    """The yearly summary (`services.yearly.summary`): every unit's months (score, grade, rank), its
+    grades and flags over the year, and the per-staff and per-window tallies."""
+    from services.yearly import GRADES
+
+    year = summary.year
+    months = summary.months
+    extra = summary.extra_columns() if hasattr(summary, "extra_columns") else []
+    lead = [_("单位代码"), _("单位")]
+    tail = [*[_grade(g) + _("(月数)") for g in GRADES], _("年度扣分"), _("处理措施"), *[c for c, _f in extra]]
+    width = len(lead) + 3 * len(months) + len(tail)
+    wb, ws = new_workbook()
+    ws.title = _("年度汇总")
+    open_note = (
+        _(
+            "其中 %(months)s 尚未关账,为实时结果",
+            months="、".join(_("%(m)d月", m=m) for m in summary.open_months),
+        )
+        if summary.open_months
+        else _("各月均已关账")
+    )
+    title(ws, _("%(year)d年度 派驻单位考核汇总", year=year), width, open_note)
+    # Two header rows: the month over its three columns, then 得分 / 等级 / 名次.
+    header(ws, 3, lead + [_("%(m)d月", m=m) for m in months for _k in range(3)] + tail)
+    header(ws, 4, lead + [c for _m in months for c in (_("得分"), _("等级"), _("名次"))] + tail)
+    for col in range(1, width + 1):
+        if col <= len(lead) or col > len(lead) + 3 * len(months):
+            ws.merge_cells(start_row=3, start_column=col, end_row=4, end_column=col)
+    for n in range(len(months)):
+        start = len(lead) + 1 + 3 * n
+        ws.merge_cells(start_row=3, start_column=start, end_row=3, end_column=start + 2)
+    row = 5
+    for unit in summary.units:
+        values = [unit.code, unit.name]
+        for m in months:
+            r = unit.months.get(m)
+            values += [r.score, _grade(r.grade), r.rank] if r else [None, "", None]
+        values += [unit.grade_months(g) for g in GRADES]
+        values += [unit.deductions, year_flags_text(unit)]
+        values += [fn(unit) for _c, fn in extra]
         for col, value in enumerate(values, start=1):
-            cell = ws.cell(row=r, column=col, value=value)
+            cell = put(ws, row, col, value)
             cell.border = BOX
-            cell.alignment = WRAP if col in (3, 8) else CENTER
-    _widths(ws, [7, 12, 30, 8, 8, 8, 9, 36])
-    _print_setup(ws, header_row=3, landscape=True)
-    return _save(wb)
+            cell.alignment = WRAP if col in (2, width - len(extra)) else CENTER
+        row += 1
+    widths(ws, [10, 24, *[6, 6, 5] * len(months), *[8] * len(GRADES), 9, 36, *[9] * len(extra)])
+    print_setup(ws, header_row=4, landscape=True)
+    ws.print_title_rows = "3:4"
+    ws.freeze_panes = ws.cell(row=5, column=len(lead) + 1)
+    _tally_sheet(
+        wb.create_sheet(_("人员扣分")),
+        _("%(year)d年 人员扣分统计", year=year),
+        _("人员"),
+        summary.by_staff,
+        year,
+    )
+    _tally_sheet(
+        wb.create_sheet(_("窗口扣分")),
+        _("%(year)d年 窗口扣分统计", year=year),
+        _("窗口"),
+        summary.by_window,
+        year,
+    )
+    return to_bytes(wb)

@@ -204,10 +204,12 @@ def summary_text(summary: dict, notes: bool = True) -> str:
 
 def template_csv(kind: str) -> bytes:
     """A CSV template with the exact header and one example row (UTF-8 with BOM, so Excel reads it)."""
+    from services.xlsx import csv_cell
+
     if kind not in COLUMNS:
         raise DomainError(f"未知的导入类型 {kind}")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS[kind])
-    writer.writerow(EXAMPLES[kind])
+    writer.writerow([csv_cell(v) for v in EXAMPLES[kind]])  # never a text a spreadsheet would run
     return out.getvalue().encode("utf-8-sig")

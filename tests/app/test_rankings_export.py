@@ -17,8 +17,8 @@ def test_the_standings_page_links_the_rankings_download(client, login, month_dat
     assert link.get("href") == "/admin/standings/2024-03/rankings.xlsx" and link.text == "下载排名表"
 
 
-def test_staff_download_the_months_rankings(client, login, month_data):  # noqa: F811
-    login("inspector")
+def test_leaders_download_the_months_rankings(client, login, month_data):  # noqa: F811
+    login("leader")
     response = client.get("/admin/standings/2024-03/rankings.xlsx")
     assert response.status_code == 200 and response.mimetype == exports.XLSX_MIMETYPE
     assert response.headers["Cache-Control"] == "no-store"

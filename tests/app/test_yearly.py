@@ -1,0 +1,181 @@
+"""The yearly summary (年终汇总, issue 9 item 9): every unit's months from the standings, the tallies, a page
+for leaders and admins, an .xlsx and an official document (print page and PDF)."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+from openpyxl import load_workbook
+
+from models import db
+from services import months, standings, yearly
+from tests.html import parse
+from tests.query_count import count_queries
+
+FORMULA = "=1+1"
+
+
+def build(make, units: int) -> list:
+    """`units` units; January published, February closed, March (today's month: 2024-03-20) live."""
+    made = []
+    for n in range(units):
+        unit = make.unit(f"U{n:02d}", name=f"单位{n:02d}", display_order=units - n)
+        person = make.staff(unit, f"S{n:02d}", name=f"人员{n:02d}", window="1")
+        for month in (1, 2, 3):
+            for k in range(n % 4):
+                make.incident(
+                    unit, ("D01", "D03", "D05a")[k % 3], at=datetime(2024, month, 3 + k, 9, 0), staff=person
+                )
+        made.append(unit)
+    make.incident(made[0], "D01", at=datetime(2024, 3, 4, 9, 0), note=FORMULA, public_text=FORMULA)
+    make.incident(made[-1], "B01", at=datetime(2024, 2, 6, 10, 0))
+    months.close(2024, 1)
+    months.publish(2024, 1)
+    months.close(2024, 2)
+    db.session.commit()
+    return made
+
+
+def test_the_page_agrees_with_the_standings_api_for_every_month(client, login, make):
+    build(make, 5)
+    login("leader")
+    page = parse(client.get("/admin/years/2024").text)
+    assert page.one("h1").text == "2024年度考核汇总"
+    rows = page.all("#year-table tbody tr")
+    codes = [r.get("data-unit") for r in rows]
+    assert codes == ["U04", "U03", "U02", "U01", "U00"]  # the hall's display order
+    for month in (1, 2, 3):
+        api = client.get("/api/standings", query_string={"month": f"2024-{month:02d}"}).get_json()
+        by_code = {u["code"]: u for u in api["units"]}
+        assert set(by_code) == set(codes)
+        for row in rows:
+            unit = by_code[row.get("data-unit")]
+            score = row.one(f'td.score[data-month="{month}"]').text
+            rank = row.one(f'td.rank[data-month="{month}"]').text
+            grade = {"excellent": "优秀", "good": "良好", "qualified": "合格", "unqualified": "不合格"}[
+                unit["grade"]
+            ]
+            assert score.split()[0] == str(unit["score"]) and grade in score
+            assert rank == str(unit["rank"])
+    assert "3月" in page.one("#open-months").text and "2月" not in page.one("#open-months").text
+    # The tallies of the year, as the tallies page lists them.
+    assert page.all("#tally-staff tbody tr td")[0].text.startswith("人员03")
+
+
+def test_the_summary_reads_standings_and_counts_grades_and_flags(app, make):
+    build(make, 5)
+    with app.test_request_context():
+        s = yearly.summary(2024)
+    assert s.months == [1, 2, 3] and s.status == {1: "published", 2: "closed", 3: "open"}
+    assert s.open_months == [3] and not s.complete
+    for u in s.units:
+        for m in (1, 2, 3):
+            assert u.months[m] == standings.standings(2024, m).unit(u.code)
+        assert sum(u.grade_months(g) for g in ("excellent", "good", "qualified", "unqualified")) == 3
+        assert u.deductions == sum(standings.standings(2024, m).unit(u.code).deductions for m in (1, 2, 3))
+
+
+def test_a_year_without_results_is_404_and_the_bare_address_goes_to_this_year(client, login, make):
+    build(make, 2)
+    login("admin")
+    for year in (2099, 2025, 1999):
+        assert client.get(f"/admin/years/{year}").status_code == 404
+        assert client.get(f"/admin/years/{year}/summary.xlsx").status_code == 404
+        assert client.get(f"/admin/years/{year}/document").status_code == 404
+    response = client.get("/admin/years")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/admin/years/2024")
+    assert client.get("/admin/years?year=junk").headers["Location"].endswith("/admin/years/2024")
+
+
+def test_leaders_and_admins_only(client, login, make):
+    units = build(make, 2)
+    for role, status in (("inspector", 403), ("unit", 403), ("leader", 200), ("admin", 200)):
+        login(role, unit=units[0] if role == "unit" else None, username=f"y-{role}")
+        assert client.get("/admin/years/2024").status_code == status, role
+        client.post("/logout")
+    login("leader", username="y-nav")
+    nav = parse(client.get("/admin/").text)
+    assert [a.get("href") for a in nav.all("nav a") if a.text == "年终汇总"] == ["/admin/years"]
+
+
+def test_the_summary_sheet_has_months_grades_ranks_and_typed_text_stays_text(client, login, make):
+    build(make, 3)
+    make.unit("U09", name='=HYPERLINK("x")')
+    login("admin")
+    response = client.get("/admin/years/2024/summary.xlsx")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    wb = load_workbook(io.BytesIO(response.data))
+    assert wb.sheetnames == ["年度汇总", "人员扣分", "窗口扣分"]
+    ws = wb["年度汇总"]
+    assert ws["A1"].value == "2024年度 派驻单位考核汇总"
+    assert "3月" in ws["A2"].value  # the open month named
+    assert [ws.cell(row=3, column=c).value for c in (1, 2, 3, 6, 9)] == [
+        "单位代码",
+        "单位",
+        "1月",
+        "2月",
+        "3月",
+    ]
+    assert [ws.cell(row=4, column=c).value for c in (3, 4, 5)] == ["得分", "等级", "名次"]
+    assert ws.freeze_panes == "C5"
+    rows = {ws.cell(row=r, column=1).value: r for r in range(5, ws.max_row + 1)}
+    for m in (1, 2, 3):
+        result = standings.standings(2024, m)
+        for u in result.units:
+            r = rows[u.code]
+            score, grade, rank = (ws.cell(row=r, column=3 * m + c) for c in (0, 1, 2))
+            assert (score.value, rank.value) == (u.score, u.rank)
+            assert score.data_type == "n" and rank.data_type == "n" and isinstance(score.value, int)
+            assert grade.value in ("优秀", "良好", "合格", "不合格")
+    typed = ws.cell(row=rows["U09"], column=2)
+    assert typed.value == '=HYPERLINK("x")' and typed.data_type == "s"
+    for sheet in wb.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f"
+    staff = wb["人员扣分"]
+    assert staff.cell(row=3, column=1).value == "人员" and staff.freeze_panes == "A4"
+
+
+def test_the_document_is_an_official_report_with_every_unit(client, login, make):
+    build(make, 3)
+    login("leader")
+    response = client.get("/admin/years/2024/document")
+    assert response.status_code == 200
+    page = parse(response.text)
+    assert page.one("#doc-title").text == "关于2024年度派驻单位考核情况的报告"
+    assert page.one("#doc-addressee").text == "市人民政府:"
+    assert [r.get("data-unit") for r in page.all("#year-doc-table tbody tr")] == ["U02", "U01", "U00"]
+    assert "初稿" in response.text  # months still open
+    assert page.one("a#download-pdf").get("href") == "/admin/years/2024/document?format=pdf"
+
+
+def test_the_document_renders_as_pdf(client, login, make):
+    build(make, 2)
+    login("admin")
+    response = client.get("/admin/years/2024/document?format=pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF")
+
+
+def test_the_page_costs_the_same_queries_whatever_the_number_of_units(app, client, login, make):
+    from services.standings import _cache
+
+    build(make, 3)
+    login("leader", username="q-leader")
+
+    def cost() -> int:
+        _cache.clear()
+        db.session.expire_all()
+        with count_queries() as statements:
+            assert client.get("/admin/years/2024").status_code == 200
+        return len(statements)
+
+    small = cost()
+    for n in range(3, 12):
+        unit = make.unit(f"V{n:02d}", name=f"新单位{n:02d}")
+        person = make.staff(unit, f"T{n:02d}", name=f"新人员{n:02d}")
+        make.incident(unit, "D01", at=datetime(2024, 3, 4, 9, 0), staff=person)
+        make.incident(unit, "D03", at=datetime(2024, 3, 5, 9, 0), staff=person)
+    assert cost() == small

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from flask import g
@@ -21,6 +21,7 @@ from openpyxl import load_workbook
 from PIL import Image
 
 from models import Job, Role, db
+from models.notice import Notice, NoticeAttachment
 from services import evidence
 from services.evidence import Upload
 from tests.html import parse
@@ -139,6 +140,19 @@ POLICY: dict[str, frozenset[str]] = {
     "GET /portal/items/<int:incident_id>": UNIT_ONLY,
     "GET /portal/items/<int:incident_id>/notice": UNIT_ONLY,
     "GET /portal/rankings": UNIT_ONLY,
+    # notices that need an answer (书面通报): admins and leaders follow them; the unit reads and answers its own
+    "GET /admin/notices": READERS,
+    "GET /admin/notices/<int:notice_id>": READERS,
+    "GET /admin/notices/<int:notice_id>/document": READERS,
+    "GET /admin/notices/attachments/<int:attachment_id>": READERS,
+    "GET /admin/letters": READERS,
+    "GET /admin/letters/<month>/<flag>": READERS,
+    "GET /portal/notices": UNIT_ONLY,
+    "GET /portal/notices/<int:notice_id>": UNIT_ONLY,
+    "POST /portal/notices/<int:notice_id>/read": UNIT_ONLY,
+    "POST /portal/notices/<int:notice_id>/answer": UNIT_ONLY,
+    "GET /portal/notices/attachments/<int:attachment_id>": UNIT_ONLY,
+    "GET /portal/warnings": UNIT_ONLY,
 }
 
 # Routes whose answer, even to a role they serve, is a redirect to the login page (the home page of someone
@@ -178,6 +192,21 @@ def samples(make):
     [photo] = evidence.store(incident, [Upload("photo.png", "image/png", png())])
     own_incident = make.incident(own, "D04a", at=datetime(2024, 3, 6, 9, 0), public_text="本单位的情况说明")
     [own_photo] = evidence.store(own_incident, [Upload("own.png", "image/png", png())])
+    # The other unit's notice (书面通报) and an attachment of its answer.
+    notice = Notice(
+        unit=other,
+        year=2024,
+        month=2,
+        flag="notice_feedback",
+        reasons=[f"incident:{incident.id}"],
+        opened_on=date(2024, 3, 1),
+        deadline=date(2024, 3, 8),
+        answered_late=False,
+    )
+    notice_file = NoticeAttachment(
+        notice=notice, filename="答复.png", stored_name="0" * 32 + ".png", content_type="image/png", size=1
+    )
+    db.session.add_all([notice, notice_file])
     detect_job = Job(
         kind="detect",
         status="done",
@@ -198,6 +227,8 @@ def samples(make):
         "evidence_id": photo.id,
         "user_id": users[ADMIN].id,
         "year": 2024,
+        "notice_id": notice.id,
+        "attachment_id": notice_file.id,
     }
     strings = {
         "month": "2024-03",
@@ -206,6 +237,7 @@ def samples(make):
         "token": "t" * 32,
         "kind": "units",
         "code": other.code,
+        "flag": "discipline_report",
     }
     return {
         "users": users,
@@ -335,6 +367,8 @@ def test_a_unit_user_never_gets_another_units_data(app, client, samples):
         f"/admin/incidents/{other_id}",
         f"/admin/incidents/{other_id}/notice",
         f"/admin/standings/2024-03/units/{samples['other'].id}",
+        f"/portal/notices/{samples['ints']['notice_id']}",
+        f"/portal/notices/attachments/{samples['ints']['attachment_id']}",
     ):
         response = request_as(client, unit_user, "GET", url)
         assert response.status_code in (403, 404), url

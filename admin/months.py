@@ -5,7 +5,7 @@ Each step asks for confirmation in the browser (data-confirm) and is audited by 
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -15,7 +15,7 @@ from admin.views import unit_ids
 from auth.access import STAFF_ROLES, role_required
 from models import Role, db
 from scoring import format_month, parse_month
-from services import DomainError, months
+from services import DomainError, appeals, months
 from services.clock import hall_today
 from services.dashboard import month_lines, months_to_close, pending_count
 from services.standings import check_month_in_range, month_row, standings, standings_json
@@ -42,6 +42,7 @@ def _page(reopen: ReopenForm | None = None, reopen_label: str | None = None, sta
         due=set(months_to_close()),
         # The month under way is closed once it has ended (services.bounds.check_month_ended).
         current=format_month(today.year, today.month),
+        open_appeals=appeals.open_counts_by_month(),
     ), status
 
 
@@ -81,7 +82,11 @@ def _closed_message(year: int, month: int) -> str:
 @bp.route("/months/<month>/close", methods=["POST"])
 @role_required(Role.ADMIN)
 def month_close(month: str):
-    return _step(month, months.close, _closed_message)
+    # The checkbox "仍然关账" beside a month with undecided appeals (services.months.close refuses without it).
+    despite = request.form.get("despite_open_appeals") in ("1", "y", "on", "true")
+    return _step(
+        month, lambda y, m: months.close(y, m, despite_open_appeals=despite), _closed_message
+    )
 
 
 @bp.route("/months/<month>/publish", methods=["POST"])

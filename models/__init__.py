@@ -1,7 +1,6 @@
 """The data model: one module per aggregate; import from here."""
 
 from models.appeal import Appeal, BonusClaim, RectificationReport, RequestFile, RequestStatus
-from models.appeal import Appeal, BonusClaim, RectificationReport, RequestFile, RequestStatus
 from models.audit import AuditLog
 from models.base import Base, UTCDateTime, db, utcnow
 from models.calendar import CalendarDay, ClockOutage, ClockPunch, Leave
@@ -17,11 +16,6 @@ from models.unit import Unit, split_windows
 from models.user import Role, User
 
 __all__ = [
-    "Appeal",
-    "BonusClaim",
-    "RectificationReport",
-    "RequestFile",
-    "RequestStatus",
     "Appeal",
     "BonusClaim",
     "RectificationReport",

@@ -14,7 +14,7 @@ PORTRAIT = {"width": 1080, "height": 1920}
 
 CUT_CELLS = """() => [...document.querySelectorAll('.k-slides')]
   .filter(s => getComputedStyle(s).display !== 'none')
-  .flatMap(s => [...s.querySelectorAll('[data-slide][data-active] td.k-num, [data-slide][data-active] th.k-num')])
+  .flatMap(s => [...s.querySelectorAll('[data-slide][data-active] .k-num')])
   .filter(c => c.scrollWidth > c.clientWidth + 1)
   .map(c => c.textContent.trim())"""
 

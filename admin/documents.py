@@ -1,46 +1,83 @@
-"""Official documents: the settings (issuing office, 文号 prefix), template helpers, the page-or-PDF helper.
+"""Official documents: the settings (issuing office, 文号 prefix), template helpers, the page-or-PDF helper,
+and the `.pdf` routes of the admin's documents.
 
 `document_page(template, filename=..., **context)` is what a document's view returns: the HTML page (prints
-from the browser) or, on a `.pdf` route or `?format=pdf`, the PDF of the same template (WeasyPrint).
+from the browser) or, on a `.pdf` route or `?format=pdf`, the PDF of the same template (WeasyPrint). A
+`.pdf` route calls the page's own view through `pdf_of(view, ...)`, so both share one view and template
+(and the view's permission checks: another unit's ids are 404 on either).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import StringField, SubmitField
 from wtforms.validators import InputRequired, Length
 
 from admin import bp
-from auth.access import role_required
-from models import Role, db
-from services import DomainError
+from auth.access import STAFF_ROLES, role_required
+from models import Role, Unit, db
+from scoring import parse_month
+from services import DomainError, portal
 from services import documents as docs
-from services.clock import hall_today
+from services.clock import hall_today, to_hall
+from services.standings import check_month_in_range, month_row, standings
 
 
 @bp.app_template_filter("chinese_date")
-def chinese_date_filter(day: date | None) -> str:
-    return docs.chinese_date(day) if day else ""
+def chinese_date_filter(day: date | datetime | None) -> str:
+    """A date (or an aware datetime, taken in hall time) in Chinese numerals: 二〇二六年十一月三十日."""
+    if day is None:
+        return ""
+    if isinstance(day, datetime):
+        day = to_hall(day).date()
+    return docs.chinese_date(day)
+
+
+_PDF_FLAG = "hallscore.document_pdf"
+
+
+@bp.app_template_global("document_settings")
+def document_settings_global() -> dict[str, str]:
+    return docs.get_settings()
 
 
 def wants_pdf(as_pdf: bool = False) -> bool:
-    return as_pdf or request.args.get("format") == "pdf"
+    return bool(as_pdf or request.environ.get(_PDF_FLAG) or request.args.get("format") == "pdf")
 
 
 def document_page(template: str, *, filename: str, as_pdf: bool = False, **context: Any):
-    """The document's HTML page, or the PDF download of the same template (`as_pdf` or ?format=pdf)."""
+    """The document's HTML page, or the PDF download of the same template (`as_pdf`, `pdf_of` or
+    ?format=pdf). A document is a page of its own (its stylesheet, no menu): a boosted link (htmx) to
+    it is answered with HX-Redirect, so the browser loads it whole."""
     pdf = wants_pdf(as_pdf)
+    if not pdf and request.headers.get("HX-Boosted"):
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = request.full_path.rstrip("?")
+        return response
     context.setdefault("doc_settings", docs.get_settings())
     html = render_template(template, pdf=pdf, **context)
     if pdf:
         return docs.pdf_response(html, filename, base_url=request.url_root)
     return html
+
+
+def notice_filename(rule, number: str) -> str:
+    """The notice's PDF name: 违规违纪通知单 TZ-2024-03-000123.pdf (考核加分通知单 for a bonus)."""
+    bonus = rule is not None and str(rule.kind) == "bonus"
+    return (_("考核加分通知单") if bonus else _("违规违纪通知单")) + f" {number}.pdf"
+
+
+def pdf_of(view, *args: Any, **kwargs: Any):
+    """The PDF of the page `view` answers (its checks and context, the same template)."""
+    request.environ[_PDF_FLAG] = True  # this request's (not g: a test client may share one app context)
+    return view(*args, **kwargs)
 
 
 class DocumentSettingsForm(FlaskForm):
@@ -84,3 +121,113 @@ def document_settings():
         form.prefix.data = current["prefix"]
     example = docs.format_number(form.prefix.data or docs.DEFAULTS["prefix"], hall_today().year, 11)
     return render_template("documents/settings.html", form=form, example=example), status
+
+
+# ---------------------------------------------------------------- the admin's documents as PDF
+
+
+@bp.route("/months/<month>/bulletin.pdf")
+@role_required(*STAFF_ROLES)
+def month_bulletin_pdf(month: str):
+    from admin.months import month_bulletin
+
+    return pdf_of(month_bulletin, month)
+
+
+@bp.route("/incidents/<int:incident_id>/notice.pdf")
+@role_required(*STAFF_ROLES)
+def incident_notice_pdf(incident_id: int):
+    from admin.incidents import incident_notice
+
+    return pdf_of(incident_notice, incident_id)
+
+
+@bp.route("/patrol/blank.pdf")
+@role_required(Role.ADMIN, Role.INSPECTOR)
+def patrol_blank_pdf():
+    from admin.patrol import patrol_blank
+
+    return pdf_of(patrol_blank)
+
+
+# ---------------------------------------------------------------- 考核评分明细表
+
+
+def _month_or_404(text: str) -> tuple[int, int]:
+    try:
+        year, month = parse_month(text)
+        check_month_in_range(year, month)
+    except (ValueError, DomainError):
+        abort(404)
+    return year, month
+
+
+def details_page(units: list[Unit], year: int, month: int, *, back_url: str, pdf_url: str, filename: str):
+    """The detail table of `units` (each a page) for a month: the page or its PDF."""
+    row = month_row(year, month)
+    views = [(unit, portal.unit_month(unit, year, month, row=row)) for unit in units]
+    return document_page(
+        "documents/details.html",
+        filename=filename,
+        views=views,
+        year=year,
+        month=month,
+        status=views[0][1].status if views else "open",
+        doc_number="",
+        issued_on=None,
+        back_url=back_url,
+        pdf_url=pdf_url,
+    )
+
+
+def _scored_units(year: int, month: int) -> list[Unit]:
+    """The month's units in listing order (the standings'), by their rows."""
+    codes = [u.code for u in standings(year, month).units]
+    rows = db.session.scalars(select(Unit).where(Unit.code.in_(codes))) if codes else []
+    by_code = {u.code: u for u in rows}
+    return [by_code[c] for c in codes if c in by_code]
+
+
+@bp.route("/months/<month>/details")
+@role_required(*STAFF_ROLES)
+def month_details(month: str):
+    """考核评分明细表 of every unit for a month (a page each)."""
+    year, mon = _month_or_404(month)
+    return details_page(
+        _scored_units(year, mon),
+        year,
+        mon,
+        back_url=url_for("admin.standings_page", month=month),
+        pdf_url=url_for("admin.month_details_pdf", month=month),
+        filename=_("%(y)d年%(m)d月各单位考核评分明细表.pdf", y=year, m=mon),
+    )
+
+
+@bp.route("/months/<month>/details.pdf")
+@role_required(*STAFF_ROLES)
+def month_details_pdf(month: str):
+    return pdf_of(month_details, month)
+
+
+@bp.route("/months/<month>/details/<int:unit_id>")
+@role_required(*STAFF_ROLES)
+def unit_details(month: str, unit_id: int):
+    """考核评分明细表 of one unit for a month."""
+    year, mon = _month_or_404(month)
+    unit = db.session.get(Unit, unit_id)
+    if unit is None:
+        abort(404)
+    return details_page(
+        [unit],
+        year,
+        mon,
+        back_url=url_for("admin.standings_page", month=month),
+        pdf_url=url_for("admin.unit_details_pdf", month=month, unit_id=unit.id),
+        filename=_("%(u)s %(y)d年%(m)d月考核评分明细表.pdf", u=unit.name, y=year, m=mon),
+    )
+
+
+@bp.route("/months/<month>/details/<int:unit_id>.pdf")
+@role_required(*STAFF_ROLES)
+def unit_details_pdf(month: str, unit_id: int):
+    return pdf_of(unit_details, month, unit_id)

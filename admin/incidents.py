@@ -18,6 +18,7 @@ from wtforms import Field
 
 import htmx
 from admin import bp, flow
+from admin.documents import document_page, notice_filename
 from admin.incident_forms import (
     EVIDENCE_ACCEPT,
     CorrectForm,
@@ -443,10 +444,12 @@ def incident_correct(incident_id: int):
 def incident_notice(incident_id: int):
     """违规违纪通知单: print-ready, A4 portrait; the body is templates/_notice.html."""
     incident = _incident_or_404(incident_id)
-    return render_template(
+    rule = rule_of(incident)
+    return document_page(
         "admin/incident_notice.html",
+        filename=notice_filename(rule, notice_number(incident)),
         incident=incident,
-        rule=rule_of(incident),
+        rule=rule,
         number=notice_number(incident),
     )
 

@@ -5,19 +5,20 @@ Each step asks for confirmation in the browser (data-confirm) and is audited by 
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from admin import bp
+from admin.documents import document_page
 from admin.forms import ActionForm, ReopenForm
-from admin.views import unit_ids
 from auth.access import STAFF_ROLES, role_required
 from models import Role, db
 from scoring import format_month, parse_month
-from services import DomainError, appeals, months
+from services import DomainError, documents, months
 from services.clock import hall_today
 from services.dashboard import month_lines, months_to_close, pending_count
+from services.rulebooks import rulebook_for_month
 from services.standings import check_month_in_range, month_row, standings, standings_json
 
 
@@ -42,7 +43,6 @@ def _page(reopen: ReopenForm | None = None, reopen_label: str | None = None, sta
         due=set(months_to_close()),
         # The month under way is closed once it has ended (services.bounds.check_month_ended).
         current=format_month(today.year, today.month),
-        open_appeals=appeals.open_counts_by_month(),
     ), status
 
 
@@ -82,11 +82,7 @@ def _closed_message(year: int, month: int) -> str:
 @bp.route("/months/<month>/close", methods=["POST"])
 @role_required(Role.ADMIN)
 def month_close(month: str):
-    # The checkbox "仍然关账" beside a month with undecided appeals (services.months.close refuses without it).
-    despite = request.form.get("despite_open_appeals") in ("1", "y", "on", "true")
-    return _step(
-        month, lambda y, m: months.close(y, m, despite_open_appeals=despite), _closed_message
-    )
+    return _step(month, months.close, _closed_message)
 
 
 @bp.route("/months/<month>/publish", methods=["POST"])
@@ -130,14 +126,19 @@ def month_bulletin(month: str):
     except DomainError:
         abort(404)
     data = standings_json(year, mon)
-    return render_template(
+    row = month_row(year, mon)
+    meta = documents.bulletin_meta(row)  # a published month's 文号 (given once, kept)
+    db.session.commit()
+    return document_page(
         "admin/month_bulletin.html",
+        filename=_("%(y)d年%(m)d月考核通报.pdf", y=year, m=mon),
         result=standings(year, mon),
         data=data,
         status=data["status"],
         label=month,
         year=year,
         month=mon,
-        row=month_row(year, mon),
-        unit_ids=unit_ids(),
+        row=row,
+        rulebook_title=rulebook_for_month(year, mon).title,
+        **meta,
     )

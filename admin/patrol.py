@@ -22,6 +22,7 @@ from wtforms.validators import Length
 
 import htmx
 from admin import bp
+from admin.documents import document_page
 from admin.incident_forms import EVIDENCE_ACCEPT, PatrolTapForm, PatrolUndoForm
 from auth.access import role_required
 from models import Incident, IncidentStatus, Role, Unit, db
@@ -356,7 +357,17 @@ def patrol_record_save(incident_id: int):
 @bp.route("/patrol/blank")
 @role_required(Role.ADMIN, Role.INSPECTOR)
 def patrol_blank():
-    """The blank sheet to print (A4 landscape) for days when paper is used."""
-    day, _error = _day_arg()
+    """The sheet to print (A4 landscape): blank for days when paper is used, or filled from a day's
+    records (?date=YYYY-MM-DD&filled=1). The PDF: admin/documents.py patrol_blank_pdf."""
+    day, error = _day_arg()
+    filled = request.args.get("filled") == "1" and error is None
     rules = patrol_service.patrol_rules(day)
-    return render_template("admin/patrol_blank.html", columns=_columns(rules), rows=patrol_service.rows())
+    return document_page(
+        "admin/patrol_blank.html",
+        filename=_("日常巡查扣分表 %(d)s.pdf", d=day.isoformat()) if filled else _("日常巡查扣分表.pdf"),
+        columns=_columns(rules),
+        rows=patrol_service.rows(),
+        day=day,
+        counts=patrol_service.counts(day) if filled else None,
+        error=error,
+    )

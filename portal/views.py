@@ -10,6 +10,8 @@ from flask import abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from admin.documents import document_page, notice_filename
+from admin.incidents import notice_number
 from auth.access import own_unit_or_404, role_required
 from htmx import render_page_or_block
 from models import Role, Unit, db
@@ -139,8 +141,13 @@ def item_detail(incident_id: int):
 def item_notice(incident_id: int):
     unit, incident = _incident_or_404(incident_id)
     rule = portal.incident_rule(incident)
-    return render_template(
-        "portal/item_notice.html", unit=unit, incident=incident, rule=rule, notice_title=_notice_title(rule)
+    return document_page(
+        "portal/item_notice.html",
+        filename=notice_filename(rule, notice_number(incident)),
+        unit=unit,
+        incident=incident,
+        rule=rule,
+        notice_title=_notice_title(rule),
     )
 
 

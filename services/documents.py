@@ -235,3 +235,37 @@ def pdf_response(html: str, filename: str, base_url: str | None = None):
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+# ---------------------------------------------------------------- the documents' numbers
+
+
+def bulletin_key(year: int, month: int) -> str:
+    return f"bulletin:{year:04d}-{month:02d}"
+
+
+def issue_bulletin(row) -> IssuedDocument | None:
+    """The published month's bulletin gets its 文号 (once: a month reopened and published again keeps it).
+
+    Called by services.months.publish in the publishing transaction; a month published before documents
+    had numbers gets its number the first time its bulletin is shown (`bulletin_meta`)."""
+    if row is None or row.status != "published":
+        return None
+    from services.clock import to_hall
+
+    day = to_hall(row.published_at).date() if row.published_at else hall_today()
+    return issue_document(bulletin_key(row.year, row.month), "bulletin", day)
+
+
+def bulletin_meta(row) -> dict[str, Any]:
+    """What the bulletin's red header and signature show: the 文号 and the date of publication once the
+    month is published (the caller commits: a number given here is kept); a draft mark before."""
+    if row is not None and row.status == "published":
+        from services.clock import to_hall
+
+        issued_row = issue_bulletin(row)
+        day = to_hall(row.published_at).date() if row.published_at else issued_row.issued_on
+        return {"doc_number": issued_row.number, "issued_on": day, "draft": ""}
+    if row is not None and row.status == "closed":
+        return {"doc_number": "", "issued_on": None, "draft": "已关账,尚未发布:文号在发布时编排"}
+    return {"doc_number": "", "issued_on": None, "draft": "实时数据,尚未关账,仅供参考"}

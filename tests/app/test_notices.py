@@ -217,10 +217,7 @@ def test_an_answer_after_the_deadline_is_accepted_and_marked_late(app, client, m
     [
         ({"text": "   "}, "请填写反馈内容"),
         ({"text": "x" * 5001}, "反馈内容不能超过 5000 字"),
-        (
-            {"text": "反馈", "files": [(io.BytesIO(b"MZ\x90\x00 not a picture"), "virus.exe")]},
-            "不是 JPEG、PNG、HEIC 图片或 PDF",
-        ),
+        ({"text": "反馈", "files": [(io.BytesIO(b"MZ\x90\x00 not a picture"), "virus.exe")]}, "不是 JPEG、PNG、HEIC 图片或 PDF"),
         ({"text": "反馈", "files": [(io.BytesIO(b""), "empty.png")]}, "是空的"),
     ],
 )
@@ -229,9 +226,7 @@ def test_bad_answers_are_refused_in_chinese_and_write_nothing(app, client, make,
     [notice, _other] = all_notices()
     unit_login(make, client, hall["u1"], "tax")
     before = db.session.scalar(select(func.count(AuditLog.id)))
-    response = client.post(
-        f"/portal/notices/{notice.id}/answer", data=data, content_type="multipart/form-data"
-    )
+    response = client.post(f"/portal/notices/{notice.id}/answer", data=data, content_type="multipart/form-data")
     assert response.status_code == 422 and message in response.text
     db.session.expire_all()
     assert notice.answered_at is None and notice.answer_text is None and notice.read_at is None
@@ -327,11 +322,7 @@ def test_admin_list_is_paginated_in_sql(app, client, login, make):
 def test_letters_to_the_discipline_and_leadership_groups(app, client, login, make, hall):
     # A D19a with a missed deadline: the derived D19b raises leadership_report.
     make.incident(
-        hall["u2"],
-        "D19a",
-        at=datetime(2024, 2, 2, 9, 0),
-        deadline=date(2024, 2, 9),
-        public_text="整改窗口标识",
+        hall["u2"], "D19a", at=datetime(2024, 2, 2, 9, 0), deadline=date(2024, 2, 9), public_text="整改窗口标识"
     )
     close(2024, 2)
     login("admin")

@@ -253,9 +253,9 @@ def test_blank_sheet_is_printable(client, login, hall):
     response = client.get("/admin/patrol/blank")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "日常巡查扣分表" in html and "巡查人" in html and "css/print.css" in html
+    assert "日常巡查扣分表" in html and "巡查人" in html and "css/documents.css" in html
     assert html.count('class="b-rule"') == 13 and html.count("<tr class=") + html.count("<tr>") >= 4
-    assert "市人社局" in html and "市税务局" in html and "data-print-page" in html
+    assert "市人社局" in html and "市税务局" in html and "data-doc-print" in html
 
 
 @pytest.mark.parametrize(

@@ -153,7 +153,7 @@ def test_item_detail_shows_rule_text_time_window_staff_and_notice(client, login,
     assert "以任何借口提前离开窗口的" in html  # the rule's full text
     assert "违规违纪通知单" in html and f"/portal/items/{hall['late'].id}/notice" in html
     notice = client.get(f"/portal/items/{hall['late'].id}/notice")
-    assert notice.status_code == 200 and "data-print" in notice.get_data(as_text=True)
+    assert notice.status_code == 200 and "data-doc-print" in notice.get_data(as_text=True)
 
 
 def test_bonus_item_has_a_bonus_notice_not_a_violation_notice(client, login, hall):

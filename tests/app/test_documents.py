@@ -1,0 +1,308 @@
+"""Official documents (issue 9, item 7): GB/T 9704 layout (red header with the issuing office, 文号 with a
+per-year sequence, title, addressee, date in Chinese numerals), the same template as a page and as a PDF
+(WeasyPrint, CJK font), units by name, settings for the office and the prefix, and permissions."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from models import AuditLog, DocumentCounter, IssuedDocument, Setting, db
+from services import documents
+from tests.html import parse, text_of
+
+PDFTOTEXT = shutil.which("pdftotext")
+PDFFONTS = shutil.which("pdffonts")
+
+
+def pdf_text(data: bytes) -> str:
+    """The PDF's text (poppler's pdftotext), whitespace removed so CJK lines broken anywhere still match."""
+    assert data.startswith(b"%PDF-"), data[:20]
+    out = subprocess.run([PDFTOTEXT, "-layout", "-", "-"], input=data, capture_output=True, check=True)
+    return "".join(out.stdout.decode("utf-8").split())
+
+
+def pdf_fonts(data: bytes) -> str:
+    out = subprocess.run([PDFFONTS, "-"], input=data, capture_output=True, check=True)
+    return out.stdout.decode("utf-8")
+
+
+def get_pdf(client, url: str) -> tuple[bytes, str]:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    assert response.mimetype == "application/pdf", url
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    if os.environ.get("SAVE_PDF_DIR"):  # to look at them: SAVE_PDF_DIR=/tmp/pdfs pytest …; pdftoppm -png
+        name = url.strip("/").replace("/", "_").replace("?", "_").replace("&", "_")
+        (Path(os.environ["SAVE_PDF_DIR"]) / f"{name}.pdf").write_bytes(response.data)
+    return response.data, pdf_text(response.data)
+
+
+@pytest.fixture
+def hall(make):
+    u1 = make.unit("U01", name="市税务局", windows="1;2")
+    u2 = make.unit("U02", name="市社保中心", windows="1")
+    li = make.staff(u1, "S001", name="李四", window="1")
+    late = make.incident(
+        u1,
+        "D01",
+        at=datetime(2024, 2, 5, 9, 5),
+        staff=li,
+        window="1",
+        note="内部备注勿印",
+        public_text="09:05 到岗,迟到 5 分钟",
+    )
+    make.incident(u1, "D02c", at=datetime(2024, 2, 7, 9, 0), count=3, public_text="全天未到岗")
+    other = make.incident(u2, "D04a", at=datetime(2024, 2, 6, 10, 0), window="1", public_text="别家的情况")
+    today = make.incident(u1, "D01", at=datetime(2024, 3, 20, 9, 3), window="2", public_text="今日迟到")
+    return {"u1": u1, "u2": u2, "late": late, "other": other, "today": today}
+
+
+# ---------------------------------------------------------------- the service
+
+
+@pytest.mark.parametrize(
+    "day, text",
+    [
+        (date(2026, 11, 30), "二〇二六年十一月三十日"),
+        (date(2026, 1, 1), "二〇二六年一月一日"),
+        (date(2024, 10, 21), "二〇二四年十月二十一日"),
+        (date(2010, 12, 10), "二〇一〇年十二月十日"),
+        (date(2009, 2, 19), "二〇〇九年二月十九日"),
+    ],
+)
+def test_chinese_date(day, text):
+    assert documents.chinese_date(day) == text
+
+
+def test_document_numbers_are_a_sequence_per_year_with_the_prefix_in_force(app):
+    assert documents.next_document_number(2026) == "市政务服务中心〔2026〕1号"
+    assert documents.next_document_number(2026) == "市政务服务中心〔2026〕2号"
+    assert documents.next_document_number(2027) == "市政务服务中心〔2027〕1号"
+    documents.save_settings("鞍山市政务服务中心", "鞍政服")
+    assert documents.next_document_number(2026) == "鞍政服〔2026〕3号"
+    db.session.commit()
+    assert {r.year: r.last for r in db.session.scalars(select(DocumentCounter))} == {2026: 3, 2027: 1}
+
+
+def test_an_issued_document_keeps_its_number(app):
+    first = documents.issue_document("letter:discipline:1", "letter", date(2024, 3, 20))
+    again = documents.issue_document("letter:discipline:1", "letter", date(2024, 4, 2))
+    second = documents.issue_document("letter:leadership:2", "letter", date(2024, 3, 21))
+    db.session.commit()
+    assert first.id == again.id and first.number == "市政务服务中心〔2024〕1号"
+    assert again.issued_on == date(2024, 3, 20) and second.number == "市政务服务中心〔2024〕2号"
+    assert db.session.scalar(select(func.count()).select_from(IssuedDocument)) == 2
+
+
+def test_bad_settings_are_refused_in_chinese_and_write_nothing(app):
+    for office, prefix, message in [
+        ("", "鞍政服", "请填写发文机关名称"),
+        ("市政务服务中心", "  ", "请填写发文字号的机关代字"),
+        ("市政务服务中心", "鞍政服〔2024〕", "机关代字不含年份括号"),
+        ("长" * 41, "鞍政服", "发文机关名称不能超过 40 个字"),
+    ]:
+        with pytest.raises(documents.DomainError, match=message):
+            documents.save_settings(office, prefix)
+    db.session.rollback()
+    assert db.session.get(Setting, documents.SETTING_KEY) is None
+    assert documents.get_settings() == documents.DEFAULTS
+
+
+# ---------------------------------------------------------------- the bulletin
+
+
+def test_bulletin_page_is_an_official_document_and_gets_its_number_at_publish(client, login, hall):
+    login("admin")
+    html = client.get("/admin/months/2024-02/bulletin").get_data(as_text=True)
+    page = parse(html)
+    assert text_of(html, "doc-title") == "2024年2月派驻单位考核通报"
+    assert page.one(".red-office").text == "市政务服务中心"
+    assert text_of(html, "doc-addressee") == "各派驻单位:"
+    assert not page.all("#doc-number") and "实时数据,尚未关账,仅供参考" in html  # a draft has no 文号
+    assert "css/documents.css" in html and page.one("#download-pdf").attrs["href"] == (
+        "/admin/months/2024-02/bulletin.pdf"
+    )
+    table = text_of(html, "bulletin-table")
+    assert "市税务局" in table and "市社保中心" in table and "U01" not in table  # by name, never the code
+
+    client.post("/admin/months/2024-02/close")
+    assert "已关账,尚未发布" in client.get("/admin/months/2024-02/bulletin").get_data(as_text=True)
+    client.post("/admin/months/2024-02/publish")
+    issued = db.session.scalar(select(IssuedDocument).where(IssuedDocument.key == "bulletin:2024-02"))
+    assert issued is not None and issued.number == "市政务服务中心〔2024〕1号"  # given in the publish
+    html = client.get("/admin/months/2024-02/bulletin").get_data(as_text=True)
+    assert text_of(html, "doc-number") == "市政务服务中心〔2024〕1号"
+    assert (
+        text_of(html, "doc-date") == "二〇二四年三月二十日"
+    )  # the day it was published, in Chinese numerals
+
+    # Reopened and published again: the bulletin keeps its number; the PDF says the same.
+    client.post("/admin/months/2024-02/reopen", data={"reason": "更正"})
+    client.post("/admin/months/2024-02/close")
+    client.post("/admin/months/2024-02/publish")
+    data, text = get_pdf(client, "/admin/months/2024-02/bulletin.pdf")
+    assert "2024年2月派驻单位考核通报" in text and "市政务服务中心〔2024〕1号" in text
+    assert (
+        "市税务局" in text and "市社保中心" in text and "U01" not in text and "二〇二四年三月二十日" in text
+    )
+    assert "NotoSerifCJK" in pdf_fonts(data).replace("-", "")  # the CJK font is embedded
+    assert db.session.scalar(select(func.count()).select_from(IssuedDocument)) == 1
+
+
+def test_bulletin_pdf_of_a_month_out_of_range_is_404(client, login, hall):
+    login("leader")
+    assert client.get("/admin/months/2031-01/bulletin.pdf").status_code == 404
+    assert client.get("/admin/months/99/bulletin.pdf").status_code == 404
+
+
+def test_portal_bulletin_only_once_published(client, login, hall):
+    from services import months
+
+    login("unit", unit=hall["u2"])
+    assert client.get("/portal/months/2024-02/bulletin").status_code == 404
+    assert client.get("/portal/months/2024-02/bulletin.pdf").status_code == 404
+    months.close(2024, 2)
+    months.publish(2024, 2)
+    db.session.commit()
+    html = client.get("/portal/months/2024-02/bulletin").get_data(as_text=True)
+    assert text_of(html, "doc-number") == "市政务服务中心〔2024〕1号" and "市税务局" in html
+    _data, text = get_pdf(client, "/portal/months/2024-02/bulletin.pdf")
+    assert "2024年2月派驻单位考核通报" in text and "市社保中心" in text
+
+
+# ---------------------------------------------------------------- the violation notice
+
+
+def test_notice_is_an_official_document_page_and_pdf(client, login, hall):
+    login("inspector")
+    late = hall["late"]
+    html = client.get(f"/admin/incidents/{late.id}/notice").get_data(as_text=True)
+    assert text_of(html, "doc-title") == "违规违纪通知单"
+    assert text_of(html, "notice-number") == f"TZ-2024-02-{late.id:06d}"
+    assert text_of(html, "doc-addressee") == "市税务局:" and text_of(html, "notice-unit") == "市税务局"
+    assert "内部备注勿印" not in html and "css/print.css" not in html
+    _data, text = get_pdf(client, f"/admin/incidents/{late.id}/notice.pdf")
+    assert (
+        "违规违纪通知单" in text and "市税务局" in text and "李四" in text and "09:05到岗,迟到5分钟" in text
+    )
+    assert f"TZ-2024-02-{late.id:06d}" in text and "单位签收" in text and "内部备注勿印" not in text
+    assert client.get("/admin/incidents/999999/notice.pdf").status_code == 404
+
+
+def test_portal_notice_pdf_is_the_units_own_only(client, login, hall):
+    login("unit", unit=hall["u1"])
+    html = client.get(f"/portal/items/{hall['late'].id}/notice").get_data(as_text=True)
+    assert parse(html).one("#download-pdf").attrs["href"] == f"/portal/items/{hall['late'].id}/notice.pdf"
+    _data, text = get_pdf(client, f"/portal/items/{hall['late'].id}/notice.pdf")
+    assert "违规违纪通知单" in text and "市税务局" in text
+    assert client.get(f"/portal/items/{hall['other'].id}/notice.pdf").status_code == 404
+    assert client.get(f"/portal/items/{hall['other'].id}/notice").status_code == 404
+
+
+def test_a_boosted_link_to_a_document_loads_the_page_whole(client, login, hall):
+    login("admin")
+    response = client.get(
+        f"/admin/incidents/{hall['late'].id}/notice", headers={"HX-Request": "true", "HX-Boosted": "true"}
+    )
+    assert (
+        response.status_code == 200
+        and response.headers["HX-Redirect"] == f"/admin/incidents/{hall['late'].id}/notice"
+    )
+
+
+# ---------------------------------------------------------------- the detail table
+
+
+def test_detail_table_per_unit_and_all_units(client, login, hall):
+    login("leader")
+    html = client.get(f"/admin/months/2024-02/details/{hall['u1'].id}").get_data(as_text=True)
+    assert text_of(html, "doc-title") == "市税务局 2024年2月考核评分明细表"
+    assert "09:05 到岗,迟到 5 分钟" in html and "内部备注勿印" not in html
+    _data, text = get_pdf(client, f"/admin/months/2024-02/details/{hall['u1'].id}.pdf")
+    assert "市税务局2024年2月考核评分明细表" in text and "扣分小计" in text and "U01" not in text
+    _data, text = get_pdf(client, "/admin/months/2024-02/details.pdf")
+    assert "2024年2月各派驻单位考核评分明细表" in text and "市税务局" in text and "市社保中心" in text
+    assert "别家的情况" in text
+    assert client.get("/admin/months/2024-02/details/999999.pdf").status_code == 404
+    assert client.get("/admin/months/2031-01/details.pdf").status_code == 404
+
+
+def test_portal_detail_table_is_the_units_own(client, login, hall):
+    login("unit", unit=hall["u1"])
+    html = client.get("/portal/months/2024-03/details").get_data(as_text=True)  # the live month
+    assert text_of(html, "doc-title") == "市税务局 2024年3月考核评分明细表" and "今日迟到" in html
+    assert "市社保中心" not in html
+    _data, text = get_pdf(client, "/portal/months/2024-03/details.pdf")
+    assert "市税务局2024年3月考核评分明细表" in text and "别家的情况" not in text
+    assert client.get("/portal/months/2024-02/details.pdf").status_code == 404  # not published yet
+
+
+# ---------------------------------------------------------------- the patrol sheet
+
+
+def test_patrol_sheet_blank_and_filled_from_a_days_records(client, login, hall):
+    login("inspector")
+    html = client.get("/admin/patrol/blank").get_data(as_text=True)
+    assert text_of(html, "doc-title") == "日常巡查扣分表" and "巡查人" in html and 'class="mark"' not in html
+    _data, text = get_pdf(client, "/admin/patrol/blank.pdf")
+    assert "日常巡查扣分表" in text and "市税务局" in text and "市社保中心" in text
+    html = client.get("/admin/patrol/blank", query_string={"date": "2024-03-20", "filled": "1"}).get_data(
+        as_text=True
+    )
+    page = parse(html)
+    assert text_of(html, "patrol-day") == "日期:二〇二四年三月二十日"
+    assert page.one(f'td.mark[data-cell="{hall["u1"].id}|2|D01"]').text == "1"
+    assert len(page.all("td.mark")) == 1
+    data, text = get_pdf(client, "/admin/patrol/blank.pdf?date=2024-03-20&filled=1")
+    assert "日常巡查扣分表(2024-03-20)" in text and "二〇二四年三月二十日" in text
+    bad = client.get("/admin/patrol/blank", query_string={"date": "yesterday", "filled": "1"})
+    assert bad.status_code == 200 and "日期格式应为 YYYY-MM-DD" in bad.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- settings and permissions
+
+
+def test_settings_page_changes_the_red_header_and_the_prefix(client, login, hall):
+    login("admin")
+    html = client.get("/admin/documents/settings").get_data(as_text=True)
+    assert "市政务服务中心〔2024〕11号" in html
+    response = client.post("/admin/documents/settings", data={"office": " ", "prefix": "鞍政服"})
+    assert response.status_code == 422 and "请填写发文机关名称" in response.get_data(as_text=True)
+    assert db.session.get(Setting, documents.SETTING_KEY) is None
+    response = client.post(
+        "/admin/documents/settings", data={"office": "鞍山市政务服务中心", "prefix": "鞍政服"}
+    )
+    assert response.status_code == 302
+    assert db.session.scalar(select(AuditLog).where(AuditLog.action == "documents.settings")) is not None
+    client.post("/admin/months/2024-02/close")
+    client.post("/admin/months/2024-02/publish")
+    html = client.get("/admin/months/2024-02/bulletin").get_data(as_text=True)
+    assert parse(html).one(".red-office").text == "鞍山市政务服务中心"
+    assert text_of(html, "doc-number") == "鞍政服〔2024〕1号"
+
+
+@pytest.mark.parametrize("role", ["inspector", "leader", "unit"])
+def test_only_admins_change_the_settings(client, login, hall, role):
+    login(role, unit=hall["u1"] if role == "unit" else None)
+    assert client.get("/admin/documents/settings").status_code == 403
+    assert client.post("/admin/documents/settings", data={"office": "x", "prefix": "y"}).status_code == 403
+    assert db.session.get(Setting, documents.SETTING_KEY) is None
+
+
+def test_units_read_no_admin_document(client, login, hall):
+    login("unit", unit=hall["u1"])
+    for url in (
+        "/admin/months/2024-02/bulletin.pdf",
+        f"/admin/incidents/{hall['late'].id}/notice.pdf",
+        f"/admin/months/2024-02/details/{hall['u1'].id}.pdf",
+        "/admin/months/2024-02/details.pdf",
+        "/admin/patrol/blank.pdf",
+    ):
+        assert client.get(url).status_code == 403, url

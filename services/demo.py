@@ -41,6 +41,8 @@ from services import DomainError, detections, incidents, months, roster
 from services.audit import acting_user_id, record, reset_acting_user, set_acting_user
 from services.bounds import check_month_open, first_rulebook_day
 from services.clock import from_hall, hall_now, hall_today
+from services.notices import load_demo as load_notices
+from services.notices import load_demo_incidents as load_notice_incidents
 from services.rulebooks import rulebook_for_month
 
 SETTING_KEY = "demo"
@@ -952,8 +954,10 @@ def load(seed: int = DEFAULT_SEED, progress: Progress | None = None) -> dict:
         clock = b.load_clock()
         found = b.run_detections()
         b.tick("关账和发布")
+        load_notice_incidents(b.past)  # findings that give unit1 and unit2 notices (services.notices)
         b.close_months()
         b.backdate()
+        load_notices()  # notices answered in time, late, read, unread (services.notices)
         summary = {
             "units": len(b.units),
             "staff": len(b.staff),

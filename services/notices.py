@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from math import ceil
 from pathlib import Path
 
@@ -28,10 +28,10 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import selectinload
 
-from models import CalendarDay, Incident, Month, MonthStatus, Staff, Unit, User, Warning, db
+from models import CalendarDay, Incident, Month, MonthStatus, Posting, Staff, Unit, User, Warning, db
 from models.notice import LETTER_FLAGS, NOTICE_FLAGS, NOTICE_STATES, Notice, NoticeAttachment
 from scoring import Rulebook
-from scoring.calendar import add_working_days
+from scoring.calendar import add_working_days, is_working_day
 from services import DomainError
 from services import evidence as evidence_files
 from services.audit import acting_user_id, record
@@ -600,10 +600,66 @@ def unit_warnings(unit_id: int, page: int = 1, per_page: int = PAGE_SIZE) -> Lis
 # ---------------------------------------------------------------- the demo hall
 
 
-def load_demo(answerers: dict[int, User] | None = None) -> dict[str, int]:
+def load_demo_incidents(past: list[tuple[int, int]]) -> int:
+    """Before the demo's months are closed: the findings that make the demo units with a login (unit1,
+    unit2) receive notices: a serious phone case (D04b) in two past months for the first, more than two
+    absences (D02c ×3) in two past months for the second. Returns the incidents added."""
+    from services import incidents
+    from services.clock import from_hall
+
+    users = list(db.session.scalars(select(User).where(User.role == "unit").order_by(User.id).limit(2)))
+    if len(users) < 2 or len(past) < 4:
+        return 0
+    calendar = hall_calendar()
+    plans = [
+        (users[0].unit_id, "D04b", 1, past[-4], "窗口工作人员经多次提醒仍在工作时间玩手机"),
+        (users[0].unit_id, "D04b", 1, past[-2], "窗口工作人员在岗期间观看视频,屡劝不改"),
+        (users[1].unit_id, "D02c", 3, past[-3], "窗口工作人员本月三次旷工"),
+        (users[1].unit_id, "D02c", 3, past[-1], "窗口工作人员本月三次旷工"),
+    ]
+    added = 0
+    for unit_id, code, count, (year, month), text in plans:
+        unit = db.session.get(Unit, unit_id)
+        day = date(year, month, 10)
+        while not is_working_day(day, calendar):
+            day += timedelta(days=1)
+        staff = db.session.scalar(
+            select(Staff)
+            .join(Posting, Posting.staff_pk == Staff.id)
+            .where(
+                Posting.unit_id == unit_id,
+                Posting.category == "W",
+                Posting.start_date <= day,
+                (Posting.end_date.is_(None)) | (Posting.end_date >= day),
+            )
+            .order_by(Staff.id)
+            .limit(1)
+        )
+        posting = staff.posting_on(day) if staff else None
+        occurred = from_hall(datetime.combine(day, datetime.min.time()).replace(hour=10, minute=15))
+        incident = incidents.create(
+            unit,
+            code,
+            occurred,
+            count=count,
+            staff=staff,
+            window=posting.window if posting else None,
+            public_text=text,
+        )
+        incident.created_at = occurred + timedelta(minutes=20)  # logged on the spot (backdate keeps it)
+        added += 1
+    db.session.flush()
+    return added
+
+
+def load_demo() -> dict[str, int]:
     """Give the demo's notices their story: opened on the day their month was closed, then answered in
-    time, answered late, read only, or left unread (a past deadline makes the last two overdue)."""
-    answerers = answerers or {}
+    time, answered late, read only, or left unread (a past deadline makes the last two overdue). The
+    answers are the unit's own user's, when the unit has one."""
+    answerers: dict[int, User] = {}
+    for user in db.session.scalars(select(User).where(User.role == "unit").order_by(User.id)):
+        if user.unit_id is not None:
+            answerers.setdefault(user.unit_id, user)
     calendar = hall_calendar()
     notices = list(
         db.session.scalars(
@@ -619,14 +675,25 @@ def load_demo(answerers: dict[int, User] | None = None) -> dict[str, int]:
         "已组织本单位窗口人员专题学习大厅管理制度,相关人员已作书面检查,今后加强日常管理。",
         "已对相关人员进行批评教育并调整岗位,整改情况附后。",
     ]
+    last_of_unit = {n.unit_id: n.id for n in notices}  # ordered by month: the unit's latest notice
+    units_seen: list[int] = []
+    earlier = 0
     for index, notice in enumerate(notices):
+        if notice.unit_id not in units_seen:
+            units_seen.append(notice.unit_id)
         row = closed.get((notice.year, notice.month))
         if row is not None:
             notice.created_at = row.closed_at
             notice.opened_on = to_hall(row.closed_at).date()
             notice.deadline = answer_deadline(notice.opened_on, notice_rulebook(notice), calendar)
         user = answerers.get(notice.unit_id)
-        story = ("answered", "late", "read", "unread")[index % 4] if index < len(notices) - 1 else "unread"
+        # Each unit's latest notice still waits (read or not; overdue once its deadline passed); the
+        # earlier ones were answered, in time or late.
+        if last_of_unit[notice.unit_id] == notice.id:
+            story = "read" if units_seen.index(notice.unit_id) % 2 else "unread"
+        else:
+            story = "late" if earlier % 2 else "answered"
+            earlier += 1
         opened = datetime.combine(notice.opened_on, datetime.min.time()).replace(tzinfo=to_hall(now).tzinfo)
         if story in ("answered", "late"):
             day = notice.deadline if story == "answered" else add_working_days(notice.deadline, 2, calendar)

@@ -15,6 +15,7 @@ from models import AuditLog, CalendarDay, Notification, db
 from models.notice import Notice, NoticeAttachment
 from services import months, notices
 from services.audit import reset_acting_user, set_acting_user
+from services.clock import from_hall
 from tests.html import parse
 
 
@@ -217,7 +218,10 @@ def test_an_answer_after_the_deadline_is_accepted_and_marked_late(app, client, m
     [
         ({"text": "   "}, "请填写反馈内容"),
         ({"text": "x" * 5001}, "反馈内容不能超过 5000 字"),
-        ({"text": "反馈", "files": [(io.BytesIO(b"MZ\x90\x00 not a picture"), "virus.exe")]}, "不是 JPEG、PNG、HEIC 图片或 PDF"),
+        (
+            {"text": "反馈", "files": [(io.BytesIO(b"MZ\x90\x00 not a picture"), "virus.exe")]},
+            "不是 JPEG、PNG、HEIC 图片或 PDF",
+        ),
         ({"text": "反馈", "files": [(io.BytesIO(b""), "empty.png")]}, "是空的"),
     ],
 )
@@ -226,7 +230,9 @@ def test_bad_answers_are_refused_in_chinese_and_write_nothing(app, client, make,
     [notice, _other] = all_notices()
     unit_login(make, client, hall["u1"], "tax")
     before = db.session.scalar(select(func.count(AuditLog.id)))
-    response = client.post(f"/portal/notices/{notice.id}/answer", data=data, content_type="multipart/form-data")
+    response = client.post(
+        f"/portal/notices/{notice.id}/answer", data=data, content_type="multipart/form-data"
+    )
     assert response.status_code == 422 and message in response.text
     db.session.expire_all()
     assert notice.answered_at is None and notice.answer_text is None and notice.read_at is None
@@ -322,7 +328,11 @@ def test_admin_list_is_paginated_in_sql(app, client, login, make):
 def test_letters_to_the_discipline_and_leadership_groups(app, client, login, make, hall):
     # A D19a with a missed deadline: the derived D19b raises leadership_report.
     make.incident(
-        hall["u2"], "D19a", at=datetime(2024, 2, 2, 9, 0), deadline=date(2024, 2, 9), public_text="整改窗口标识"
+        hall["u2"],
+        "D19a",
+        at=datetime(2024, 2, 2, 9, 0),
+        deadline=date(2024, 2, 9),
+        public_text="整改窗口标识",
     )
     close(2024, 2)
     login("admin")
@@ -364,3 +374,27 @@ def test_letter_and_notice_as_pdf(app, client, login, hall):
     assert "屡劝不改玩手机" in document.text_of("doc-body")
     pdf = client.get(f"/admin/notices/{notice.id}/document?format=pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+
+
+def test_the_demo_gives_the_login_units_answered_and_waiting_notices(app, make):
+    first, second = make.unit("SW01", name="市税务局"), make.unit("SB01", name="市社保中心")
+    make.user("unit", username="unit1", unit=first)
+    make.user("unit", username="unit2", unit=second)
+    past = [(2023, 11), (2023, 12), (2024, 1), (2024, 2)]
+    assert notices.load_demo_incidents(past) == 4
+    for (year, month), closed_on in zip(
+        past, [(2023, 12, 4), (2024, 1, 3), (2024, 2, 5), (2024, 3, 4)], strict=True
+    ):
+        # closed early in the next month, as the demo backdates it
+        months.close(year, month).closed_at = from_hall(datetime(*closed_on, 16, 30))
+    notices.load_demo()
+    db.session.commit()
+    story = {(n.unit.name, n.month): (notices.state_of(n), n.answered_late) for n in all_notices()}
+    assert story == {
+        ("市税务局", 11): ("answered", False),
+        ("市税务局", 1): ("overdue", False),
+        ("市社保中心", 12): ("answered", True),
+        ("市社保中心", 2): ("overdue", False),
+    }
+    answered = [n for n in all_notices() if n.answered_at is not None]
+    assert all(n.answered_by.username in ("unit1", "unit2") and n.answer_text for n in answered)

@@ -135,6 +135,7 @@ def new_version_form(**changes) -> dict:
             "setting_clock_in_evening": "16:55-17:00",
             "setting_hall_hours": "08:30-11:30;13:00-17:00",
             "setting_appeal_working_days": str(settings.appeal_working_days),
+            "setting_notice_answer_working_days": str(settings.notice_answer_working_days),
             "setting_unqualified_flag": "quarter_ineligible",
         }
     )

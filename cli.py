@@ -292,13 +292,15 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("close-month")
     @click.argument("month_text", metavar="YYYY-MM", required=False)
+    @click.option("--despite-open-appeals", is_flag=True, help="该月仍有未处理的申诉时也关账")
     @handled
-    def close_month(month_text: str) -> None:
+    def close_month(month_text: str, despite_open_appeals: bool) -> None:
         """Close a month that has ended: its standings are frozen as they are now."""
         from services import months
 
         year, month = parse_month_arg(month_text, "在命令后")
-        months.close(year, month)  # refuses a month not ended or before the first rulebook, as the page
+        # Refuses a month not ended, before the first rulebook, or with undecided appeals, as the page.
+        months.close(year, month, despite_open_appeals=despite_open_appeals)
         db.session.commit()
         click.echo(f"{year}年{month}月已关账,排名已固定")
 

@@ -77,6 +77,13 @@ ACTION_LABELS = {
     "rulebook.publish": _l("发布考核细则"),
     "backup.restore": _l("恢复备份"),
     "demo.load": _l("载入演示数据"),
+    "appeal.submit": _l("提出申诉"),
+    "appeal.decide": _l("处理申诉"),
+    "rectification.report": _l("报告整改完成"),
+    "rectification.extension": _l("申请延长整改期限"),
+    "rectification.decide": _l("处理整改报告或延期申请"),
+    "claim.submit": _l("提出加分申请"),
+    "claim.decide": _l("处理加分申请"),
 }
 # Field names in audit before/after and incident history; an unknown name shows as itself.
 FIELD_LABELS = {
@@ -177,11 +184,21 @@ FIELD_LABELS = {
     "quiet_non_working": _l("周末和节假日全天显示非办公时间画面"),
     "opening_text": _l("办公时间说明"),
     "rev": _l("设置版本"),
+    # appeals, rectification reports, bonus claims (services.appeals, rectifications, claims)
+    "incident": _l("扣加分记录"),
+    "occurred_on": _l("日期"),
+    "open_appeals": _l("未处理的申诉"),
 }
 # Stored values that are codes, by the field that holds them; an unknown value shows as itself.
 VALUE_LABELS = {
     "category": {"W": _l("窗口人员"), "C": _l("后台人员")},
-    "source": {"desk": _l("登记"), "patrol": _l("巡查"), "import": _l("导入"), "detect": _l("系统检测")},
+    "source": {
+        "desk": _l("登记"),
+        "patrol": _l("巡查"),
+        "import": _l("导入"),
+        "detect": _l("系统检测"),
+        "claim": _l("加分申请"),
+    },
     "kind": {
         "holiday": _l("节假日"),
         "workday": _l("调休工作日"),
@@ -213,6 +230,9 @@ TARGET_LABELS = {
     "import": _l("导入"),
     "setting:kiosk": _l("大屏设置"),
     "demo": _l("演示数据"),
+    "appeal": _l("申诉"),
+    "rectification": _l("整改报告"),
+    "claim": _l("加分申请"),
     "database": _l("全部数据"),
 }
 
@@ -258,6 +278,7 @@ NAV = [
     ("admin.standings_page", _l("排名"), ("admin", "inspector", "leader")),
     ("admin.detection_list", _l("检测待确认"), ("admin",)),
     ("admin.month_list", _l("月度"), ("admin", "leader")),
+    ("admin.request_list", _l("待处理"), ("admin", "leader")),
     ("admin.year_summary", _l("年终汇总"), ("admin", "leader")),
     ("admin.notice_list", _l("书面通报"), ("admin", "leader")),
     ("admin.unit_list", _l("单位"), ("admin",)),

@@ -20,5 +20,6 @@ from admin import (  # noqa: E402,F401,I001,E501  # noqa: E402,F401
     months,
     notices,
     patrol,
+    requests,
     views,  # noqa: E402,F401
 )

@@ -60,6 +60,7 @@ SETTING_LABELS = {
     "clock_in_evening": _l("综窗后场下午打卡时段"),
     "hall_hours": _l("窗口值守时间"),
     "appeal_working_days": _l("申诉期限(工作日)"),
+    "rectification_extension_allowed": _l("允许单位申请延长整改期限(延期)"),
     "notice_answer_working_days": _l("书面通报的反馈期限(工作日)"),
     "unqualified_flag": _l("不合格月份的标记"),
     "rectification_rule": _l("限期整改的规则"),
@@ -393,6 +394,8 @@ def setting_text(name: str, value) -> str:
     """A setting as the form (and the rulebook page) writes it: "08:25-08:30", "08:30-11:30;13:00-17:00"."""
     if name == "hall_hours":
         return ";".join(_span_text(s) for s in value)
+    if isinstance(value, bool):
+        return str(_l("是") if value else _l("否"))
     if isinstance(value, list | tuple):
         return _span_text(value)
     return str(value)
@@ -464,6 +467,8 @@ class RulebookBaseForm(FlaskForm):
             field = self[f"setting_{name}"]
             if str(f.type) == "int":
                 settings[name] = field.data
+            elif str(f.type) == "bool":
+                settings[name] = bool(field.data)
             elif name == "hall_hours":
                 settings[name] = [
                     _parse_span(part) for part in re.split(r"[;;,,]", field.data or "") if part.strip()
@@ -532,6 +537,8 @@ def rulebook_form_class(rulebook: Rulebook) -> type[RulebookBaseForm]:
                     NumberRange(min=0, max=1000, message=_l("须为 0 至 1000 的整数")),
                 ],
             )
+        elif kind == "bool":
+            field = BooleanField(label, default=value)
         elif name.endswith("_flag"):
             field = SelectField(label, choices=flag_choices, default=value)
         else:

@@ -5,7 +5,7 @@ Each step asks for confirmation in the browser (data-confirm) and is audited by 
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -15,7 +15,7 @@ from admin.forms import ActionForm, ReopenForm
 from auth.access import STAFF_ROLES, role_required
 from models import Role, db
 from scoring import format_month, parse_month
-from services import DomainError, documents, months
+from services import DomainError, appeals, documents, months
 from services.clock import hall_today
 from services.dashboard import month_lines, months_to_close, pending_count
 from services.rulebooks import rulebook_for_month
@@ -43,6 +43,7 @@ def _page(reopen: ReopenForm | None = None, reopen_label: str | None = None, sta
         due=set(months_to_close()),
         # The month under way is closed once it has ended (services.bounds.check_month_ended).
         current=format_month(today.year, today.month),
+        open_appeals=appeals.open_counts_by_month(),
     ), status
 
 
@@ -82,7 +83,11 @@ def _closed_message(year: int, month: int) -> str:
 @bp.route("/months/<month>/close", methods=["POST"])
 @role_required(Role.ADMIN)
 def month_close(month: str):
-    return _step(month, months.close, _closed_message)
+    # The checkbox "仍然关账" beside a month with undecided appeals (services.months.close refuses without it).
+    despite = request.form.get("despite_open_appeals") in ("1", "y", "on", "true")
+    return _step(
+        month, lambda y, m: months.close(y, m, despite_open_appeals=despite), _closed_message
+    )
 
 
 @bp.route("/months/<month>/publish", methods=["POST"])

@@ -98,7 +98,8 @@ def fill(app) -> None:
         around = datetime(YEAR, 1, 1, 1, 0, tzinfo=UTC)
         for _ in range(ELSEWHERE):
             at = around + timedelta(minutes=rng.randrange(0, 180 * 24 * 60))
-            if (at.year, at.month) != (YEAR, MONTH):
+            hall = at + timedelta(hours=8)  # Asia/Shanghai: the month an incident belongs to
+            if (hall.year, hall.month) != (YEAR, MONTH):
                 rows.append(row(at))
         db.session.execute(insert(Incident), rows)
         ids = db.session.scalars(db.select(Incident.id)).all()

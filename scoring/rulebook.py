@@ -275,7 +275,10 @@ def _rule(raw: Any, index: int) -> Rule:
         warning_rule=_bool(raw.get("warning_rule", False), where, "warning_rule", code),
         source=_str(raw.get("source", ""), where, "source", code),
         note=_str(raw.get("note", ""), where, "note", code),
+        claimable=_bool(raw.get("claimable", False), where, "claimable", code),
     )
+    if rule.claimable and rule.kind != RuleKind.BONUS:
+        raise RulebookError(f"{where}不是加分项,字段 claimable 不能为 true", rule=code, field="claimable")
     if rule.derived and rule.requires:
         raise RulebookError(f"{where}由评分推导,字段 requires 必须为空", rule=code, field="requires")
     if rule.derived and rule.patrol:
@@ -370,6 +373,8 @@ def _settings(raw: Any) -> Settings:
 
 def _setting_value(name: str, annotation: str, value: Any) -> Any:
     where = "设置项 settings "
+    if annotation == "bool":
+        return _bool(value, where, name)
     if annotation == "int":
         return _nonneg_int(value, where, name)
     if annotation == "str":

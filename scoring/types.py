@@ -50,6 +50,7 @@ class Rule:
     warning_rule: bool = False  # D04b, D05b: the form shows earlier warnings
     source: str = ""  # the clause of the measures it comes from, e.g. "三(一)2"
     note: str = ""  # a **Policy** remark shown to admins (e.g. D04b's chosen figure)
+    claimable: bool = False  # a bonus that comes from outside (B01–B03): units claim it with evidence
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Settings:
     clock_in_evening: tuple[str, str] = ("16:55", "17:00")
     hall_hours: tuple[tuple[str, str], ...] = (("08:30", "11:30"), ("13:00", "17:00"))
     appeal_working_days: int = 3  # a unit may appeal within this many working days
+    rectification_extension_allowed: bool = False  # a unit may ask for a later rectification deadline (延期)
     notice_answer_working_days: int = 5  # a unit answers a notice (书面通报) within this many working days
     unqualified_flag: str = "quarter_ineligible"  # an unqualified month disqualifies its quarter
     # Rule roles: which rule of this rulebook plays each part the code knows about ("" = none). Code outside

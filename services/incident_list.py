@@ -141,20 +141,29 @@ def list_page(f: ListFilter, page: int, rulebook: Rulebook, per_page: int = PAGE
     result = ListPage(rows=[], total=total, page=page, pages=pages, totals=totals)
     if page > pages or total == 0:
         return result
+    # The page's ids first (the incident table alone, read in index order), then only those rows joined to
+    # what they show: a planner never joins and sorts the whole month to keep 50 rows.
+    newest_first = (Incident.occurred_at.desc(), Incident.id.desc())
+    ids = (
+        select(Incident.id)
+        .where(*conditions)
+        .order_by(*newest_first)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .subquery()
+    )
     evidence_count = (
         select(func.count(Evidence.id)).where(Evidence.incident_id == Incident.id).scalar_subquery()
     )
     rows = db.session.execute(
         select(Incident, evidence_count)
+        .join(ids, ids.c.id == Incident.id)
         .options(
             joinedload(Incident.unit),
             joinedload(Incident.staff),
             joinedload(Incident.recorded_by),
         )
-        .where(*conditions)
-        .order_by(Incident.occurred_at.desc(), Incident.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        .order_by(*newest_first)
     ).all()
     result.rows = [incident for incident, _n in rows]
     result.evidence = {incident.id: n for incident, n in rows}

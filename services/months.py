@@ -27,19 +27,28 @@ def is_open(year: int, month: int) -> bool:
     return row is None or row.status == MonthStatus.OPEN
 
 
-def close(year: int, month: int) -> Month:
-    """Freeze a month's standings. Only a month that has ended, from the first rulebook on (bounds)."""
+def close(year: int, month: int, *, despite_open_appeals: bool = False) -> Month:
+    """Freeze a month's standings. Only a month that has ended, from the first rulebook on (bounds), and
+    with no undecided appeal of its incidents unless the admin says so (`despite_open_appeals`)."""
+    from services.appeals import open_count_in
+
     check_month_ended(year, month, action="关账")
     row = get_or_create(year, month)
     if row.status != MonthStatus.OPEN:
         raise DomainError(f"{row.label} 已经关账")
+    waiting = open_count_in(year, month)
+    if waiting and not despite_open_appeals:
+        raise DomainError(
+            f"{row.label} 还有 {waiting} 条申诉未处理,不能关账;如确需关账,请勾选“仍然关账(有未处理的申诉)”"
+        )
     result = live_standings(year, month)
     row.snapshot = result_to_dict(result)
     row.rulebook_key = result.rulebook_key or version_in_force(date(year, month, 1)).key
     row.status = MonthStatus.CLOSED
     row.closed_at = utc_now()
     row.closed_by_id = acting_user_id()
-    record("month.close", f"month:{row.label}", before={"status": "open"}, after={"status": "closed"})
+    after = {"status": "closed", "open_appeals": waiting} if waiting else {"status": "closed"}
+    record("month.close", f"month:{row.label}", before={"status": "open"}, after=after)
     db.session.flush()
     from services.notices import open_notices_for_month  # imported here: notices -> incident_list -> months
 

@@ -35,8 +35,8 @@ BUDGETS = {
     "portal home": 20,
     "portal month": 8,
     "portal month live": 17,
-    "notice": 6,
-    "portal notice": 6,
+    "notice": 14,  # with the appeal state (rulebook and calendar read twice: room to save)
+    "portal notice": 14,
     "bulletin": 7,
     "bulletin live": 17,
 }

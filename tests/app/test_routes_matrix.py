@@ -140,6 +140,22 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /admin/kiosk": ADMIN_ONLY,
     "GET /admin/documents/settings": ADMIN_ONLY,
     "POST /admin/documents/settings": ADMIN_ONLY,
+    # units' appeals, rectification reports and bonus claims: the bureau reads them, admins decide; the files
+    # go to the hall's people and to the unit that sent them (checked below)
+    "GET /admin/requests": READERS,
+    "POST /admin/requests/appeals/<int:appeal_id>/decide": ADMIN_ONLY,
+    "POST /admin/requests/rectifications/<int:report_id>/decide": ADMIN_ONLY,
+    "POST /admin/requests/claims/<int:claim_id>/decide": ADMIN_ONLY,
+    "GET /admin/requests/files/<int:file_id>": LOGGED_IN,
+    "GET /portal/requests": UNIT_ONLY,
+    "GET /portal/items/<int:incident_id>/appeal": UNIT_ONLY,
+    "POST /portal/items/<int:incident_id>/appeal": UNIT_ONLY,
+    "GET /portal/items/<int:incident_id>/rectified": UNIT_ONLY,
+    "POST /portal/items/<int:incident_id>/rectified": UNIT_ONLY,
+    "GET /portal/items/<int:incident_id>/extension": UNIT_ONLY,
+    "POST /portal/items/<int:incident_id>/extension": UNIT_ONLY,
+    "GET /portal/claims/new": UNIT_ONLY,
+    "POST /portal/claims/new": UNIT_ONLY,
     # the unit portal: unit users, their own unit only
     "GET /portal/": UNIT_ONLY,
     "GET /portal/months/<month>": UNIT_ONLY,
@@ -238,6 +254,7 @@ def samples(make):
         "incident_id": incident.id,
         "evidence_id": photo.id,
         "user_id": users[ADMIN].id,
+        **request_samples(other, incident),
         "year": 2024,
         "notice_id": notice.id,
         "attachment_id": notice_file.id,
@@ -261,6 +278,25 @@ def samples(make):
         "own_incident": own_incident,
         "own_photo": own_photo,
     }
+
+
+def request_samples(other, incident) -> dict:
+    """The other unit's appeal, rectification report, bonus claim and attached file (ids for the routes)."""
+    from datetime import date
+
+    from models import Appeal, BonusClaim, RectificationReport, RequestFile
+
+    appeal = Appeal(incident=incident, unit_id=other.id, reason="其他单位的申诉")
+    report = RectificationReport(incident=incident, unit_id=other.id, rectified_on=date(2024, 3, 6))
+    claim = BonusClaim(unit_id=other.id, rule_code="B01", occurred_on=date(2024, 3, 6), description="锦旗")
+    db.session.add_all([appeal, report, claim])
+    db.session.flush()
+    upload = RequestFile(
+        unit_id=other.id, appeal_id=appeal.id, filename="a.png", stored_name="matrix.png", content_type="image/png", size=4
+    )
+    db.session.add(upload)
+    db.session.commit()
+    return {"appeal_id": appeal.id, "report_id": report.id, "claim_id": claim.id, "file_id": upload.id}
 
 
 def build_url(app, rule, method: str, samples) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from flask_babel import gettext as _
-from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 
@@ -19,11 +18,6 @@ from services import DomainError
 from services.portal import ItemRow, UnitMonth, month_rulebook, unit_month
 from services.standings import month_rows, month_status, standings, standings_for
 from services.xlsx import (
-    BOX,
-    CENTER,
-    HEADER_FILL,
-    TOTAL_FILL,
-    WRAP,
     XLSX_MIMETYPE,
     header,
     new_workbook,
@@ -106,38 +100,35 @@ def _write_detail(ws: Worksheet, row: int, view: UnitMonth, lead: list | None = 
     width = len(lead) + len(DETAIL_COLUMNS)
     first = len(lead) + 1  # the detail table's first column
 
-    def line(
-        values: list, *, bold: bool = False, fill: PatternFill | None = None, merge: bool = False
-    ) -> None:
+    def line(values: list, *, kind: str = "", merge: bool = False) -> None:
         nonlocal row
         for col, value in enumerate(lead + values, start=1):
-            cell = put(ws, row, col, value)
-            cell.border = BOX
-            cell.alignment = WRAP if col == first + 2 else CENTER
-            if bold:
-                cell.font = Font(bold=True)
-            if fill:
-                cell.fill = fill
-        if merge:
+            wrap = col == first + 2
+            style = {"": "hs-wrap" if wrap else "hs-cell", "section": "hs-section"}.get(kind)
+            if kind == "total":
+                style = "hs-total-wrap" if wrap else "hs-total"
+            put(ws, row, col, value, style=style)
+        if merge and not lead:
             ws.merge_cells(start_row=row, start_column=first, end_row=row, end_column=width)
-            ws.cell(row=row, column=first).alignment = Alignment(horizontal="left", vertical="center")
         row += 1
 
     def section(heading: str, items: list[ItemRow]) -> None:
-        line([heading] + [""] * (len(DETAIL_COLUMNS) - 1), bold=True, fill=HEADER_FILL, merge=True)
+        line([heading] + [""] * (len(DETAIL_COLUMNS) - 1), kind="section", merge=True)
         if not items:
             line(["", "", _("无"), "", "", "", "", ""])
         for n, item in enumerate(items, start=1):
             line(_item_cells(n, item))
 
     def total(label: str, value, note: str = "") -> None:
-        line([label, "", note, "", "", "", "", value], bold=True, fill=TOTAL_FILL)
-        ws.merge_cells(start_row=row - 1, start_column=first, end_row=row - 1, end_column=first + 1)
-        ws.merge_cells(start_row=row - 1, start_column=first + 2, end_row=row - 1, end_column=first + 6)
+        line([label, "", note, "", "", "", "", value], kind="total")
+        if not lead:  # merged on a unit's own table; a year's long sheet stays plain (merging is slow)
+            ws.merge_cells(start_row=row - 1, start_column=first, end_row=row - 1, end_column=first + 1)
+            ws.merge_cells(start_row=row - 1, start_column=first + 2, end_row=row - 1, end_column=first + 6)
 
     result = view.result
     if result is None:
-        line([_("本单位该月未参加考核(单位已停用)")] + [""] * (len(DETAIL_COLUMNS) - 1), merge=True)
+        absent = _("本单位该月未参加考核(单位已停用)")
+        line([absent] + [""] * (len(DETAIL_COLUMNS) - 1), kind="section", merge=True)
         return row
     settings = view.rulebook.settings
     section(_("一、扣分项目"), view.deduction_items)
@@ -514,9 +505,7 @@ def year_xlsx(summary) -> bytes:
         values += [unit.deductions, year_flags_text(unit)]
         values += [fn(unit) for _c, fn in extra]
         for col, value in enumerate(values, start=1):
-            cell = put(ws, row, col, value)
-            cell.border = BOX
-            cell.alignment = WRAP if col in (2, width - len(extra)) else CENTER
+            put(ws, row, col, value, style="hs-wrap" if col in (2, width - len(extra)) else "hs-cell")
         row += 1
     widths(ws, [10, 24, *[6, 6, 5] * len(months), *[8] * len(GRADES), 9, 36, *[9] * len(extra)])
     print_setup(ws, header_row=4, landscape=True)

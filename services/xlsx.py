@@ -17,7 +17,7 @@ from io import BytesIO
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -30,6 +30,18 @@ HEADER_FILL = PatternFill("solid", fgColor="EDEFF2")
 TOTAL_FILL = PatternFill("solid", fgColor="F7F7F8")
 WRAP = Alignment(wrap_text=True, vertical="center")
 CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+LEFT = Alignment(horizontal="left", vertical="center", wrap_text=True)
+BOLD = Font(bold=True)
+# The cell styles of every sheet, as named styles: setting a cell's border, font and fill one by one makes
+# openpyxl hash each style object per cell (a year of detail tables took 20 s); a named style is one lookup.
+STYLES = {
+    "hs-cell": {"border": BOX, "alignment": CENTER},
+    "hs-wrap": {"border": BOX, "alignment": WRAP},
+    "hs-head": {"border": BOX, "alignment": CENTER, "font": BOLD, "fill": HEADER_FILL},
+    "hs-section": {"border": BOX, "alignment": LEFT, "font": BOLD, "fill": HEADER_FILL},
+    "hs-total": {"border": BOX, "alignment": CENTER, "font": BOLD, "fill": TOTAL_FILL},
+    "hs-total-wrap": {"border": BOX, "alignment": WRAP, "font": BOLD, "fill": TOTAL_FILL},
+}
 
 # What a spreadsheet reads as the start of a formula (OWASP "CSV injection"; tab and CR too).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -38,8 +50,11 @@ _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 SHEET_NAME_MAX = 31
 
 
-def put(ws: Worksheet, row: int, column: int, value, number_format: str | None = None) -> Cell:
-    """Write one cell: a string always as a string (never a formula), an aware datetime in hall time."""
+def put(
+    ws: Worksheet, row: int, column: int, value, number_format: str | None = None, style: str | None = None
+) -> Cell:
+    """Write one cell: a string always as a string (never a formula), an aware datetime in hall time;
+    `style`: one of STYLES."""
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             from services.clock import to_hall
@@ -54,6 +69,8 @@ def put(ws: Worksheet, row: int, column: int, value, number_format: str | None =
     elif value is not None and not isinstance(value, (int, float)):
         value = str(value)  # lazy strings (babel), enums
     cell = ws.cell(row=row, column=column, value=value)
+    if style:
+        use_style(cell, style)
     if isinstance(value, str):
         cell.data_type = "s"  # openpyxl made "=…" a formula: it stays the text typed
     if isinstance(value, int) and not isinstance(value, bool) and number_format is None:
@@ -61,6 +78,13 @@ def put(ws: Worksheet, row: int, column: int, value, number_format: str | None =
     if number_format:
         cell.number_format = number_format
     return cell
+
+
+def use_style(cell: Cell, name: str) -> None:
+    wb = cell.parent.parent
+    if name not in wb.named_styles:
+        wb.add_named_style(NamedStyle(name=name, **STYLES[name]))
+    cell.style = name
 
 
 def csv_cell(value) -> str:
@@ -118,11 +142,7 @@ def title(ws: Worksheet, text: str, columns: int, note: str = "") -> None:
 
 def header(ws: Worksheet, row: int, names: list[str]) -> None:
     for col, name in enumerate(names, start=1):
-        cell = put(ws, row, col, name)
-        cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
-        cell.alignment = CENTER
-        cell.border = BOX
+        put(ws, row, col, name, style="hs-head")
 
 
 def table(
@@ -140,9 +160,7 @@ def table(
     r = header_row + 1
     for values in rows:
         for col, value in enumerate(values, start=1):
-            cell = put(ws, r, col, value)
-            cell.border = BOX
-            cell.alignment = WRAP if col in wrap else CENTER
+            put(ws, r, col, value, style="hs-wrap" if col in wrap else "hs-cell")
         r += 1
     widths(ws, column_widths)
     print_setup(ws, header_row=header_row, landscape=landscape)

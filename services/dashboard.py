@@ -126,6 +126,19 @@ def notice_counts() -> dict[str, int]:
     return notices.state_counts()
 
 
+def requests_waiting() -> dict[str, int]:
+    """Undecided appeals, rectification reports (with extension requests) and bonus claims: one statement."""
+    from models import Appeal, BonusClaim, RectificationReport, RequestStatus
+
+    def waiting(model):
+        return select(func.count(model.id)).where(model.status == RequestStatus.OPEN).scalar_subquery()
+
+    appeals, reports, claims = db.session.execute(
+        select(waiting(Appeal), waiting(RectificationReport), waiting(BonusClaim))
+    ).one()
+    return {"appeals": appeals, "reports": reports, "claims": claims, "total": appeals + reports + claims}
+
+
 def months_to_publish() -> list[str]:
     """Closed months not yet published ("YYYY-MM", newest first): the leader/admin still has to publish."""
     rows = db.session.execute(
@@ -240,6 +253,33 @@ class TallyRow:
         return sum(self.by_month.values())
 
 
+def _incidents_of_items(ids: set[int], year: int, months: list[int]) -> dict[int, Incident]:
+    """The incidents behind a year's items, each with its staff member and postings (the window of an
+    item without one). Read by the year's time range, not by a list of ids (a busy hall's year holds more
+    than a database takes as parameters); only the few dated earlier (an overdue D19a of last December)
+    are read by id, in batches."""
+    with_staff = selectinload(Incident.staff).selectinload(Staff.postings)
+    start, _end = month_utc_range(year, months[0])
+    _start, end = month_utc_range(year, months[-1])
+    found = {
+        i.id: i
+        for i in db.session.scalars(
+            select(Incident)
+            .where(Incident.occurred_at >= start, Incident.occurred_at < end)
+            .options(with_staff)
+        )
+        if i.id in ids
+    }
+    rest = sorted(ids - found.keys())
+    for at in range(0, len(rest), 500):
+        batch = rest[at : at + 500]
+        found.update(
+            (i.id, i)
+            for i in db.session.scalars(select(Incident).where(Incident.id.in_(batch)).options(with_staff))
+        )
+    return found
+
+
 def tallies(year: int) -> tuple[list[TallyRow], list[TallyRow]]:
     """Confirmed deduction points of the year by staff member and by unit + window, from the standings.
 
@@ -256,19 +296,7 @@ def tallies(year: int) -> tuple[list[TallyRow], list[TallyRow]]:
                 if item.points < 0 and item.incident_id is not None:
                     lines.append((m, unit.code, item.incident_id, -item.points))
     ids = {line[2] for line in lines}
-    # Each incident with its staff member and postings (the window of an item without one): 3 queries.
-    incidents = (
-        {
-            i.id: i
-            for i in db.session.scalars(
-                select(Incident)
-                .where(Incident.id.in_(ids))
-                .options(selectinload(Incident.staff).selectinload(Staff.postings))
-            )
-        }
-        if ids
-        else {}
-    )
+    incidents = _incidents_of_items(ids, year, months) if ids else {}
     units = {u.code: u for u in db.session.scalars(select(Unit))}
     by_staff: dict[tuple, TallyRow] = {}
     by_window: dict[tuple, TallyRow] = {}

@@ -82,12 +82,10 @@ def _page(errors: dict | None = None, status: int = 200):
 
 @bp.app_template_global("request_counts")
 def request_counts() -> dict[str, int]:
-    """What waits for an admin (the dashboard's 待办 and the menu)."""
-    return {
-        "appeals": appeals.open_count(),
-        "reports": rectifications.open_count(),
-        "claims": len(claims.pending()),
-    }
+    """What waits for an admin (the dashboard's 待办)."""
+    from services.dashboard import requests_waiting
+
+    return requests_waiting()
 
 
 @bp.route("/requests")

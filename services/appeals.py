@@ -119,10 +119,25 @@ def _decide(row, status: str, reason: str) -> None:
 # ------------------------------------------------------------------ appeals
 
 
-def incident_rule(incident: Incident):
+def _memo(key, compute):
+    """A value computed once per request (a page shows an incident's notice and state more than once)."""
+    holder = request._get_current_object() if has_request_context() else None
+    if holder is None:
+        return compute()
+    memo = holder.__dict__.setdefault("_appeals_memo", {})
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+def _rulebook_of(incident: Incident):
     day = to_hall(incident.occurred_at)
+    return _memo(("rulebook", day.year, day.month), lambda: rulebook_for_month(day.year, day.month))
+
+
+def incident_rule(incident: Incident):
     try:
-        return rulebook_for_month(day.year, day.month).rule(incident.rule_code)
+        return _rulebook_of(incident).rule(incident.rule_code)
     except KeyError:
         return None
 
@@ -135,9 +150,9 @@ def appeal_deadline(incident: Incident) -> date | None:
     rule = incident_rule(incident)
     if rule is None or rule.kind != RuleKind.DEDUCTION:
         return None
-    day = to_hall(incident.occurred_at)
-    n = rulebook_for_month(day.year, day.month).settings.appeal_working_days
-    return working_days_after(to_hall(incident.created_at).date(), n)
+    n = _rulebook_of(incident).settings.appeal_working_days
+    logged = to_hall(incident.created_at).date()
+    return _memo(("deadline", logged, n), lambda: working_days_after(logged, n))
 
 
 def window_problem(incident: Incident, today: date | None = None) -> str | None:
@@ -147,7 +162,8 @@ def window_problem(incident: Incident, today: date | None = None) -> str | None:
         return _("只能对已确认的扣分记录提出申诉")
     if (today or hall_today()) > deadline:
         return _("申诉期限已过(截至 %(day)s)", day=deadline.isoformat())
-    closed = closed_month_problem(incident.occurred_at)
+    day = to_hall(incident.occurred_at)
+    closed = _memo(("closed", day.year, day.month), lambda: closed_month_problem(incident.occurred_at))
     if closed:
         return _("该记录所在月份已关账,不能再申诉")
     return None

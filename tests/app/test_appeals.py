@@ -282,3 +282,10 @@ def test_appeal_time_is_counted_from_the_day_it_was_logged(app, hall):
     late = incidents.create(hall["mine"], "D03", from_hall(datetime(2024, 3, 1, 9, 0)))
     db.session.commit()
     assert appeals.appeal_deadline(late) == date(2024, 3, 25)
+
+
+def test_the_dashboard_counts_what_waits(app, hall):
+    assert "没有待处理的申诉、整改报告或加分申请" in parse(hall["admin"].get("/admin/").text).text_of("request-counts")
+    assert post_appeal(hall["unit"], hall["d01"].id).status_code == 302
+    line = parse(hall["admin"].get("/admin/").text).text_of("request-counts")
+    assert "1 件单位申请待处理" in line and "申诉 1 · 整改报告 0 · 加分申请 0" in line

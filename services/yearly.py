@@ -130,12 +130,37 @@ def summary(year: int) -> YearSummary:
     )
 
 
-def _counts(year: int) -> list[tuple[str, dict[str, int]]]:
-    """Notices and appeals of the year per unit, when this build has them: one grouped query each."""
-    import models
+def _model(module: str, name: str):
+    """A model of another part of the work (notices, appeals, honours), or None in a build without it."""
+    import importlib
 
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def _counts(year: int) -> list[tuple[str, dict[str, int]]]:
+    """Honours, notices and appeals of the year per unit, when this build has them: one grouped query each.
+    Honours are published rolls only (the quarter candidates the scoring computes are not honours)."""
     out: list[tuple[str, dict[str, int]]] = []
-    notice = getattr(models, "Notice", None)
+    roll, entry = _model("models.honor", "HonorRoll"), _model("models.honor", "HonorEntry")
+    if roll is not None and entry is not None:
+        rows = db.session.execute(
+            select(Unit.code, entry.kind, func.count(entry.id))
+            .join(roll, roll.id == entry.roll_id)
+            .join(Unit, Unit.id == entry.unit_id)
+            .where(roll.year == year, roll.status == "published")
+            .group_by(Unit.code, entry.kind)
+        ).all()
+        honours: dict[str, dict[str, int]] = {"collective": {}, "individual": {}, "year_unit": {}}
+        for code, kind, n in rows:
+            honours.setdefault(kind, {})[code] = n
+        if rows:  # a column only when a roll has been published
+            out.append(("先进集体(季)", honours["collective"]))
+            out.append(("先进个人(人次)", honours["individual"]))
+            out.append(("年度优秀窗口单位", honours["year_unit"]))
+    notice = _model("models.notice", "Notice")
     if notice is not None:
         rows = db.session.execute(
             select(Unit.code, func.count(notice.id), func.count(notice.answered_at))
@@ -143,9 +168,9 @@ def _counts(year: int) -> list[tuple[str, dict[str, int]]]:
             .where(notice.year == year, notice.withdrawn_at.is_(None))
             .group_by(Unit.code)
         ).all()
-        out.append(("通报(件)", {code: n for code, n, _a in rows}))
+        out.append(("书面通报(件)", {code: n for code, n, _a in rows}))
         out.append(("已反馈", {code: a for code, _n, a in rows}))
-    appeal = getattr(models, "Appeal", None)
+    appeal = _model("models.appeal", "Appeal")
     if appeal is not None:
         start, _end = month_utc_range(year, 1)
         _start, end = month_utc_range(year, 12)

@@ -4,7 +4,7 @@ for leaders and admins, an .xlsx and an official document (print page and PDF)."
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 from openpyxl import load_workbook
 
@@ -179,3 +179,67 @@ def test_the_page_costs_the_same_queries_whatever_the_number_of_units(app, clien
         make.incident(unit, "D01", at=datetime(2024, 3, 4, 9, 0), staff=person)
         make.incident(unit, "D03", at=datetime(2024, 3, 5, 9, 0), staff=person)
     assert cost() == small
+
+
+def test_notices_and_appeals_are_counted_and_candidates_are_not_honours(client, login, make):
+    from models.appeal import Appeal
+    from models.notice import Notice
+
+    units = build(make, 3)
+    u0, u1 = units[0], units[1]
+    incident = make.incident(u0, "D03", at=datetime(2024, 3, 8, 9, 0))
+    other = make.incident(u0, "D01", at=datetime(2024, 3, 9, 9, 0))
+    db.session.add_all(
+        [
+            Appeal(incident_id=incident.id, unit_id=u0.id, reason="不是我们", status="voided"),
+            Appeal(incident_id=other.id, unit_id=u0.id, reason="也不是", status="upheld"),
+            Notice(
+                unit_id=u1.id,
+                year=2024,
+                month=1,
+                flag="notice_feedback",
+                reasons=[],
+                opened_on=date(2024, 2, 1),
+                deadline=date(2024, 2, 8),
+                answer_text="已整改",
+                answered_at=datetime(2024, 2, 5, 2, 0, tzinfo=UTC),
+            ),
+            Notice(
+                unit_id=u1.id,
+                year=2024,
+                month=2,
+                flag="notice_feedback",
+                reasons=[],
+                opened_on=date(2024, 3, 1),
+                deadline=date(2024, 3, 8),
+            ),
+            # A notice of another year is not this year's.
+            Notice(
+                unit_id=u1.id,
+                year=2023,
+                month=12,
+                flag="notice_feedback",
+                reasons=[],
+                opened_on=date(2024, 1, 2),
+                deadline=date(2024, 1, 9),
+            ),
+        ]
+    )
+    db.session.commit()
+    login("admin")
+    page = parse(client.get("/admin/years/2024").text)
+    heads = [th.text for th in page.all("#year-table thead tr")[0].all("th")]
+    assert heads[-4:] == ["书面通报(件)", "已反馈", "申诉(次)", "申诉成立"]
+    # The scoring's quarter candidates are not honours: no honours column until a roll is published.
+    assert not any("先进" in h or "优秀窗口" in h for h in heads)
+    cells = {
+        r.get("data-unit"): [td.text for td in r.all("td")][-4:] for r in page.all("#year-table tbody tr")
+    }
+    assert cells[u0.code] == ["0", "0", "2", "1"]
+    assert cells[u1.code] == ["2", "1", "0", "0"]
+    wb = load_workbook(io.BytesIO(client.get("/admin/years/2024/summary.xlsx").data))
+    ws = wb["年度汇总"]
+    header = [ws.cell(row=3, column=c).value for c in range(1, ws.max_column + 1)]
+    assert header[-4:] == ["书面通报(件)", "已反馈", "申诉(次)", "申诉成立"]
+    row = next(r for r in range(5, ws.max_row + 1) if ws.cell(row=r, column=1).value == u0.code)
+    assert [ws.cell(row=row, column=c).value for c in range(len(header) - 3, len(header) + 1)] == [0, 0, 2, 1]

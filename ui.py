@@ -84,6 +84,9 @@ ACTION_LABELS = {
     "rectification.decide": _l("处理整改报告或延期申请"),
     "claim.submit": _l("提出加分申请"),
     "claim.decide": _l("处理加分申请"),
+    "honor.select": _l("评选光荣榜"),
+    "honor.publish": _l("发布光荣榜"),
+    "honor.unpublish": _l("撤回光荣榜"),
 }
 # Field names in audit before/after and incident history; an unknown name shows as itself.
 FIELD_LABELS = {
@@ -174,6 +177,8 @@ FIELD_LABELS = {
     "d16_pending": _l("本月待确认的未打卡检测结果"),
     "seed": _l("随机种子"),
     "today": _l("日期"),
+    "honor_quarter": _l("已发布的季度光荣榜"),
+    "honor_year": _l("已发布的年度光荣榜"),
     # the hall screen's settings (services.kiosk)
     "interval": _l("每页显示时间(秒)"),
     "panels": _l("显示的版块"),
@@ -233,6 +238,7 @@ TARGET_LABELS = {
     "appeal": _l("申诉"),
     "rectification": _l("整改报告"),
     "claim": _l("加分申请"),
+    "honor": _l("光荣榜"),
     "database": _l("全部数据"),
 }
 
@@ -288,6 +294,7 @@ NAV = [
     ("admin.import_page", _l("导入"), ("admin",)),
     ("admin.user_list", _l("用户"), ("admin",)),
     ("admin.audit_list", _l("审计日志"), ("admin", "leader")),
+    ("admin.honor_list", _l("光荣榜"), ("admin", "leader")),
     ("admin.kiosk_settings", _l("大屏"), ("admin",)),
     ("admin.document_settings", _l("公文设置"), ("admin",)),
 ]

@@ -9,6 +9,7 @@ from admin import (  # noqa: E402,F401,I001,E501  # noqa: E402,F401
     detections,
     documents,
     exports,
+    honors,
     imports,
     incidents,
     kiosk_settings,  # noqa: E402,F401,I001

@@ -26,6 +26,7 @@ NOTIFICATION_KINDS = (
     "bulletin",
     "deadline",
     "claim_decided",
+    "honor",
 )
 
 

@@ -41,6 +41,8 @@ from services import DomainError, detections, incidents, months, roster
 from services.audit import acting_user_id, record, reset_acting_user, set_acting_user
 from services.bounds import check_month_open, first_rulebook_day
 from services.clock import from_hall, hall_now, hall_today
+from services.appeals import load_demo as load_requests
+from services.honors import load_demo as load_honors
 from services.notices import load_demo as load_notices
 from services.notices import load_demo_incidents as load_notice_incidents
 from services.rulebooks import rulebook_for_month
@@ -956,8 +958,12 @@ def load(seed: int = DEFAULT_SEED, progress: Progress | None = None) -> dict:
         b.tick("关账和发布")
         load_notice_incidents(b.past)  # findings that give unit1 and unit2 notices (services.notices)
         b.close_months()
+        honors = load_honors()  # the chosen, published honor rolls (services.honors)
         b.backdate()
         load_notices()  # notices answered in time, late, read, unread (services.notices)
+        requests = load_requests(  # appeals, rectification reports, bonus claims decided both ways and waiting
+            {u.unit_id: u.id for u in b.users.values() if u.role == Role.UNIT}, b.users["admin"].id, b.users["inspector"].id
+        )
         summary = {
             "units": len(b.units),
             "staff": len(b.staff),
@@ -966,6 +972,8 @@ def load(seed: int = DEFAULT_SEED, progress: Progress | None = None) -> dict:
             "first_month": f"{b.months[0][0]}-{b.months[0][1]:02d}",
             **clock,
             **found,
+            **{f"honor_{k}": v for k, v in honors.items()},
+            **requests,
         }
         db.session.add(
             Setting(key=SETTING_KEY, value={"seed": seed, "today": b.today.isoformat(), **summary})

@@ -26,11 +26,7 @@ from models import AuditLog, CalendarDay, KioskScreen, Month, MonthStatus, Setti
 from scoring import (
     Grade,
     MonthResult,
-    competition_ranks,
     is_working_day,
-    quarter_candidates,
-    quarter_months,
-    quarter_of,
     round_half_up,
 )
 from scoring.calendar import prev_month
@@ -67,6 +63,12 @@ ROWS_LANDSCAPE = 10
 ROWS_PORTRAIT = 18
 # The top and bottom lists hold top_n rows each (1–10); from this many on they fill their half of the page.
 TOPBOTTOM_FILL_FROM = 3
+# The honor roll (a published roll only, services.honors): a quarter's collectives and individuals side by
+# side in landscape, stacked in portrait, in the top and bottom lists' larger rows (2.6rem): at most this
+# many rows per list on a page; a page whose longest list holds HONOR_FILL_FROM rows fills the page.
+HONOR_ROWS_LANDSCAPE = 7
+HONOR_ROWS_PORTRAIT = 6
+HONOR_FILL_FROM = 3
 TOUCH_EVERY = timedelta(seconds=60)  # the screens' contacts are written at most this often per process
 SILENT_AFTER = timedelta(minutes=2)
 MAX_SCREENS = 200  # the name comes from the URL: cap the rows a stranger could create
@@ -270,7 +272,8 @@ class Row:
     grade: str = ""
     change: int | None = None  # rank change against the panel's `compared_to` month (positive: up)
     new: bool = False  # not ranked in the `compared_to` month
-    scores: tuple[int, ...] = ()  # honor roll: the quarter's monthly scores (`score` is their sum)
+    person: str = ""  # honor roll: an advanced individual's name (the only personal data on the screen)
+    window: str = ""  # honor roll: the individual's window ("3号窗口")
 
 
 @dataclass(frozen=True)
@@ -281,6 +284,14 @@ class Slide:
     pages: int
     rows: tuple[Row, ...]
     fill: bool = False  # enough rows to stretch them over the whole page (the CSS class k-fill)
+    roll: str = ""  # honor roll: the period shown ("2026年第三季度", "2025年度")
+    lists: tuple[HonorList, ...] = ()  # honor roll: the lists of this page
+
+
+@dataclass(frozen=True)
+class HonorList:
+    kind: str  # collective 先进集体 | individual 先进个人 | year_unit 年度优秀窗口单位
+    rows: tuple[Row, ...]
 
 
 @dataclass
@@ -291,12 +302,11 @@ class Panel:
     status: str = MonthStatus.OPEN
     rows: list[Row] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
-    quarter: int = 0
-    months: list[tuple[int, int]] = field(default_factory=list)
-    partial: bool = False  # honor roll of a quarter still running
+    quarter: int = 0  # honor roll: the latest published quarter roll's quarter (0: a year roll only)
     compared_to: tuple[int, int] | None = None  # the month of ▲/▼: the last published one before this
     top: list[Row] = field(default_factory=list)
     bottom: list[Row] = field(default_factory=list)
+    rolls: list[tuple[str, str, list[HonorList]]] = field(default_factory=list)  # (kind, period, lists)
     landscape: list[Slide] = field(default_factory=list)
     portrait: list[Slide] = field(default_factory=list)
 
@@ -324,7 +334,51 @@ def pages(rows: list[Row], most: int) -> list[list[Row]]:
     return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
+def _split(rows: list[Row], count: int) -> list[list[Row]]:
+    """Rows in `count` balanced pages (the first ones one row longer); pages may be empty."""
+    size, extra = divmod(len(rows), count)
+    out, at = [], 0
+    for i in range(count):
+        n = size + (1 if i < extra else 0)
+        out.append(rows[at : at + n])
+        at += n
+    return out
+
+
+def _honor_slides(panel: Panel, most: int) -> list[Slide]:
+    """Each roll's pages: a quarter's collectives beside its individuals, a year's units in two columns
+    when they are more than a list holds; every list at most `most` rows a page."""
+    pages_of: list[tuple[str, list[HonorList]]] = []
+    for kind, period, lists in panel.rolls:
+        if kind == "year":
+            rows = list(lists[0].rows)
+            for chunk in pages(rows, 2 * most):
+                halves = [chunk] if len(chunk) <= most else _split(chunk, 2)
+                pages_of.append((period, [HonorList("year_unit", tuple(h)) for h in halves]))
+            continue
+        count = max(1, *(-(-len(li.rows) // most) for li in lists))
+        split = [_split(list(li.rows), count) for li in lists]
+        for i in range(count):
+            page = [HonorList(li.kind, tuple(chunks[i])) for li, chunks in zip(lists, split, strict=True)]
+            pages_of.append((period, [p for p in page if p.rows] or page[:1]))
+    return [
+        Slide(
+            key=f"honor-{i}",
+            panel="honor",
+            page=i,
+            pages=len(pages_of),
+            rows=tuple(r for li in lists for r in li.rows),
+            fill=max(len(li.rows) for li in lists) >= HONOR_FILL_FROM,
+            roll=period,
+            lists=tuple(lists),
+        )
+        for i, (period, lists) in enumerate(pages_of, start=1)
+    ]
+
+
 def _slides(panel: Panel, most: int) -> list[Slide]:
+    if panel.kind == "honor":
+        return _honor_slides(panel, HONOR_ROWS_LANDSCAPE if most == ROWS_LANDSCAPE else HONOR_ROWS_PORTRAIT)
     if panel.kind == "topbottom":
         fill = len(panel.top) >= TOPBOTTOM_FILL_FROM
         return [Slide(key="topbottom-1", panel="topbottom", page=1, pages=1, rows=(), fill=fill)]
@@ -429,42 +483,45 @@ def _published_panel(published: set[tuple[int, int]]) -> Panel | None:
     )
 
 
-def _honor_months(today: date, known: set[tuple[int, int]], published: set[tuple[int, int]]):
-    """The last complete quarter if the hall was assessing then (a month of it closed), else this one so far.
+def _honor_panel() -> Panel | None:
+    """The latest published quarter roll and year roll (services.honors); None until one is published, so
+    the panel is left out of the rotation. Never the computed candidates: only what an admin published."""
+    from services.honors import latest_published, window_label
 
-    **Policy**: a quarter before the system was in use has no incidents, so every unit would score 100
-    and look like a candidate; it is skipped rather than shown.
-    """
-    year, quarter = today.year, quarter_of(today.month)
-    last_year, last_quarter = (year - 1, 4) if quarter == 1 else (year, quarter - 1)
-    months = list(quarter_months(last_year, last_quarter))
-    if any(m in known for m in months):
-        return last_year, last_quarter, months, not all(m in published for m in months)
-    months = [m for m in quarter_months(year, quarter) if m <= (today.year, today.month)]
-    return year, quarter, months, True
-
-
-def _honor_panel(today: date, known: set[tuple[int, int]], published: set[tuple[int, int]]) -> Panel:
-    year, quarter, months, partial = _honor_months(today, known, published)
-    results = [standings(y, m) for y, m in months]
-    candidates = []
-    for code in quarter_candidates(results):  # by the quarter's total, highest first
-        units = [r.unit(code) for r in results]
-        candidates.append((units[-1].name, tuple(u.score for u in units if u is not None)))
-    ranks = competition_ranks([sum(scores) for _, scores in candidates])
-    rows = [
-        Row(rank=rank, name=name, score=sum(scores), scores=scores, grade=Grade.EXCELLENT.value)
-        for rank, (name, scores) in zip(ranks, candidates, strict=True)
-    ]
+    quarter, year = latest_published()
+    rolls: list[tuple[str, str, list[HonorList]]] = []
+    if quarter is not None and quarter.entries:
+        collectives = [e for e in quarter.entries if e.kind == "collective"]
+        people = [e for e in quarter.entries if e.kind == "individual" and e.staff is not None]
+        lists = [
+            HonorList(
+                "collective",
+                tuple(Row(rank=i, name=e.unit.name, score=0) for i, e in enumerate(collectives, start=1)),
+            ),
+            HonorList(
+                "individual",
+                tuple(
+                    Row(rank=i, name=e.unit.name, score=0, person=e.staff.name, window=window_label(e.window))
+                    for i, e in enumerate(people, start=1)
+                ),
+            ),
+        ]
+        rolls.append(("quarter", quarter.label, [li for li in lists if li.rows]))
+    if year is not None and year.entries:
+        units = [e for e in year.entries if e.kind == "year_unit"]
+        rows = tuple(Row(rank=i, name=e.unit.name, score=0) for i, e in enumerate(units, start=1))
+        if rows:
+            rolls.append(("year", f"{year.year}年度", [HonorList("year_unit", rows)]))
+    if not rolls:
+        return None
+    latest = quarter or year
     return Panel(
         kind="honor",
-        year=year,
-        month=months[-1][1],
-        quarter=quarter,
-        months=months,
-        partial=partial,
-        rows=rows,
-        stats={"candidates": len(rows), "units": len(results[-1].units) if results else 0},
+        year=latest.year,
+        month=3 * latest.quarter if latest.quarter else 12,
+        quarter=latest.quarter,
+        rows=[r for _k, _p, lists in rolls for li in lists for r in li.rows],
+        rolls=rolls,
     )
 
 
@@ -480,7 +537,6 @@ def _topbottom_panel(live: Panel, n: int) -> Panel:
 def _build_view(version: Version) -> ScreenView:
     settings = version.settings
     months = db.session.execute(select(Month.year, Month.month, Month.status)).all()
-    known = {(y, m) for y, m, _ in months}
     published = {(y, m) for y, m, s in months if s == MonthStatus.PUBLISHED}
     panels: list[Panel] = []
     live = None
@@ -495,7 +551,7 @@ def _build_view(version: Version) -> ScreenView:
             elif kind == "published":
                 panel = _published_panel(published)
             elif kind == "honor":
-                panel = _honor_panel(version.today, known, published)
+                panel = _honor_panel()
             elif kind == "topbottom" and live is not None and live.rows:
                 panel = _topbottom_panel(live, settings["top_n"])
             if panel is not None:

@@ -6,7 +6,7 @@ No login is needed for /kiosk; HALL_TODAY is pinned to 2024-03-20 and HALL_NOW t
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, func, select
@@ -150,20 +150,42 @@ def test_version_moves_when_a_month_is_published_and_the_bulletin_panel_appears(
     assert re.search(r"k-down[^>]*>▼1</span>.*?市公安局.*?>97<", section, flags=re.S)
 
 
-def test_honor_roll_shows_the_quarters_candidates_marked_as_candidates(client, make):
+def publish_roll(units, people=(), year=2023, quarter=4):
+    """A published honor roll of 2023's fourth quarter (its months closed first): `units` as advanced
+    collectives, `people` (staff) as advanced individuals. Every unit is a candidate (no incidents)."""
+    from services import honors
+
+    for m in (10, 11, 12):
+        if months.is_open(year, m):
+            months.close(year, m)
+    roll = honors.save_selection("quarter", year, quarter, [u.id for u in units], [p.id for p in people])
+    honors.publish(roll.id)
+    db.session.commit()
+    return roll
+
+
+def test_honor_roll_shows_only_a_published_roll_never_the_candidates(client, make):
     good = make.unit("U01", name="市税务局")
     make.unit("U02", name="市公安局")
     poor = make.unit("U03", name="市商务局")
     make.incident(good, "B03", at=datetime(2024, 1, 10, 9, 0))
-    make.incident(poor, "D11", at=datetime(2024, 2, 10, 9, 0), count=3)  # 85 in February: good, not excellent
+    make.incident(poor, "D11", at=datetime(2024, 2, 10, 9, 0), count=3)
+    # The quarter's computed candidates (市税务局, 市公安局) are not a roll: the panel is left out.
     html = client.get("/kiosk/").get_data(as_text=True)
-    section = html[html.index('data-slide="honor-1"') :]
-    section = section[: section.index("</section>")]
-    assert "光荣榜" in section and "2024年第一季度" in section and "先进集体候选" in section
-    assert "暂定" in section  # the quarter is still running
-    names = re.findall(r'<td class="k-name">([^<]+)</td>', section)
-    assert names == ["市税务局", "市公安局"]  # by the quarter's total: 302, 300; 市商务局 was not excellent
-    assert ">302<" in section and ">300<" in section
+    assert 'data-panel="honor"' not in html and 'data-tab="honor"' not in html
+    assert "候选" not in html and "光荣榜" not in html.split("<main", 1)[1]
+
+    staff = make.staff(good, "S-1", name="王小明", window="2", start=date(2023, 1, 1))
+    publish_roll([good], [staff])
+    kiosk.clear_caches()
+    html = client.get("/kiosk/").get_data(as_text=True)
+    section = section_of(html, "honor-1")
+    assert "光荣榜 · 2023年第四季度" in section and "正式公布" in section and "候选" not in section
+    assert "先进集体" in section and "先进个人" in section
+    assert re.findall(r'<td class="k-name">([^<]+)</td>', section) == ["市税务局", "市税务局"]
+    assert '<td class="k-person">王小明</td>' in section and "2号窗口" in section
+    assert "市公安局" not in section  # a candidate not chosen is never shown
+    assert 'data-tab="honor"' in html
 
 
 def test_no_personal_data_and_no_flags_on_the_public_screen(client, make):
@@ -262,11 +284,16 @@ def test_an_unchanged_poll_costs_one_tiny_query(client, make):
 
 
 def test_settings_decide_interval_and_panels(client, make):
-    make.unit("U01")
+    unit = make.unit("U01")
     kiosk.save_settings({"interval": 30, "panels": ["honor", "live"]})
     db.session.commit()
     html = client.get("/kiosk/").get_data(as_text=True)
     assert 'data-interval="30"' in html
+    slides = re.findall(r'data-slide="([a-z]+-\d+)"', html)
+    assert slides == ["live-1", "live-1"]  # no roll published yet: the honor panel is left out
+    publish_roll([unit])
+    kiosk.clear_caches()
+    html = client.get("/kiosk/").get_data(as_text=True)
     slides = re.findall(r'data-slide="([a-z]+-\d+)"', html)
     assert slides == ["live-1", "honor-1", "live-1", "honor-1"]  # landscape set, then portrait set
     assert "k-panel-published" not in html and "topbottom" not in html
@@ -565,12 +592,27 @@ def test_no_text_on_the_screen_is_set_below_28_px_at_1080p():
     assert "font-size: min(min(100vw, 100vh) / 33.75, max(100vw, 100vh) / 60)" in css
 
 
-def test_honor_roll_ties_share_a_competition_rank(client, make):
-    units = [make.unit(f"U0{i}", name=f"单位{i}") for i in range(1, 5)]
-    make.incident(units[0], "B03", at=datetime(2024, 1, 10, 9, 0))  # 302
-    make.incident(units[1], "B03", at=datetime(2024, 2, 10, 9, 0))  # 302
+def test_honor_roll_pages_put_collectives_beside_individuals_and_fill(client, make):
+    """Nine collectives and three individuals: seven a list a page in landscape, six in portrait, balanced
+    (5 + 4); each page shows both lists while both have rows; a year roll follows on its own page."""
+    from services import honors
+
+    units = [make.unit(f"U{i:02d}", name=f"单位{i}") for i in range(1, 10)]
+    people = [make.staff(units[0], f"S{i}", name=f"人员{i}", window=str(i), start=date(2023, 1, 1)) for i in range(1, 4)]
+    publish_roll(units, people)
+    year = honors.save_selection("year", 2023, 0, [u.id for u in units[:2]])
+    honors.publish(year.id)
+    db.session.commit()
+    kiosk.clear_caches()
+    view = kiosk.screen_view(kiosk.current_version())
+    [panel] = [p for p in view.panels if p.kind == "honor"]
+    shape = [(s.roll, [(li.kind, len(li.rows)) for li in s.lists], s.fill) for s in panel.landscape]
+    assert shape == [
+        ("2023年第四季度", [("collective", 5), ("individual", 2)], True),
+        ("2023年第四季度", [("collective", 4), ("individual", 1)], True),
+        ("2023年度", [("year_unit", 2)], False),
+    ]
+    assert [len(s.lists[0].rows) for s in panel.portrait] == [5, 4, 2]
     html = client.get("/kiosk/").get_data(as_text=True)
-    section = section_of(html, "honor-1")
-    ranks = re.findall(r'<span class="k-medal[^"]*">(\d+)</span>', section)
-    assert ranks == ["1", "1", "3", "3"]
-    assert re.findall(r'<td class="k-name">([^<]+)</td>', section) == ["单位1", "单位2", "单位3", "单位4"]
+    assert "第 1 / 3 页" in section_of(html, "honor-1") and "k-fill" in section_of(html, "honor-1")
+    assert "年度优秀窗口单位" in section_of(html, "honor-3", "portrait")

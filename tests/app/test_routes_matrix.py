@@ -140,6 +140,14 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /admin/kiosk": ADMIN_ONLY,
     "GET /admin/documents/settings": ADMIN_ONLY,
     "POST /admin/documents/settings": ADMIN_ONLY,
+    # the honor roll: admins choose, publish and unpublish; leaders read; both print the praise letters
+    "GET /admin/honors": READERS,
+    "GET /admin/honors/<period>": READERS,
+    "POST /admin/honors/<period>/select": ADMIN_ONLY,
+    "POST /admin/honors/<period>/publish": ADMIN_ONLY,
+    "POST /admin/honors/<period>/unpublish": ADMIN_ONLY,
+    "GET /admin/honors/<period>/letters/<int:unit_id>": READERS,
+    "GET /admin/honors/<period>/letters/<int:unit_id>.pdf": READERS,
     # units' appeals, rectification reports and bonus claims: the bureau reads them, admins decide; the files
     # go to the hall's people and to the unit that sent them (checked below)
     "GET /admin/requests": READERS,
@@ -267,6 +275,7 @@ def samples(make):
         "kind": "units",
         "code": other.code,
         "flag": "discipline_report",
+        "period": "2024-Q1",
     }
     return {
         "users": users,

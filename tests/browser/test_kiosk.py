@@ -1,18 +1,20 @@
 """The hall screen in Debian's Chromium at 1920x1080 and 1080x1920: rotation, live, offline, quiet hours.
 
 The data is a realistic hall: 30 stationed units, January and February 2024 published, March live
-(HALL_TODAY is pinned to 2024-03-20 10:00), so the rankings page and the honor roll has candidates.
+(HALL_TODAY is pinned to 2024-03-20 10:00), and a published honor roll: 2023's fourth quarter (October to
+December closed) with six advanced collectives and seven advanced individuals, and 2023's eight excellent
+window units.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 
 from models import Unit, db
-from services import incidents, kiosk, months
+from services import honors, incidents, kiosk, months
 from services import standings as standings_service
 from services.clock import from_hall
 from tests.browser.conftest import KIOSK, KIOSK_PORTRAIT, SCREENSHOTS, screenshot
@@ -89,6 +91,26 @@ MARCH = [
 
 
 MORE_UNITS = ["市档案馆", "市气象局", "市邮政管理局", "市红十字会", "市消防救援支队", "市人民防空办公室"]
+PEOPLE = ["王小明", "李华", "张丽娟", "刘建国", "陈静", "杨帆", "赵敏", "黄志强", "周婷", "吴磊", "徐芳", "孙浩"]
+
+
+def publish_rolls(make, units: list[Unit], collectives: int = 6, people: int = 7, year_units: int = 8) -> None:
+    """The published honor rolls of 2023: the fourth quarter's (its months closed; every unit scores 100
+    there, so all are candidates) and the year's. Individuals are window staff of the collectives."""
+    for month in (10, 11, 12):
+        months.close(2023, month)
+    chosen = units[:collectives]
+    staff = [
+        make.staff(chosen[i % len(chosen)], f"P{i:03d}", name=PEOPLE[i % len(PEOPLE)], window=str(i % 3 + 1),
+                   start=date(2023, 1, 1))
+        for i in range(people)
+    ]
+    roll = honors.save_selection("quarter", 2023, 4, [u.id for u in chosen], [s.id for s in staff])
+    honors.publish(roll.id)
+    if year_units:
+        year = honors.save_selection("year", 2023, 0, [u.id for u in units[-year_units:]])
+        honors.publish(year.id)
+    db.session.commit()
 
 
 def build_hall(make, names=UNITS) -> list[Unit]:
@@ -104,6 +126,7 @@ def build_hall(make, names=UNITS) -> list[Unit]:
         months.close(2024, month)
         months.publish(2024, month)
     db.session.commit()
+    publish_rolls(make, units)
     return units
 
 
@@ -317,8 +340,9 @@ def test_each_panel_at_1080p(hall, open_page, live_server, panel):
     elif panel == "published":
         assert "2024年2月 考核通报" in text and "正式结果" in text and "较1月" in text and "优秀" in text
         assert shown.locator(".k-up, .k-down").count() > 0  # ▲/▼ against January, published too
-    elif panel == "honor":
-        assert "光荣榜" in text and "候选" in text and "2024年第一季度" in text
+    elif panel == "honor":  # the published roll, never the computed candidates
+        assert "光荣榜 · 2023年第四季度" in text and "正式公布" in text and "候选" not in text
+        assert "先进集体" in text and "先进个人" in text and "王小明" in text and "号窗口" in text
     else:
         assert "前5名" in text and "后5名" in text and "市应急管理局" in text
     assert shown.locator("tbody tr").count() > 0
@@ -340,7 +364,8 @@ def test_every_page_fills_the_screen_in_large_type(hall, open_page, live_server,
         show_slide(page, key)
         assert active_key(page) == key
         shown = page.locator(ACTIVE)
-        assert shown.locator("tbody tr").count() >= (5 if key.startswith("topbottom") else 7), key
+        short = key.startswith(("topbottom", "honor"))  # lists of a few rows, in larger type
+        assert shown.locator("tbody tr").count() >= (5 if short else 7), key
         gaps = row_gaps(page)
         assert gaps["fill"], (key, gaps)
         assert abs(gaps["body"]) <= 2 and all(0 <= gap <= 6 for gap in gaps["tables"]), (key, gaps)
@@ -350,10 +375,39 @@ def test_every_page_fills_the_screen_in_large_type(hall, open_page, live_server,
         assert_fits(page)
         assert_rows_fit(page)
         screenshot(page, f"kiosk_{orientation}_{key}")
-        if not key.startswith("topbottom"):  # and a page as long as the server makes them fits too
+        if not key.startswith(("topbottom", "honor")):  # and a page as long as the server makes them fits too
             most = kiosk.ROWS_LANDSCAPE if orientation == "landscape" else kiosk.ROWS_PORTRAIT
             assert room_left_by_a_full_page(page, most) >= 0, key
     assert measured > 30 * len(keys)
+
+
+@pytest.mark.parametrize(("orientation", "viewport"), [("landscape", KIOSK), ("portrait", KIOSK_PORTRAIT)])
+def test_a_full_honor_page_fits_in_large_type(make, open_page, live_server, orientation, viewport):
+    """As many collectives and individuals as an honor page holds (seven of each in landscape, six in
+    portrait), long unit names among them: every row is on the screen, the page is filled, nothing is
+    smaller than 28 px."""
+    fresh_caches()
+    most = kiosk.HONOR_ROWS_LANDSCAPE if orientation == "landscape" else kiosk.HONOR_ROWS_PORTRAIT
+    units = [
+        make.unit(code=f"H{i:02d}", name=name, windows="1;2;3", display_order=i)
+        for i, name in enumerate(UNITS[:most])
+    ]
+    publish_rolls(make, units, collectives=most, people=most, year_units=0)
+    configure(interval=300, panels=["honor"])
+    page = open_kiosk(open_page, live_server, viewport)
+    assert visible_keys(page) == ["honor-1"]
+    shown = page.locator(ACTIVE)
+    assert shown.locator(".k-honor-collective tbody tr").count() == most
+    assert shown.locator(".k-honor-individual tbody tr").count() == most
+    assert "市公安局出入境管理支队" in shown.inner_text()
+    gaps = row_gaps(page)
+    assert gaps["fill"] and all(0 <= gap <= 6 for gap in gaps["tables"]), gaps
+    seen, small = small_texts(page)
+    assert seen >= 30 and not small, small
+    assert_fits(page)
+    assert_rows_fit(page)
+    screenshot(page, f"kiosk_{orientation}_honor_full")
+    fresh_caches()
 
 
 def test_portrait_shows_longer_pages(big_hall, open_page, live_server):

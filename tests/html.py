@@ -5,6 +5,7 @@
     page.one("table.ranking tr#unit-U01")    # exactly one match, else the test fails with the selector
     page.all("[role=alert]")                 # every match, in document order
     text_of(html, "unit-score")              # the same, straight from a string
+    rows(html, "standings-table")            # each body row's cell texts
 
 Selectors: a tag, `#id`, `.class`, `[attr]`, `[attr=value]` (quotes optional), combined in one compound
 (`td.points[data-rule=D01]`), and compounds separated by spaces (descendant) or `>` (child). Enough for our
@@ -16,7 +17,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-__all__ = ["Node", "parse", "text_of"]
+__all__ = ["Node", "parse", "rows", "text_of"]
 
 VOID = {
     "area",
@@ -133,6 +134,17 @@ class Node:
     def texts(self, selector: str) -> list[str]:
         return [n.text for n in self.all(selector)]
 
+    def rows(self, table: str) -> list[list[str]]:
+        """The text of each body row's cells of the one table matching `table` (a bare name is an id)."""
+        if re.fullmatch(r"[\w-]+", table):
+            table = f"#{table}"
+        found = self.one(table)
+        body = found.all("tbody > tr") or found.all("tr")
+        return [
+            [cell.text for cell in row.children if isinstance(cell, Node) and cell.tag == "td"]
+            for row in body
+        ]
+
 
 class _Builder(HTMLParser):
     def __init__(self):
@@ -171,6 +183,12 @@ def parse(html: str | bytes) -> Node:
     builder.feed(html)
     builder.close()
     return builder.root
+
+
+def rows(html: str | bytes | Node, table: str) -> list[list[str]]:
+    """The text of each body row's cells of a table, by id or selector."""
+    node = html if isinstance(html, Node) else parse(html)
+    return node.rows(table)
 
 
 def text_of(html: str | bytes | Node, selector_or_id: str) -> str:

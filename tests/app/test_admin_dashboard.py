@@ -11,20 +11,14 @@ import pytest
 from models import IncidentStatus, db
 from services import months
 from services.standings import standings_json
+from tests.html import rows
 
 HX = {"HX-Request": "true"}
 
 
 def cells(html: str, table_id: str) -> list[list[str]]:
     """The text of every body row's cells of a table."""
-    table = re.search(rf'<table[^>]*id="{table_id}".*?</table>', html, re.S)
-    assert table, f"#{table_id} not in page"
-    body = re.search(r"<tbody>(.*?)</tbody>", table.group(0), re.S).group(1)
-    rows = []
-    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S):
-        found = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
-        rows.append([re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", c)).strip() for c in found])
-    return rows
+    return rows(html, f"table#{table_id}")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Job, Staff, Unit, db
+from tests.html import text_of
 
 UNITS_CSV = (
     "code,name,windows,display_order,active\nSW01,市税务局,1;2;3,1,true\nSB01,市社保中心,4、5,2,true\n"
@@ -177,9 +178,7 @@ def test_import_progress_fragment(client, login):
 
 
 def section(html: str, element_id: str) -> str:
-    match = re.search(rf'<(\w+)[^>]*id="{element_id}"[^>]*>(.*?)</\1>', html, re.S)
-    assert match, f"no #{element_id}"
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(2))).strip()
+    return text_of(html, element_id)
 
 
 @pytest.fixture

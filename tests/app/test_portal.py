@@ -257,16 +257,18 @@ def test_trend_chart_is_server_rendered_svg(client, login, make, hall):
 def test_rankings_are_public_without_others_items_or_flags(client, login, make, hall):
     make.incident(hall["u2"], "D02c", at=datetime(2024, 3, 11, 9, 0), count=3)  # U02 gets notice_feedback
     login("unit", unit=hall["u2"])
-    html = client.get("/portal/rankings").get_data(as_text=True)
+    page = parse(client.get("/portal/rankings").get_data(as_text=True))
     result = standings(2024, 3)
-    codes = re.findall(r'data-code="([^"]+)"', html)
-    assert codes == [u.code for u in result.units]
-    for u in result.units:
-        row = html[html.index(f'data-code="{u.code}"') :]
-        row = row[: row.index("</tr>")]
-        assert f">{u.rank}<" in row and f">{u.score}<" in row and u.name in row
-    assert "书面通报" not in html and "D01" not in html and "迟到" not in html
-    assert "本单位" in html
+    rows = page.all("#rankings-table tbody tr")
+    assert [r.get("data-code") for r in rows] == [u.code for u in result.units]
+    grades = {"excellent": "优秀", "good": "良好", "qualified": "合格", "unqualified": "不合格"}
+    for row, u in zip(rows, result.units, strict=True):
+        name = u.name + (" 本单位" if u.code == "U02" else "")
+        assert [td.text for td in row.all("td")] == [str(u.rank), name, str(u.score), grades[str(u.grade)]]
+    # Public: ranks and scores only, never a unit's flags (U02's 书面通报) or items.
+    shown = page.text_of("rankings")
+    assert "书面通报" not in shown and "D01" not in shown and "迟到" not in shown
+    assert page.text_of("#rankings-table tr.mine td[data-label=单位] .badge") == "本单位"
 
 
 def test_rankings_month_picker_validates_and_serves_the_htmx_block(client, login, make, hall):

@@ -193,6 +193,9 @@ FIELD_LABELS = {
     "incident": _l("扣加分记录"),
     "occurred_on": _l("日期"),
     "open_appeals": _l("未处理的申诉"),
+    "appeals": _l("申诉"),
+    "rectifications": _l("整改报告"),
+    "claims": _l("加分申请"),
 }
 # Stored values that are codes, by the field that holds them; an unknown value shows as itself.
 VALUE_LABELS = {

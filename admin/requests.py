@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -152,9 +152,7 @@ def rectification_decide(report_id: int):
             row, decision == "confirm", form.reason.data, confirmed_on=_date(form.rectified_on.data)
         )
 
-    return _apply(
-        f"rectification-{row.id}", change, _("已确认") if decision == "confirm" else _("已退回")
-    )
+    return _apply(f"rectification-{row.id}", change, _("已确认") if decision == "confirm" else _("已退回"))
 
 
 @bp.route("/requests/claims/<int:claim_id>/decide", methods=["POST"])

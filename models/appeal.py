@@ -81,7 +81,9 @@ class RectificationReport(_Decided, db.Model):
     submitted_by: Mapped[User | None] = relationship(foreign_keys="RectificationReport.submitted_by_id")
     decided_by: Mapped[User | None] = relationship(foreign_keys="RectificationReport.decided_by_id")
     files: Mapped[list[RequestFile]] = relationship(
-        primaryjoin="RequestFile.report_id == RectificationReport.id", order_by="RequestFile.id", viewonly=True
+        primaryjoin="RequestFile.report_id == RectificationReport.id",
+        order_by="RequestFile.id",
+        viewonly=True,
     )
 
 

@@ -1,5 +1,6 @@
-"""The unit's requests in the portal: appeal an item (申诉), report a rectification (整改) or ask for a
-later deadline (延期, where the rulebook allows it), claim a bonus (加分申请), and follow each to its decision.
+"""The unit's requests in the portal: appeal an item (申诉), report a rectification (整改) or ask for
+a later deadline (延期, where the rulebook allows it), claim a bonus (加分申请), and follow each to its
+decision.
 
 Unit users only, their own unit only: another unit's item answers 404. The services check and write; a
 refused request comes back on the form with its Chinese message (422) and writes nothing.
@@ -143,10 +144,23 @@ def appeal_new(incident_id: int):
         )
         if response:
             return response
-        return _item_page("portal/request_appeal.html", form, unit, incident, 422, problem=problem,
-                          deadline=appeals.appeal_deadline(incident))
-    return _item_page("portal/request_appeal.html", form, unit, incident, problem=problem,
-                      deadline=appeals.appeal_deadline(incident))
+        return _item_page(
+            "portal/request_appeal.html",
+            form,
+            unit,
+            incident,
+            422,
+            problem=problem,
+            deadline=appeals.appeal_deadline(incident),
+        )
+    return _item_page(
+        "portal/request_appeal.html",
+        form,
+        unit,
+        incident,
+        problem=problem,
+        deadline=appeals.appeal_deadline(incident),
+    )
 
 
 @bp.route("/items/<int:incident_id>/rectified", methods=["GET", "POST"])
@@ -185,7 +199,11 @@ def extension_new(incident_id: int):
     if not rectifications.extension_allowed():
         # No button leads here; a typed address is refused in words (409: the rulebook, not the user).
         return _item_page(
-            "portal/request_extension.html", form, unit, incident, 409,
+            "portal/request_extension.html",
+            form,
+            unit,
+            incident,
+            409,
             problem=_("现行考核细则不允许申请延长整改期限"),
         )
     problem = rectifications.report_problem(incident, unit)
@@ -211,7 +229,9 @@ def claim_new():
     unit = _unit()
     form = ClaimForm()
     rules = claims.claimable_rules()
-    form.rule_code.choices = [("", _("请选择加分项目"))] + [(r.code, f"{r.code} {r.title}(+{r.points})") for r in rules]
+    form.rule_code.choices = [("", _("请选择加分项目"))] + [
+        (r.code, f"{r.code} {r.title}(+{r.points})") for r in rules
+    ]
     status = 200
     if request.method == "POST":
         if not form.validate_on_submit():

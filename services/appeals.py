@@ -69,7 +69,7 @@ def store_files(uploads: list[evidence_service.Upload], unit_id: int, **parent) 
     directory = evidence_service.evidence_dir()
     rows: list[RequestFile] = []
     written = []
-    (attr, owner), = parent.items()
+    ((attr, owner),) = parent.items()
     try:
         for upload in uploads:
             stored_name = secrets.token_hex(16) + evidence_service.EXTENSIONS[upload.content_type]
@@ -256,14 +256,16 @@ def open_count_in(year: int, month: int) -> int:
         db.session.scalar(
             select(func.count(Appeal.id))
             .join(Incident, Incident.id == Appeal.incident_id)
-            .where(Appeal.status == RequestStatus.OPEN, Incident.occurred_at >= start, Incident.occurred_at < end)
+            .where(
+                Appeal.status == RequestStatus.OPEN, Incident.occurred_at >= start, Incident.occurred_at < end
+            )
         )
         or 0
     )
 
 
 def open_counts_by_month() -> dict[str, int]:
-    """"YYYY-MM" -> undecided appeals of that month's incidents (the months page)."""
+    """ "YYYY-MM" -> undecided appeals of that month's incidents (the months page)."""
     out: dict[str, int] = {}
     rows = db.session.execute(
         select(Incident.occurred_at)
@@ -315,7 +317,9 @@ def recent_decided(limit: int = 30) -> list[Appeal]:
 
 
 def for_unit(unit_id: int) -> list[Appeal]:
-    return list(db.session.scalars(select(Appeal).where(Appeal.unit_id == unit_id).order_by(Appeal.id.desc())))
+    return list(
+        db.session.scalars(select(Appeal).where(Appeal.unit_id == unit_id).order_by(Appeal.id.desc()))
+    )
 
 
 def for_unit_or_none(unit_id: int, appeal_id: int) -> Appeal | None:
@@ -326,43 +330,60 @@ def for_unit_or_none(unit_id: int, appeal_id: int) -> Appeal | None:
 # ------------------------------------------------------------------ the demo hall
 
 
-def load_demo(unit_users: dict[int, int], admin_id: int | None = None) -> dict:
-    """Appeals in the demo hall: one upheld, one voided, one waiting, on recent deductions of open months
-    (`unit_users`: unit id -> a unit user's id who appeals). Returns what it made, for the summary."""
+def load_demo(unit_users: dict[int, int], admin_id: int | None, inspector_id: int | None = None) -> dict:
+    """The demo hall's requests (`unit_users`: unit id -> the id of that unit's user who asks): appeals
+    decided both ways and one waiting, rectification reports and bonus claims likewise (services.
+    rectifications, services.claims). Where a unit has no deduction still open to appeal, the inspector logs
+    one this morning. Returns counts for the demo's summary."""
+    from services import claims, incidents, rectifications
     from services.audit import acting_as
+    from services.clock import from_hall, hall_now
 
     made = {"appeals": 0}
-    today = hall_today()
-    start, _end = month_utc_range(today.year, today.month)
-    candidates = list(
-        db.session.scalars(
+    units = [db.session.get(Unit, unit_id) for unit_id in unit_users]
+    outcomes = [("uphold", 0), ("void", 1), (None, 0)]
+    texts = {
+        "uphold": ("当时窗口人员在后台调取档案,并非空岗。", "巡查照片显示窗口无人超过20分钟,维持原记录。"),
+        "void": ("当日该人员经批准外出参加培训,附请假审批单。", "经核实请假手续齐全,申诉成立,作废该记录。"),
+        None: ("评价器当时故障,已报修,附报修记录。", ""),
+    }
+    for outcome, which in outcomes:
+        unit = units[which % len(units)]
+        start, _end = month_utc_range(hall_today().year, hall_today().month)
+        candidates = db.session.scalars(
             select(Incident)
             .where(
+                Incident.unit_id == unit.id,
                 Incident.status == IncidentStatus.CONFIRMED,
-                Incident.unit_id.in_(list(unit_users)),
                 Incident.occurred_at >= start,
             )
             .order_by(Incident.occurred_at.desc())
         )
-    )
-    outcomes = ["uphold", "void", None]
-    texts = {
-        "uphold": ("当时窗口人员在后台调取档案,并非空岗。", "巡查照片显示窗口无人且超过20分钟,维持原记录。"),
-        "void": ("当日该人员经批准外出参加培训,附请假审批单。", "经核实请假手续齐全,申诉成立。"),
-        None: ("评价器当时故障,已报修,附报修记录。", ""),
-    }
-    for incident in candidates:
-        if not outcomes:
-            break
-        if appeal_problem(incident) is not None:
-            continue
-        outcome = outcomes.pop(0)
+        incident = next((i for i in candidates if appeal_problem(i) is None), None)
+        if incident is None:
+            now = hall_now().replace(tzinfo=None, second=0, microsecond=0)
+            at = min(now, now.replace(hour=9, minute=0))
+            window = unit.window_list[0] if unit.window_list else None
+            with acting_as(inspector_id):
+                incident = incidents.create(unit, _demo_rule(at.date()), from_hall(at), window=window)
         reason, answer = texts[outcome]
-        with acting_as(unit_users[incident.unit_id]):
-            appeal = submit(incident, incident.unit, reason)
+        with acting_as(unit_users[unit.id]):
+            appeal = submit(incident, unit, reason)
         if outcome is not None:
             with acting_as(admin_id):
                 decide(appeal, outcome, answer)
         made["appeals"] += 1
+    made.update(rectifications.load_demo(unit_users, admin_id))
+    made.update(claims.load_demo(unit_users, admin_id))
+    db.session.flush()
     return made
 
+
+def _demo_rule(day: date) -> str:
+    """A plain deduction of the rulebook in force: a patrol rule with no extra field and no flag."""
+    rulebook = rulebook_for_month(day.year, day.month)
+    return next(
+        r.code
+        for r in rulebook.rules
+        if r.kind == RuleKind.DEDUCTION and r.patrol and not r.requires and not r.flags and not r.derived
+    )

@@ -157,34 +157,40 @@ def for_unit(unit_id: int) -> list[BonusClaim]:
 # ------------------------------------------------------------------ the demo hall
 
 
-def load_demo(unit_users: dict[int, int], admin_id: int | None = None) -> dict:
-    """Claims in the demo hall: one approved, one rejected, one waiting, dated in the current month."""
+def load_demo(unit_users: dict[int, int], admin_id: int | None) -> dict:
+    """Claims in the demo hall: approved, rejected and waiting, dated in the current month."""
     from datetime import timedelta
 
     from services.audit import acting_as
 
     made = {"claims": 0}
     rules = claimable_rules()
-    if not rules:
+    if not rules or not unit_users:
         return made
     today = hall_today()
     day = max(today.replace(day=1), today - timedelta(days=3))
     plans = [
         (True, rules[0].code, "办事群众赠送锦旗一面,感谢窗口延时服务。", ""),
-        (False, rules[min(1, len(rules) - 1)].code, "市电视台采访报道窗口工作。", "所附材料为单位内部简报,不是媒体报道,不予加分。"),
+        (
+            False,
+            rules[min(1, len(rules) - 1)].code,
+            "市电视台采访报道窗口工作。",
+            "所附材料为单位内部简报,不是媒体报道,不予加分。",
+        ),
         (None, rules[-1].code, "报送的窗口服务信息被市政务服务网采纳。", ""),
     ]
-    for (outcome, code, text, answer), (unit_id, user_id) in zip(plans, unit_users.items(), strict=False):
-        unit = db.session.get(Unit, unit_id)
-        with acting_as(user_id):
+    unit_ids = list(unit_users)
+    for n, (outcome, code, text, answer) in enumerate(plans):
+        unit_id = unit_ids[n % len(unit_ids)]
+        with acting_as(unit_users[unit_id]):
             claim = BonusClaim(
-                unit_id=unit.id,
+                unit_id=unit_id,
                 rule_code=code,
                 occurred_on=day,
                 description=text,
                 status=RequestStatus.OPEN,
                 submitted_at=utc_now(),
-                submitted_by_id=user_id,
+                submitted_by_id=unit_users[unit_id],
             )
             db.session.add(claim)
             db.session.flush()

@@ -41,6 +41,7 @@ from services import DomainError, detections, incidents, months, roster
 from services.audit import acting_user_id, record, reset_acting_user, set_acting_user
 from services.bounds import check_month_open, first_rulebook_day
 from services.clock import from_hall, hall_now, hall_today
+from services.appeals import load_demo as load_requests
 from services.honors import load_demo as load_honors
 from services.notices import load_demo as load_notices
 from services.notices import load_demo_incidents as load_notice_incidents
@@ -960,6 +961,9 @@ def load(seed: int = DEFAULT_SEED, progress: Progress | None = None) -> dict:
         honors = load_honors()  # the chosen, published honor rolls (services.honors)
         b.backdate()
         load_notices()  # notices answered in time, late, read, unread (services.notices)
+        requests = load_requests(  # appeals, rectification reports, bonus claims decided both ways and waiting
+            {u.unit_id: u.id for u in b.users.values() if u.role == Role.UNIT}, b.users["admin"].id, b.users["inspector"].id
+        )
         summary = {
             "units": len(b.units),
             "staff": len(b.staff),
@@ -969,6 +973,7 @@ def load(seed: int = DEFAULT_SEED, progress: Progress | None = None) -> dict:
             **clock,
             **found,
             **{f"honor_{k}": v for k, v in honors.items()},
+            **requests,
         }
         db.session.add(
             Setting(key=SETTING_KEY, value={"seed": seed, "today": b.today.isoformat(), **summary})

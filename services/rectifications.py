@@ -216,12 +216,12 @@ def decide(row: RectificationReport, accept: bool, reason: str = "", confirmed_o
         _decide(row, RequestStatus.CONFIRMED, reason)
         title = _("整改已确认:%(code)s,完成日期 %(day)s", code=incident.rule_code, day=day.isoformat())
     else:
-        incidents.correct(
-            incident, {"deadline": row.requested_deadline}, reason or _("同意单位的延期申请")
-        )
+        incidents.correct(incident, {"deadline": row.requested_deadline}, reason or _("同意单位的延期申请"))
         _decide(row, RequestStatus.CONFIRMED, reason)
         title = _(
-            "延期申请已同意:%(code)s,新期限 %(day)s", code=incident.rule_code, day=row.requested_deadline.isoformat()
+            "延期申请已同意:%(code)s,新期限 %(day)s",
+            code=incident.rule_code,
+            day=row.requested_deadline.isoformat(),
         )
     record(
         "rectification.decide",
@@ -277,40 +277,76 @@ def for_unit(unit_id: int) -> list[RectificationReport]:
 # ------------------------------------------------------------------ the demo hall
 
 
-def load_demo(unit_users: dict[int, int], admin_id: int | None = None) -> dict:
-    """Rectification in the demo hall: a report confirmed, one rejected and one waiting, on open items."""
-    from datetime import timedelta
+def load_demo(unit_users: dict[int, int], admin_id: int | None) -> dict:
+    """Rectification in the demo hall: reports confirmed, rejected and waiting on the units' open items
+    (where a unit has none, an admin logs one of the rectification rule this morning)."""
+    from datetime import datetime, time
 
+    from services import incidents
+    from services.appeals import working_days_after
     from services.audit import acting_as
+    from services.bounds import closed_month_problem
+    from services.clock import from_hall, hall_now
 
     made = {"rectifications": 0}
-    outcomes = [True, False, None]
-    for unit_id, user_id in unit_users.items():
-        for item in open_items(unit_id):
-            if not outcomes:
-                return made
-            day = min(hall_today(), max(to_hall(item.incident.occurred_at).date(), item.deadline - timedelta(days=1)))
-            outcome = outcomes.pop(0)
-            with acting_as(user_id):
-                row = RectificationReport(
-                    incident=item.incident,
-                    unit_id=unit_id,
-                    kind=REPORT,
-                    rectified_on=day,
-                    description=_("已按要求完成整改,补充了一次性告知单并组织窗口人员学习。"),
-                    status=RequestStatus.OPEN,
-                    submitted_at=utc_now(),
-                    submitted_by_id=user_id,
+    units = [db.session.get(Unit, unit_id) for unit_id in unit_users]
+    texts = {
+        True: ("已补充一次性告知单并组织窗口人员学习,附照片。", ""),
+        False: ("已整改。", "未见整改材料,请补充告知单照片后重新报告。"),
+        None: ("已按要求进驻该事项,附进驻清单照片。", ""),
+    }
+    for n, outcome in enumerate((True, False, None)):
+        unit = units[n % len(units)]
+        items = [
+            o
+            for o in open_items(unit.id)
+            if o.report is None and closed_month_problem(o.incident.occurred_at) is None
+        ]
+        if items:
+            incident = items[0].incident
+        else:
+            today = hall_today()
+            code = current_rulebook().role_code("rectification_rule")
+            if not code:
+                break
+            now = hall_now().replace(tzinfo=None, second=0, microsecond=0)
+            at = min(now, datetime.combine(today, time(9, 0)))
+            with acting_as(admin_id):
+                incident = incidents.create(
+                    unit,
+                    code,
+                    from_hall(at),
+                    deadline=working_days_after(today, 5),
+                    public_text=_("未履行一次性告知,限期整改。"),
                 )
-                db.session.add(row)
-                db.session.flush()
-                record("rectification.report", f"rectification:{row.id}", after={"incident": item.incident.id})
-            if outcome is not None:
-                with acting_as(admin_id):
-                    try:
-                        with db.session.begin_nested():
-                            decide(row, outcome, "" if outcome else _("未见整改材料,请补充告知单照片后重新报告"))
-                    except DomainError:
-                        pass  # its month closed: left waiting
-            made["rectifications"] += 1
+        day = min(hall_today(), incident.deadline)
+        text, answer = texts[outcome]
+        with acting_as(unit_users[unit.id]):
+            row = _demo_report(incident, unit, day, text)
+        if outcome is not None:
+            with acting_as(admin_id):
+                decide(row, outcome, answer)
+        made["rectifications"] += 1
     return made
+
+
+def _demo_report(incident: Incident, unit: Unit, day: date, text: str) -> RectificationReport:
+    """A report as `report` writes it, without photos (the demo has none to upload)."""
+    row = RectificationReport(
+        incident=incident,
+        unit_id=unit.id,
+        kind=REPORT,
+        rectified_on=day,
+        description=text,
+        status=RequestStatus.OPEN,
+        submitted_at=utc_now(),
+        submitted_by_id=acting_user_id(),
+    )
+    db.session.add(row)
+    db.session.flush()
+    record(
+        "rectification.report",
+        f"rectification:{row.id}",
+        after={"incident": incident.id, "rectified_on": day.isoformat(), "text": text},
+    )
+    return row

@@ -6,6 +6,7 @@ Revises: e4a7c2b9d1f6
 Create Date: 2026-11-30 02:40:00
 
 """
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -105,7 +106,9 @@ def upgrade():
         sa.ForeignKeyConstraint(
             ["report_id"], ["rectification_report.id"], name="fk_request_file_report_id_rectification_report"
         ),
-        sa.ForeignKeyConstraint(["claim_id"], ["bonus_claim.id"], name="fk_request_file_claim_id_bonus_claim"),
+        sa.ForeignKeyConstraint(
+            ["claim_id"], ["bonus_claim.id"], name="fk_request_file_claim_id_bonus_claim"
+        ),
         sa.ForeignKeyConstraint(["uploaded_by_id"], ["user.id"], name="fk_request_file_uploaded_by_id_user"),
         sa.PrimaryKeyConstraint("id", name="pk_request_file"),
         sa.UniqueConstraint("stored_name", name="uq_request_file_stored_name"),
@@ -123,7 +126,9 @@ def _mark_claimable():
 
     shipped = load_rulebook(default_rulebook_path())
     claimable = {r.code for r in shipped.rules if r.claimable}
-    table = sa.table("rulebook_version", sa.column("id", sa.Integer), sa.column("key"), sa.column("data", sa.JSON))
+    table = sa.table(
+        "rulebook_version", sa.column("id", sa.Integer), sa.column("key"), sa.column("data", sa.JSON)
+    )
     conn = op.get_bind()
     for row_id, data in conn.execute(sa.select(table.c.id, table.c.data).where(table.c.key == shipped.key)):
         if not isinstance(data, dict):
@@ -133,8 +138,14 @@ def _mark_claimable():
             for r in data.get("rules", [])
         ]
         settings = dict(data.get("settings") or {})
-        settings.setdefault("rectification_extension_allowed", shipped.settings.rectification_extension_allowed)
-        conn.execute(table.update().where(table.c.id == row_id).values(data={**data, "rules": rules, "settings": settings}))
+        settings.setdefault(
+            "rectification_extension_allowed", shipped.settings.rectification_extension_allowed
+        )
+        conn.execute(
+            table.update()
+            .where(table.c.id == row_id)
+            .values(data={**data, "rules": rules, "settings": settings})
+        )
 
 
 def downgrade():

@@ -84,7 +84,12 @@ def test_the_window_counts_working_days_of_the_hall_calendar(app, hall):
     incident = hall["d01"]
     assert to_hall(incident.created_at).date() == date(2024, 3, 20)  # logged at the pinned HALL_NOW
     assert appeals.appeal_deadline(incident) == date(2024, 3, 25)
-    db.session.add_all([CalendarDay(day=date(2024, 3, 21), kind="holiday"), CalendarDay(day=date(2024, 3, 22), kind="holiday")])
+    db.session.add_all(
+        [
+            CalendarDay(day=date(2024, 3, 21), kind="holiday"),
+            CalendarDay(day=date(2024, 3, 22), kind="holiday"),
+        ]
+    )
     db.session.commit()
     assert appeals.appeal_deadline(incident) == date(2024, 3, 27)
     db.session.add(CalendarDay(day=date(2024, 3, 23), kind="workday"))
@@ -105,7 +110,9 @@ def test_appeal_after_the_window_is_refused_and_the_notice_promises_nothing(app,
     assert "申诉期限已过(截至 2024-03-25)" in response.text
     assert appeal_count() == 0
     notice_html = hall["unit"].get(f"/portal/items/{incident.id}/notice").text
-    assert 'id="notice-appeal"' not in notice_html and "申诉" not in parse(notice_html).text_of("notice-" + str(incident.id))
+    assert 'id="notice-appeal"' not in notice_html and "申诉" not in parse(notice_html).text_of(
+        "notice-" + str(incident.id)
+    )
     assert 'id="appeal-button"' not in hall["unit"].get(f"/portal/items/{incident.id}").text
     admin_notice = hall["admin"].get(f"/admin/incidents/{incident.id}/notice").text
     assert 'id="notice-appeal"' not in admin_notice
@@ -128,7 +135,10 @@ def test_unit_appeals_admin_voids_the_unit_reads_why(app, hall):
     appeal = db.session.scalar(select(Appeal))
     assert (appeal.reason, appeal.status, appeal.unit_id) == ("当日经批准外出培训", "open", hall["mine"].id)
     [photo] = appeal.files
-    assert photo.filename == "请假单.png" and Path(app.config["EVIDENCE_DIR"], photo.stored_name).read_bytes() == PNG
+    assert (
+        photo.filename == "请假单.png"
+        and Path(app.config["EVIDENCE_DIR"], photo.stored_name).read_bytes() == PNG
+    )
 
     # The state shows on the portal (items, item page, notice) and on the admin list and detail.
     assert "申诉中" in parse(hall["unit"].get("/portal/months/2024-03").text).text_of("deduction-items")
@@ -167,7 +177,10 @@ def test_unit_appeals_admin_voids_the_unit_reads_why(app, hall):
     assert again.status_code == 422 and "该申诉已经处理,不能重复决定" in again.text
     db.session.expire_all()
     assert db.session.get(Appeal, appeal.id).status == "voided"
-    assert db.session.scalar(select(func.count(Notification.id)).where(Notification.kind == "appeal_decided")) == 1
+    assert (
+        db.session.scalar(select(func.count(Notification.id)).where(Notification.kind == "appeal_decided"))
+        == 1
+    )
 
 
 def test_uphold_keeps_the_incident_and_one_appeal_per_incident(app, hall):
@@ -177,12 +190,15 @@ def test_uphold_keeps_the_incident_and_one_appeal_per_incident(app, hall):
     assert second.status_code == 422 and "该记录已有申诉正在处理" in second.text
     assert appeal_count() == 1
     appeal = db.session.scalar(select(Appeal))
-    empty = hall["admin"].post(f"/admin/requests/appeals/{appeal.id}/decide", data={"decision": "uphold", "reason": " "})
+    empty = hall["admin"].post(
+        f"/admin/requests/appeals/{appeal.id}/decide", data={"decision": "uphold", "reason": " "}
+    )
     assert empty.status_code == 422 and "请填写处理理由" in empty.text
     db.session.expire_all()
     assert db.session.get(Appeal, appeal.id).status == "open"
     ok = hall["admin"].post(
-        f"/admin/requests/appeals/{appeal.id}/decide", data={"decision": "uphold", "reason": "照片显示确系迟到"}
+        f"/admin/requests/appeals/{appeal.id}/decide",
+        data={"decision": "uphold", "reason": "照片显示确系迟到"},
     )
     assert ok.status_code == 302
     db.session.expire_all()
@@ -224,7 +240,12 @@ def test_another_units_incident_and_appeal_are_404(app, hall, make):
     assert "他单位" not in hall["unit"].get("/portal/requests").text
     # A unit user may not decide.
     appeal = db.session.scalar(select(Appeal))
-    assert them.post(f"/admin/requests/appeals/{appeal.id}/decide", data={"decision": "void", "reason": "x"}).status_code == 403
+    assert (
+        them.post(
+            f"/admin/requests/appeals/{appeal.id}/decide", data={"decision": "void", "reason": "x"}
+        ).status_code
+        == 403
+    )
 
 
 def test_a_closed_month_is_not_appealed(app, hall, make):
@@ -285,7 +306,30 @@ def test_appeal_time_is_counted_from_the_day_it_was_logged(app, hall):
 
 
 def test_the_dashboard_counts_what_waits(app, hall):
-    assert "没有待处理的申诉、整改报告或加分申请" in parse(hall["admin"].get("/admin/").text).text_of("request-counts")
+    assert "没有待处理的申诉、整改报告或加分申请" in parse(hall["admin"].get("/admin/").text).text_of(
+        "request-counts"
+    )
     assert post_appeal(hall["unit"], hall["d01"].id).status_code == 302
     line = parse(hall["admin"].get("/admin/").text).text_of("request-counts")
     assert "1 件单位申请待处理" in line and "申诉 1 · 整改报告 0 · 加分申请 0" in line
+
+
+def test_the_demo_hall_shows_requests_decided_both_ways_and_waiting(app, runner):
+    from models import BonusClaim, RectificationReport
+
+    result = runner.invoke(args=["demo", "--if-empty"])
+    assert result.exit_code == 0, result.output
+    statuses = sorted(a.status for a in db.session.scalars(select(Appeal)))
+    assert statuses == ["open", "upheld", "voided"]
+    voided = db.session.scalar(select(Appeal).where(Appeal.status == "voided"))
+    assert voided.incident.status == "voided" and voided.decision_reason
+    reports = sorted(r.status for r in db.session.scalars(select(RectificationReport)))
+    assert reports == ["confirmed", "open", "rejected"]
+    confirmed = db.session.scalar(
+        select(RectificationReport).where(RectificationReport.status == "confirmed")
+    )
+    assert confirmed.incident.rectified_on == confirmed.confirmed_on
+    claims = sorted(c.status for c in db.session.scalars(select(BonusClaim)))
+    assert claims == ["approved", "open", "rejected"]
+    kinds = {n.kind for n in db.session.scalars(select(Notification))}
+    assert {"appeal_decided", "rectification_confirmed", "claim_decided"} <= kinds

@@ -67,12 +67,19 @@ def test_claim_approved_into_a_bonus_incident_with_its_photos(app, hall):
 
     standings._cache.clear()
     assert standings.standings(2024, 3).unit("U01").bonus == 0
-    ok = hall["admin"].post(f"/admin/requests/claims/{row.id}/decide", data={"decision": "approve", "reason": ""})
+    ok = hall["admin"].post(
+        f"/admin/requests/claims/{row.id}/decide", data={"decision": "approve", "reason": ""}
+    )
     assert ok.status_code == 302
     db.session.expire_all()
     row = db.session.get(BonusClaim, row.id)
     incident = db.session.get(Incident, row.incident_id)
-    assert (incident.rule_code, incident.status, incident.unit_id, incident.source) == ("B01", "confirmed", hall["mine"].id, "claim")
+    assert (incident.rule_code, incident.status, incident.unit_id, incident.source) == (
+        "B01",
+        "confirmed",
+        hall["mine"].id,
+        "claim",
+    )
     assert incident.public_text == "办事群众赠送锦旗一面"
     assert [e.filename for e in incident.evidence] == ["锦旗.png"]
     standings._cache.clear()
@@ -83,7 +90,9 @@ def test_claim_approved_into_a_bonus_incident_with_its_photos(app, hall):
     photo = db.session.scalar(select(Evidence).where(Evidence.incident_id == incident.id))
     assert hall["unit"].get(f"/admin/evidence/{photo.id}").data == PNG
 
-    twice = hall["admin"].post(f"/admin/requests/claims/{row.id}/decide", data={"decision": "approve", "reason": ""})
+    twice = hall["admin"].post(
+        f"/admin/requests/claims/{row.id}/decide", data={"decision": "approve", "reason": ""}
+    )
     assert twice.status_code == 422 and "该加分申请已经处理,不能重复决定" in twice.text
     assert db.session.scalar(select(func.count(Incident.id)).where(Incident.rule_code == "B01")) == 1
 
@@ -91,10 +100,13 @@ def test_claim_approved_into_a_bonus_incident_with_its_photos(app, hall):
 def test_claim_rejected_with_a_reason_the_unit_reads(app, hall):
     assert claim(hall["unit"], rule="B02a", text="市电视台报道").status_code == 302
     row = db.session.scalar(select(BonusClaim))
-    empty = hall["admin"].post(f"/admin/requests/claims/{row.id}/decide", data={"decision": "reject", "reason": " "})
+    empty = hall["admin"].post(
+        f"/admin/requests/claims/{row.id}/decide", data={"decision": "reject", "reason": " "}
+    )
     assert empty.status_code == 422 and "请填写不予通过的理由" in empty.text
     ok = hall["admin"].post(
-        f"/admin/requests/claims/{row.id}/decide", data={"decision": "reject", "reason": "所附为内部简报,不是媒体报道"}
+        f"/admin/requests/claims/{row.id}/decide",
+        data={"decision": "reject", "reason": "所附为内部简报,不是媒体报道"},
     )
     assert ok.status_code == 302
     db.session.expire_all()
@@ -155,7 +167,10 @@ def test_another_units_claims_and_files_are_not_ours(app, hall, make):
     assert "他单位的锦旗" not in hall["unit"].get("/portal/requests").text
     [photo] = row.files
     assert hall["unit"].get(f"/admin/requests/files/{photo.id}").status_code == 404
-    assert hall["unit"].post(f"/admin/requests/claims/{row.id}/decide", data={"decision": "approve"}).status_code == 403
+    assert (
+        hall["unit"].post(f"/admin/requests/claims/{row.id}/decide", data={"decision": "approve"}).status_code
+        == 403
+    )
     db.session.expire_all()
     assert db.session.get(BonusClaim, row.id).status == "open"
 

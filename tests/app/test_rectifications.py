@@ -27,11 +27,29 @@ def hall(app, make):
         "mine": mine,
         "theirs": theirs,
         # D19a plays the rulebook's rectification role in anshan-2023 (read from the rulebook, not here).
-        "open": make.incident(mine, "D19a", at=datetime(2024, 3, 12, 9, 0), deadline=date(2024, 3, 19), public_text="未履行一次性告知"),
+        "open": make.incident(
+            mine,
+            "D19a",
+            at=datetime(2024, 3, 12, 9, 0),
+            deadline=date(2024, 3, 19),
+            public_text="未履行一次性告知",
+        ),
         "later": make.incident(mine, "D19a", at=datetime(2024, 3, 18, 9, 0), deadline=date(2024, 3, 29)),
-        "done": make.incident(mine, "D19a", at=datetime(2024, 3, 4, 9, 0), deadline=date(2024, 3, 8), rectified_on=date(2024, 3, 7)),
+        "done": make.incident(
+            mine,
+            "D19a",
+            at=datetime(2024, 3, 4, 9, 0),
+            deadline=date(2024, 3, 8),
+            rectified_on=date(2024, 3, 7),
+        ),
         "plain": make.incident(mine, "D01", at=datetime(2024, 3, 12, 9, 0)),
-        "other": make.incident(theirs, "D19a", at=datetime(2024, 3, 12, 9, 0), deadline=date(2024, 3, 25), public_text="他单位整改"),
+        "other": make.incident(
+            theirs,
+            "D19a",
+            at=datetime(2024, 3, 12, 9, 0),
+            deadline=date(2024, 3, 25),
+            public_text="他单位整改",
+        ),
         "unit": sign_in(app, make.user(Role.UNIT, username="unit-a", unit=mine)),
         "admin": sign_in(app, make.user(Role.ADMIN, username="admin-a")),
     }
@@ -73,10 +91,14 @@ def test_report_then_confirm_sets_rectified_on_and_removes_the_overdue_item(app,
     row = db.session.scalar(select(RectificationReport))
     assert (row.kind, row.rectified_on, row.status) == ("report", date(2024, 3, 19), "open")
     assert [f.filename for f in row.files] == ["告知单.png"]
-    assert "已报告 2024-03-19,待确认" in parse(hall["unit"].get("/portal/requests").text).text_of("open-rectifications")
+    assert "已报告 2024-03-19,待确认" in parse(hall["unit"].get("/portal/requests").text).text_of(
+        "open-rectifications"
+    )
 
     page = parse(hall["admin"].get("/admin/requests").text)
-    assert page.text_of("count-reports") == "1" and "已补充一次性告知单" in page.text_of(f"rectification-{row.id}")
+    assert page.text_of("count-reports") == "1" and "已补充一次性告知单" in page.text_of(
+        f"rectification-{row.id}"
+    )
     # The admin confirms the date the unit gave (the form's date box holds it).
     ok = hall["admin"].post(
         f"/admin/requests/rectifications/{row.id}/decide",
@@ -121,12 +143,15 @@ def test_the_admin_may_confirm_another_date_and_a_late_one_still_counts(app, hal
 def test_reject_keeps_the_item_open_and_the_unit_reads_why(app, hall):
     assert report(hall["unit"], hall["open"].id).status_code == 302
     row = db.session.scalar(select(RectificationReport))
-    empty = hall["admin"].post(f"/admin/requests/rectifications/{row.id}/decide", data={"decision": "reject", "reason": ""})
+    empty = hall["admin"].post(
+        f"/admin/requests/rectifications/{row.id}/decide", data={"decision": "reject", "reason": ""}
+    )
     assert empty.status_code == 422 and "请填写退回理由" in empty.text
     db.session.expire_all()
     assert db.session.get(RectificationReport, row.id).status == "open"
     ok = hall["admin"].post(
-        f"/admin/requests/rectifications/{row.id}/decide", data={"decision": "reject", "reason": "照片看不清,请重拍"}
+        f"/admin/requests/rectifications/{row.id}/decide",
+        data={"decision": "reject", "reason": "照片看不清,请重拍"},
     )
     assert ok.status_code == 302
     db.session.expire_all()
@@ -169,7 +194,9 @@ def test_only_open_rectifications_of_ones_own_unit(app, hall):
 def test_no_extension_where_the_rulebook_does_not_allow_it(app, hall):
     incident = hall["later"]
     assert 'id="extension-button"' not in hall["unit"].get(f"/portal/items/{incident.id}").text
-    refused = hall["unit"].post(f"/portal/items/{incident.id}/extension", data={"deadline": "2024-04-10", "reason": "材料待上级审批"})
+    refused = hall["unit"].post(
+        f"/portal/items/{incident.id}/extension", data={"deadline": "2024-04-10", "reason": "材料待上级审批"}
+    )
     assert refused.status_code == 409 and "现行考核细则不允许申请延长整改期限" in refused.text
     assert reports() == 0
 
@@ -189,21 +216,34 @@ def extensions_on(monkeypatch):
 def test_extension_requested_and_granted_moves_the_deadline(app, hall, extensions_on):
     incident = hall["later"]
     assert 'id="extension-button"' in hall["unit"].get(f"/portal/items/{incident.id}").text
-    bad = hall["unit"].post(f"/portal/items/{incident.id}/extension", data={"deadline": "2024-03-28", "reason": "x"})
+    bad = hall["unit"].post(
+        f"/portal/items/{incident.id}/extension", data={"deadline": "2024-03-28", "reason": "x"}
+    )
     assert bad.status_code == 422 and "新整改期限须晚于原期限 2024-03-29" in bad.text
-    empty = hall["unit"].post(f"/portal/items/{incident.id}/extension", data={"deadline": "2024-04-10", "reason": ""})
+    empty = hall["unit"].post(
+        f"/portal/items/{incident.id}/extension", data={"deadline": "2024-04-10", "reason": ""}
+    )
     assert empty.status_code == 422 and "请填写申请延期的理由" in empty.text
     assert reports() == 0
-    ok = hall["unit"].post(f"/portal/items/{incident.id}/extension", data={"deadline": "2024-04-10", "reason": "材料待上级审批"})
+    ok = hall["unit"].post(
+        f"/portal/items/{incident.id}/extension", data={"deadline": "2024-04-10", "reason": "材料待上级审批"}
+    )
     assert ok.status_code == 302
     row = db.session.scalar(select(RectificationReport))
     assert (row.kind, row.requested_deadline) == ("extension", date(2024, 4, 10))
-    overdue = hall["unit"].post(f"/portal/items/{hall['open'].id}/extension", data={"deadline": "2024-04-10", "reason": "晚了"})
+    overdue = hall["unit"].post(
+        f"/portal/items/{hall['open'].id}/extension", data={"deadline": "2024-04-10", "reason": "晚了"}
+    )
     assert overdue.status_code == 422 and "整改期限已过" in overdue.text
 
-    assert hall["admin"].post(
-        f"/admin/requests/rectifications/{row.id}/decide", data={"decision": "confirm", "reason": "同意"}
-    ).status_code == 302
+    assert (
+        hall["admin"]
+        .post(
+            f"/admin/requests/rectifications/{row.id}/decide", data={"decision": "confirm", "reason": "同意"}
+        )
+        .status_code
+        == 302
+    )
     db.session.expire_all()
     assert db.session.get(Incident, incident.id).deadline == date(2024, 4, 10)
     assert "延期申请已同意" in db.session.scalar(

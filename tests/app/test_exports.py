@@ -422,3 +422,16 @@ def test_csv_template_goes_through_the_csv_helper(app):
         for line in text.splitlines():
             for value in line.split(","):
                 assert not value.startswith(("=", "+", "-", "@")), (kind, value)
+
+
+def test_the_portal_download_writes_through_the_helper(client, login, typed):
+    """The unit's own table (portal) goes through services.xlsx too: a typed staff name stays text."""
+    login("unit", unit=typed[0])
+    response = client.get("/portal/months/2024-03/detail.xlsx")
+    assert response.status_code == 200
+    wb = book(response.data)
+    person = cell_of(wb.active, "-张三")
+    assert person.data_type == "s"
+    day = wb.active.cell(row=person.row, column=4)
+    assert day.value == datetime(2024, 3, 5) and day.number_format == "yyyy-mm-dd"
+    assert "-张三" in no_formulas(wb)

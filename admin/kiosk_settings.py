@@ -27,7 +27,7 @@ class KioskSettingsForm(FlaskForm):
     )
     panel_live = BooleanField(_l("本月实时排名(暂定)"))
     panel_published = BooleanField(_l("最近一期考核通报(正式结果、等级、名次升降)"))
-    panel_honor = BooleanField(_l("光荣榜(季度先进集体候选)"))
+    panel_honor = BooleanField(_l("光荣榜(已发布的季度和年度名单)"))
     panel_topbottom = BooleanField(_l("本月前 N 名与后 N 名"))
     top_n = IntegerField(
         _l("前后名单各显示的单位数 N"),

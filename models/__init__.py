@@ -5,6 +5,7 @@ from models.audit import AuditLog
 from models.base import Base, UTCDateTime, db, utcnow
 from models.calendar import CalendarDay, ClockOutage, ClockPunch, Leave
 from models.document import DocumentCounter, IssuedDocument
+from models.honor import HonorEntry, HonorRoll
 from models.incident import Evidence, Incident, IncidentHistory, IncidentStatus, Warning
 from models.job import Job
 from models.month import Month, MonthStatus
@@ -29,6 +30,8 @@ __all__ = [
     "ClockPunch",
     "DocumentCounter",
     "Evidence",
+    "HonorEntry",
+    "HonorRoll",
     "Incident",
     "IncidentHistory",
     "IncidentStatus",

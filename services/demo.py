@@ -42,6 +42,7 @@ from services.audit import acting_user_id, record, reset_acting_user, set_acting
 from services.bounds import check_month_open, first_rulebook_day
 from services.clock import from_hall, hall_now, hall_today
 from services.appeals import load_demo as load_requests
+from services.documents import load_demo as load_documents
 from services.honors import load_demo as load_honors
 from services.notices import load_demo as load_notices
 from services.notices import load_demo_incidents as load_notice_incidents
@@ -961,6 +962,7 @@ def load(seed: int = DEFAULT_SEED, progress: Progress | None = None) -> dict:
         honors = load_honors()  # the chosen, published honor rolls (services.honors)
         b.backdate()
         load_notices()  # notices answered in time, late, read, unread (services.notices)
+        load_documents()  # the bulletins' 文号 as issued on their publication days (services.documents)
         requests = load_requests(  # appeals, rectification reports, bonus claims decided both ways and waiting
             {u.unit_id: u.id for u in b.users.values() if u.role == Role.UNIT}, b.users["admin"].id, b.users["inspector"].id
         )

@@ -269,3 +269,41 @@ def bulletin_meta(row) -> dict[str, Any]:
     if row is not None and row.status == "closed":
         return {"doc_number": "", "issued_on": None, "draft": "已关账,尚未发布:文号在发布时编排"}
     return {"doc_number": "", "issued_on": None, "draft": "实时数据,尚未关账,仅供参考"}
+
+
+def load_demo() -> dict[str, int]:
+    """The demo hall's documents numbered as if issued on their days.
+
+    The demo loader publishes its past months now and dates the publications afterwards, so each
+    published month's bulletin is (re)issued on its publication day, and every issued document is
+    renumbered per year in the order of issue (the counters follow). Returns {"documents": n}."""
+    from models import Month
+
+    for month in db.session.scalars(select(Month).where(Month.status == "published")):
+        issue_bulletin(month)  # a month published without a number gets one
+    issued_rows = {row.key: row for row in db.session.scalars(select(IssuedDocument))}
+    months_by_key = {
+        bulletin_key(m.year, m.month): m
+        for m in db.session.scalars(select(Month).where(Month.published_at.is_not(None)))
+    }
+    from services.clock import to_hall
+
+    for key, row in issued_rows.items():
+        month = months_by_key.get(key)
+        if month is not None:
+            row.issued_on = to_hall(month.published_at).date()
+            row.year = row.issued_on.year
+    for row in issued_rows.values():  # out of the way of the unique (year, seq) while renumbering
+        row.seq = -row.id
+    db.session.flush()
+    prefix = get_settings()["prefix"]
+    last: dict[int, int] = {}
+    for row in sorted(issued_rows.values(), key=lambda r: (r.issued_on, r.id)):
+        last[row.year] = last.get(row.year, 0) + 1
+        row.seq = last[row.year]
+        row.number = format_number(prefix, row.year, row.seq)
+    db.session.execute(DocumentCounter.__table__.delete())
+    for year, seq in last.items():
+        db.session.add(DocumentCounter(year=year, last=seq))
+    db.session.flush()
+    return {"documents": len(issued_rows)}

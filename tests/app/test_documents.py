@@ -306,3 +306,29 @@ def test_units_read_no_admin_document(client, login, hall):
         "/admin/patrol/blank.pdf",
     ):
         assert client.get(url).status_code == 403, url
+
+
+def test_demo_bulletins_are_numbered_on_their_publication_days(app, make):
+    from models import Month
+    from services import months
+    from services.clock import from_hall
+
+    unit = make.unit("U01", name="市税务局")
+    make.incident(unit, "D01", at=datetime(2023, 12, 5, 9, 0))
+    published = {(2023, 12): datetime(2024, 1, 5, 10, 0), (2024, 1): datetime(2024, 2, 6, 10, 0)}
+    for (y, m), at in [((2024, 1), published[(2024, 1)]), ((2023, 12), published[(2023, 12)])]:
+        months.close(y, m)
+        row = months.publish(y, m)
+        row.published_at = from_hall(at)
+    letter = documents.issue_document("letter:leadership:1", "letter", date(2024, 1, 20))
+    assert documents.load_demo() == {"documents": 3}
+    db.session.commit()
+    numbers = {r.key: (r.number, r.issued_on) for r in db.session.scalars(select(IssuedDocument))}
+    assert numbers == {
+        "bulletin:2023-12": ("市政务服务中心〔2024〕1号", date(2024, 1, 5)),
+        "letter:leadership:1": ("市政务服务中心〔2024〕2号", date(2024, 1, 20)),
+        "bulletin:2024-01": ("市政务服务中心〔2024〕3号", date(2024, 2, 6)),
+    }
+    assert letter.number == "市政务服务中心〔2024〕2号" and db.session.get(DocumentCounter, 2024).last == 3
+    assert documents.next_document_number(2024) == "市政务服务中心〔2024〕4号"
+    assert db.session.scalar(select(Month).where(Month.month == 12)).status == "published"

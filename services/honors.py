@@ -31,7 +31,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from models import Month, MonthStatus, Posting, Staff, Unit, db
+from models import Month, MonthStatus, Posting, Unit, db
 from models.honor import ROLL_KINDS, HonorEntry, HonorRoll
 from scoring import Grade, grade_for, quarter_candidates, quarter_months, quarter_of, round_half_up
 from scoring.calendar import month_bounds
@@ -461,7 +461,11 @@ def overview(today: date | None = None) -> tuple[list[PeriodLine], list[PeriodLi
                 )
             years.append(
                 PeriodLine(
-                    "year", year, 0, period_label("year", year), rolls.get(("year", year, 0)),
+                    "year",
+                    year,
+                    0,
+                    period_label("year", year),
+                    rolls.get(("year", year, 0)),
                     period_problem("year", year),
                 )
             )
@@ -479,7 +483,7 @@ def overview(today: date | None = None) -> tuple[list[PeriodLine], list[PeriodLi
 
 
 def parse_period(text: str) -> tuple[str, int, int] | None:
-    """"2026-Q3" → ("quarter", 2026, 3); "2026" → ("year", 2026, 0); else None."""
+    """ "2026-Q3" → ("quarter", 2026, 3); "2026" → ("year", 2026, 0); else None."""
     text = (text or "").strip()
     if len(text) == 7 and text[4:6] == "-Q" and text[:4].isdigit() and text[6] in "1234":
         return "quarter", int(text[:4]), int(text[6])

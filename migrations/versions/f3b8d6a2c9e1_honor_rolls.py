@@ -47,7 +47,9 @@ def upgrade():
         sa.Column("staff_pk", sa.Integer(), nullable=True),
         sa.Column("window", sa.String(length=20), nullable=True),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["roll_id"], ["honor_roll.id"], name=op.f("fk_honor_entry_roll_id_honor_roll")),
+        sa.ForeignKeyConstraint(
+            ["roll_id"], ["honor_roll.id"], name=op.f("fk_honor_entry_roll_id_honor_roll")
+        ),
         sa.ForeignKeyConstraint(["unit_id"], ["unit.id"], name=op.f("fk_honor_entry_unit_id_unit")),
         sa.ForeignKeyConstraint(["staff_pk"], ["staff.id"], name=op.f("fk_honor_entry_staff_pk_staff")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_honor_entry")),

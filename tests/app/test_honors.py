@@ -89,13 +89,21 @@ def test_candidates_are_the_computed_ones_with_their_staff_and_tallies(hall):
     assert [u.name for u in cands.units] == ["市税务局", "市公安局"]  # 市商务局: quarter_ineligible
     assert cands.units[0].scores == (102, 100, 100) and cands.units[1].scores == (100, 98, 100)
     staff = [(s.name, s.unit_name, s.window, s.deductions) for s in cands.staff]
-    assert staff == [("王小明", "市税务局", "1", 0), ("李华", "市税务局", "2", 0), ("赵敏", "市公安局", "3", 2)]
+    assert staff == [
+        ("王小明", "市税务局", "1", 0),
+        ("李华", "市税务局", "2", 0),
+        ("赵敏", "市公安局", "3", 2),
+    ]
 
 
 def test_year_candidates_are_excellent_on_average_over_the_assessed_months(hall):
     cands = honors.candidates("year", 2023)
     assert cands.months == [(2023, 10), (2023, 11), (2023, 12)]  # from the first closed month on
-    assert [(u.name, u.average) for u in cands.units] == [("市税务局", 101), ("市公安局", 99), ("市商务局", 98)]
+    assert [(u.name, u.average) for u in cands.units] == [
+        ("市税务局", 101),
+        ("市公安局", 99),
+        ("市商务局", 98),
+    ]
 
 
 # ---------------------------------------------------------------- choosing and publishing (the admin)
@@ -103,7 +111,8 @@ def test_year_candidates_are_excellent_on_average_over_the_assessed_months(hall)
 
 def choose(client, period, units=(), staff=()):
     return client.post(
-        f"/admin/honors/{period}/select", data={"unit": [str(u) for u in units], "staff": [str(s) for s in staff]}
+        f"/admin/honors/{period}/select",
+        data={"unit": [str(u) for u in units], "staff": [str(s) for s in staff]},
     )
 
 
@@ -116,7 +125,11 @@ def test_choose_publish_and_the_hall_screen_shows_only_the_published_roll(client
     response = choose(client, "2023-Q4", [hall["tax"].id, hall["police"].id], [hall["wang"].id])
     assert response.status_code == 302
     roll = honors.roll_for("quarter", 2023, 4)
-    assert roll.status == "draft" and [e.kind for e in roll.entries] == ["collective", "collective", "individual"]
+    assert roll.status == "draft" and [e.kind for e in roll.entries] == [
+        "collective",
+        "collective",
+        "individual",
+    ]
     # A draft is not on the hall screen: the honor panel is left out of the rotation.
     html = honor_html(client)
     assert 'data-panel="honor"' not in html and "光荣榜" not in html.split("<main")[1]
@@ -136,11 +149,17 @@ def test_choose_publish_and_the_hall_screen_shows_only_the_published_roll(client
     assert "李华" not in html and "赵敏" not in html  # not chosen: never on the screen
     # Every honoured unit is told, once.
     notes = db.session.execute(
-        select(Notification.unit_id, Notification.kind, Notification.title).where(Notification.kind == "honor")
+        select(Notification.unit_id, Notification.kind, Notification.title).where(
+            Notification.kind == "honor"
+        )
     ).all()
     assert sorted(notes) == sorted(
         [
-            (hall["tax"].id, "honor", "光荣榜:贵单位获评2023年第四季度先进集体、王小明同志获评2023年第四季度先进个人"),
+            (
+                hall["tax"].id,
+                "honor",
+                "光荣榜:贵单位获评2023年第四季度先进集体、王小明同志获评2023年第四季度先进个人",
+            ),
             (hall["police"].id, "honor", "光荣榜:贵单位获评2023年第四季度先进集体"),
         ]
     )
@@ -237,7 +256,10 @@ def test_the_year_roll_and_the_hall_screen_shows_the_latest_quarter_and_year(cli
     assert slides == ["honor-1", "honor-2"]
     second = landscape[landscape.index('data-slide="honor-2"') :]
     assert "光荣榜 · 2023年度" in second and "年度优秀窗口单位" in second
-    assert re.findall(r'<td class="k-name">([^<]+)</td>', second.split("</section>")[0]) == ["市税务局", "市商务局"]
+    assert re.findall(r'<td class="k-name">([^<]+)</td>', second.split("</section>")[0]) == [
+        "市税务局",
+        "市商务局",
+    ]
 
 
 # ---------------------------------------------------------------- the praise letter

@@ -598,7 +598,10 @@ def test_honor_roll_pages_put_collectives_beside_individuals_and_fill(client, ma
     from services import honors
 
     units = [make.unit(f"U{i:02d}", name=f"单位{i}") for i in range(1, 10)]
-    people = [make.staff(units[0], f"S{i}", name=f"人员{i}", window=str(i), start=date(2023, 1, 1)) for i in range(1, 4)]
+    people = [
+        make.staff(units[0], f"S{i}", name=f"人员{i}", window=str(i), start=date(2023, 1, 1))
+        for i in range(1, 4)
+    ]
     publish_roll(units, people)
     year = honors.save_selection("year", 2023, 0, [u.id for u in units[:2]])
     honors.publish(year.id)

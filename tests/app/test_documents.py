@@ -332,3 +332,21 @@ def test_demo_bulletins_are_numbered_on_their_publication_days(app, make):
     assert letter.number == "市政务服务中心〔2024〕2号" and db.session.get(DocumentCounter, 2024).last == 3
     assert documents.next_document_number(2024) == "市政务服务中心〔2024〕4号"
     assert db.session.scalar(select(Month).where(Month.month == 12)).status == "published"
+
+
+def test_pages_lead_to_the_documents(client, login, hall):
+    from services import months
+
+    login("leader")
+    html = client.get("/admin/standings?month=2024-02").get_data(as_text=True)
+    assert parse(html).one("#details-document").attrs["href"] == "/admin/months/2024-02/details"
+    client.post("/logout")
+    login("unit", unit=hall["u1"])
+    page = parse(client.get("/portal/months/2024-03").get_data(as_text=True))
+    assert page.one("#details-document").attrs["href"] == "/portal/months/2024-03/details"
+    assert not page.all("#bulletin-link")  # the live month has no bulletin yet
+    months.close(2024, 2)
+    months.publish(2024, 2)
+    db.session.commit()
+    page = parse(client.get("/portal/months/2024-02").get_data(as_text=True))
+    assert page.one("#bulletin-link").attrs["href"] == "/portal/months/2024-02/bulletin"

@@ -228,6 +228,13 @@ class ReasonLine:
     rule_title: str = ""
     staff_name: str = ""
     window: str = ""
+    note: str = ""  # for a flag raised by a derived rule (D19b): what it was derived from
+
+    @property
+    def where(self) -> str:
+        """Window and staff member, as a document's column prints them."""
+        parts = [_("窗口 %(window)s", window=self.window) if self.window else "", self.staff_name]
+        return " ".join(p for p in parts if p)
 
 
 def reason_lines(
@@ -267,6 +274,13 @@ def reason_lines(
                 title = rulebook.rule(code).title
             except KeyError:
                 title = ""
+            note = ""
+            if code != incident.rule_code and incident.deadline is not None:
+                note = _(
+                    "%(day)s 登记限期整改,整改期限 %(deadline)s",
+                    day=to_hall(incident.occurred_at).date().isoformat(),
+                    deadline=incident.deadline.isoformat(),
+                )
             lines.append(
                 ReasonLine(
                     incident.public_text or title,
@@ -275,6 +289,7 @@ def reason_lines(
                     rule_title=title,
                     staff_name=incident.staff.name if incident.staff else "",
                     window=incident.window or "",
+                    note=note,
                 )
             )
 
@@ -602,8 +617,9 @@ def unit_warnings(unit_id: int, page: int = 1, per_page: int = PAGE_SIZE) -> Lis
 
 def load_demo_incidents(past: list[tuple[int, int]]) -> int:
     """Before the demo's months are closed: the findings that make the demo units with a login (unit1,
-    unit2) receive notices: a serious phone case (D04b) in two past months for the first, more than two
-    absences (D02c ×3) in two past months for the second. Returns the incidents added."""
+    unit2) receive notices: a serious phone case (D04b, after two reminders) in two past months for the
+    first, more than two absences (D02c ×3) in two past months for the second. Returns the incidents
+    added."""
     from services import incidents
     from services.clock import from_hall
 
@@ -648,6 +664,24 @@ def load_demo_incidents(past: list[tuple[int, int]]) -> int:
         )
         incident.created_at = occurred + timedelta(minutes=20)  # logged on the spot (backdate keeps it)
         added += 1
+        if code == "D04b":
+            # "屡劝不改": the reminders given first, which the unit reads on its warnings page.
+            for days_before, words in (
+                (6, "工作时间使用手机,已当场提醒"),
+                (3, "再次提醒:工作时间不得使用手机"),
+            ):
+                warning = Warning(
+                    unit=unit,
+                    staff=staff,
+                    window=posting.window if posting else None,
+                    rule_code=code,
+                    given_at=occurred - timedelta(days=days_before),
+                    text=words,
+                    given_by_id=acting_user_id(),
+                )
+                db.session.add(warning)
+                db.session.flush()
+                record("warning.create", f"warning:{warning.id}", after={"unit": unit.code, "text": words})
     db.session.flush()
     return added
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from models import AuditLog, CalendarDay, Notification, db
+from models import AuditLog, CalendarDay, Notification, Warning, db
 from models.notice import Notice, NoticeAttachment
 from services import months, notices
 from services.audit import reset_acting_user, set_acting_user
@@ -356,6 +356,7 @@ def test_letters_to_the_discipline_and_leadership_groups(app, client, login, mak
     assert leadership.text_of("doc-addressee") == "市营商环境建设领导小组:"
     assert "市社保中心" in leadership.text_of("doc-body")
     assert "限期内未完成整改" in leadership.text_of("doc-body")
+    assert "2024-02-02 登记限期整改,整改期限 2024-02-09" in leadership.text_of("doc-body")
 
     assert client.get("/admin/letters/2024-03/discipline_report").status_code == 404  # open month
     assert client.get("/admin/letters/2024-02/quarter_ineligible").status_code == 404
@@ -371,7 +372,7 @@ def test_letter_and_notice_as_pdf(app, client, login, hall):
     [notice, _other] = all_notices()
     document = parse(client.get(f"/admin/notices/{notice.id}/document").text)
     assert document.text_of("doc-addressee") == "市税务局:"
-    assert "屡劝不改玩手机" in document.text_of("doc-body")
+    assert "屡劝不改玩手机" in document.text_of("doc-body") and "窗口 1 李四" in document.text_of("doc-body")
     pdf = client.get(f"/admin/notices/{notice.id}/document?format=pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
 
@@ -396,5 +397,7 @@ def test_the_demo_gives_the_login_units_answered_and_waiting_notices(app, make):
         ("市社保中心", 12): ("answered", True),
         ("市社保中心", 2): ("overdue", False),
     }
+    # The D04b ("屡劝不改") came after reminders, which unit1 reads on its warnings page.
+    assert db.session.scalar(select(func.count(Warning.id)).where(Warning.unit_id == first.id)) == 4
     answered = [n for n in all_notices() if n.answered_at is not None]
     assert all(n.answered_by.username in ("unit1", "unit2") and n.answer_text for n in answered)

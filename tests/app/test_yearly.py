@@ -243,3 +243,37 @@ def test_notices_and_appeals_are_counted_and_candidates_are_not_honours(client, 
     assert header[-4:] == ["书面通报(件)", "已反馈", "申诉(次)", "申诉成立"]
     row = next(r for r in range(5, ws.max_row + 1) if ws.cell(row=r, column=1).value == u0.code)
     assert [ws.cell(row=row, column=c).value for c in range(len(header) - 3, len(header) + 1)] == [0, 0, 2, 1]
+
+
+def test_published_honours_get_columns_drafts_do_not_count(client, login, make):
+    from models.honor import HonorEntry, HonorRoll
+
+    units = build(make, 3)
+    u0, u1, u2 = units
+    person = make.staff(u1, "S901", name="先进甲", window="1")
+    q1 = HonorRoll(kind="quarter", year=2024, quarter=1, status="published")
+    q1.entries = [
+        HonorEntry(kind="collective", unit_id=u0.id),
+        HonorEntry(kind="individual", unit_id=u1.id, staff_pk=person.id, window="1"),
+    ]
+    draft = HonorRoll(kind="quarter", year=2024, quarter=2, status="draft")
+    draft.entries = [HonorEntry(kind="collective", unit_id=u2.id)]
+    year_roll = HonorRoll(kind="year", year=2024, quarter=0, status="published")
+    year_roll.entries = [HonorEntry(kind="year_unit", unit_id=u0.id)]
+    earlier = HonorRoll(kind="quarter", year=2023, quarter=4, status="published")
+    earlier.entries = [HonorEntry(kind="collective", unit_id=u1.id)]
+    db.session.add_all([q1, draft, year_roll, earlier])
+    db.session.commit()
+    login("leader")
+    page = parse(client.get("/admin/years/2024").text)
+    heads = [th.text for th in page.all("#year-table thead tr")[0].all("th")]
+    at = heads.index("先进集体(季)")
+    assert heads[at : at + 3] == ["先进集体(季)", "先进个人(人次)", "年度优秀窗口单位"]
+    first_month_cell = 1  # the unit's name; then two cells per month, then the rest in header order
+    offset = first_month_cell + 2 * 3 + (at - 1 - 3)
+    cells = {r.get("data-unit"): [td.text for td in r.all("td")] for r in page.all("#year-table tbody tr")}
+    assert cells[u0.code][offset : offset + 3] == ["1", "0", "1"]
+    assert cells[u1.code][offset : offset + 3] == ["0", "1", "0"]
+    assert cells[u2.code][offset : offset + 3] == ["0", "0", "0"]  # a draft roll honours nobody
+    doc = parse(client.get("/admin/years/2024/document").text)
+    assert "年度优秀窗口单位" in [th.text for th in doc.all("#year-doc-table thead th")]

@@ -331,6 +331,24 @@ def register_cli(app: Flask) -> None:
         db.session.commit()
         click.echo(f"{year}年{month}月已重新开放")
 
+    @app.cli.command("notify-deadlines")
+    @click.option("--day", "day_text", default=None, metavar="YYYY-MM-DD", help="按哪一天计算(默认今天)")
+    @handled
+    def notify_deadlines(day_text: str | None) -> None:
+        """Remind units of deadlines two working days away (run daily, e.g. from cron; idempotent)."""
+        from datetime import date
+
+        from services.clock import hall_today
+        from services.notifications import notify_due_deadlines
+
+        try:
+            day = date.fromisoformat(day_text) if day_text else hall_today()
+        except ValueError:
+            raise CliError(f"日期 {day_text} 无效,应为 YYYY-MM-DD") from None
+        made = notify_due_deadlines(day)
+        db.session.commit()
+        click.echo(f"{day.isoformat()}:发出期限提醒 {made} 条(两个工作日内到期、尚未提醒过的期限)")
+
     @app.cli.command("backup")
     @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
     @handled

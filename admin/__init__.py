@@ -21,6 +21,7 @@ from admin import (  # noqa: E402,F401,I001,E501  # noqa: E402,F401
     months,
     notices,
     patrol,
+    receipts,
     requests,
     views,  # noqa: E402,F401
 )

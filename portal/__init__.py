@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
-from portal import documents, notices, requests, views  # noqa: E402,F401
+from portal import documents, inbox, notices, requests, views  # noqa: E402,F401

@@ -17,6 +17,7 @@ from htmx import render_page_or_block
 from models import Role, Unit, db
 from portal import bp
 from portal.forms import MonthFilterForm
+from portal.inbox import bulletin_opened
 from scoring import RuleKind, format_month, parse_month
 from services import evidence as evidence_files
 from services import exports, portal
@@ -93,6 +94,7 @@ def month_detail(month: str):
     if not portal.is_released(year, m, row=row):
         # 200 with a message (like the rankings page): the month exists, its bulletin is not issued yet.
         return render_template("portal/month_detail.html", unit=unit, view=None, year=year, month=m)
+    bulletin_opened(row)  # a published month's bulletin read: the unit's read receipt (portal/inbox.py)
     return render_template(
         "portal/month_detail.html", unit=unit, view=portal.unit_month(unit, year, m, row=row)
     )

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from models import Evidence, Incident, IncidentHistory, IncidentStatus, Posting, Staff, Unit, Warning, db
 from scoring import Rule, Rulebook, RuleKind
-from services import DomainError
+from services import DomainError, notifications
 from services import evidence as evidence_service
 from services.audit import acting_user_id, record
 from services.bounds import (
@@ -203,6 +203,7 @@ def create(
     db.session.add(incident)
     db.session.flush()
     _log(incident, "proposed" if status == IncidentStatus.PROPOSED else "created")
+    notifications.notify_incident(incident)  # a confirmed item reaches the unit's inbox
     return incident
 
 
@@ -250,6 +251,7 @@ def confirm(incident: Incident) -> Incident:
     before = snapshot(incident)
     incident.status = IncidentStatus.CONFIRMED
     _log(incident, "confirmed", "", before)
+    notifications.notify_incident(incident)
     return incident
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from models import Month, MonthStatus, db
-from services import DomainError
+from services import DomainError, notifications
 from services.audit import acting_user_id, record
 from services.bounds import check_month_ended
 from services.clock import utc_now
@@ -70,6 +70,7 @@ def publish(year: int, month: int) -> Month:
     row.published_by_id = acting_user_id()
     record("month.publish", f"month:{row.label}", before={"status": "closed"}, after={"status": "published"})
     db.session.flush()
+    notifications.notify_bulletin(row)  # every active unit's inbox
     from services.documents import issue_bulletin
 
     issue_bulletin(row)  # the bulletin's 文号, given once and kept (services/documents.py)

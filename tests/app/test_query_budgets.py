@@ -32,9 +32,9 @@ BUDGETS = {
     "standings": 12,
     "standings closed": 4,
     "tallies": 15,
-    "portal home": 21,  # +1: the items' appeal states (one query whatever the rows)
-    "portal month": 9,  # +1: the items' appeal states
-    "portal month live": 18,  # +1: the items' appeal states
+    "portal home": 22,  # +1: the items' appeal states (one query whatever the rows); +1: unread count (inbox)
+    "portal month": 11,  # +1: the items' appeal states; +2: unread count, bulletin receipt (inbox)
+    "portal month live": 19,  # +1: the items' appeal states; +1: unread count (inbox)
     "notice": 14,  # with the appeal state (rulebook and calendar read twice: room to save)
     "portal notice": 14,
     "bulletin": 9,  # 8 with its 文号; the view reads the standings twice and the month row thrice

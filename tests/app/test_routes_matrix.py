@@ -19,8 +19,9 @@ import pytest
 from flask import g
 from openpyxl import load_workbook
 from PIL import Image
+from sqlalchemy import select
 
-from models import Job, Role, db
+from models import Job, Notification, Role, db
 from models.notice import Notice, NoticeAttachment
 from services import evidence
 from services.evidence import Upload
@@ -176,6 +177,10 @@ POLICY: dict[str, frozenset[str]] = {
     "GET /portal/months/<month>/details": UNIT_ONLY,
     "GET /portal/months/<month>/details.pdf": UNIT_ONLY,
     "GET /portal/rankings": UNIT_ONLY,
+    "GET /portal/inbox": UNIT_ONLY,
+    "GET /portal/inbox/<int:notification_id>": UNIT_ONLY,
+    "POST /portal/inbox/read-all": UNIT_ONLY,
+    "GET /admin/months/<month>/receipts": READERS,
     # notices that need an answer (书面通报): admins and leaders follow them; the unit reads and answers its own
     "GET /admin/notices": READERS,
     "GET /admin/notices/<int:notice_id>": READERS,
@@ -262,6 +267,8 @@ def samples(make):
         "incident_id": incident.id,
         "evidence_id": photo.id,
         "user_id": users[ADMIN].id,
+        # The other unit's notification (its incident's): a unit user opening it gets 404.
+        "notification_id": db.session.scalar(select(Notification.id).where(Notification.unit_id == other.id)),
         **request_samples(other, incident),
         "year": 2024,
         "notice_id": notice.id,

@@ -964,7 +964,7 @@ def load(seed: int = DEFAULT_SEED, progress: Progress | None = None) -> dict:
         load_notices()  # notices answered in time, late, read, unread (services.notices)
         load_documents()  # the bulletins' 文号 as issued on their publication days (services.documents)
         requests = load_requests(  # appeals, rectification reports, bonus claims decided both ways and waiting
-            {u.unit_id: u.id for u in b.users.values() if u.role == Role.UNIT}, b.users["admin"].id, b.users["inspector"].id
+            {b.users[n].unit_id: b.users[n].id for n in ("unit1", "unit2")}, b.users["admin"].id, b.users["inspector"].id
         )
         summary = {
             "units": len(b.units),

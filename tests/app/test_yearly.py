@@ -157,6 +157,12 @@ def test_the_document_renders_as_pdf(client, login, make):
     response = client.get("/admin/years/2024/document?format=pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert response.data.startswith(b"%PDF")
+    from tests.app.test_documents import pdf_fonts, pdf_text
+
+    text = pdf_text(response.data)
+    assert "关于2024年度派驻单位考核情况的报告" in text and "市人民政府" in text
+    assert "单位00" in text and "单位01" in text and "特此报告" in text
+    assert "CJK" in pdf_fonts(response.data)  # Chinese in a CJK font, never tofu boxes
 
 
 def test_the_page_costs_the_same_queries_whatever_the_number_of_units(app, client, login, make):

@@ -333,3 +333,14 @@ def test_the_demo_hall_shows_requests_decided_both_ways_and_waiting(app, runner)
     assert claims == ["approved", "open", "rejected"]
     kinds = {n.kind for n in db.session.scalars(select(Notification))}
     assert {"appeal_decided", "rectification_confirmed", "claim_decided"} <= kinds
+
+
+def test_the_audit_log_reads_the_requests_in_chinese(app, hall):
+    assert post_appeal(hall["unit"], hall["d01"].id).status_code == 302
+    appeal = db.session.scalar(select(Appeal))
+    hall["admin"].post(
+        f"/admin/requests/appeals/{appeal.id}/decide", data={"decision": "uphold", "reason": "维持"}
+    )
+    page = hall["admin"].get("/admin/audit")
+    assert page.status_code == 200
+    assert "提出申诉" in page.text and "处理申诉" in page.text and "申诉" in page.text

@@ -78,6 +78,7 @@ def quick_links(role: str) -> list[tuple[str, str]]:
             ("admin.month_list", _("月度关账与发布")),
             ("admin.incident_list", _("扣加分记录")),
             ("admin.tally_list", _("人员与窗口扣分统计")),
+            ("admin.year_summary", _("年终汇总")),
             ("admin.audit_list", _("审计日志")),
         ],
         Role.ADMIN: [
@@ -88,6 +89,7 @@ def quick_links(role: str) -> list[tuple[str, str]]:
             ("admin.month_list", _("月度关账与发布")),
             ("admin.standings_page", _("排名")),
             ("admin.tally_list", _("人员与窗口扣分统计")),
+            ("admin.year_summary", _("年终汇总")),
             ("admin.unit_list", _("单位")),
             ("admin.staff_list", _("人员")),
             ("admin.calendar_page", _("工作日历")),

@@ -291,3 +291,25 @@ def test_a_unit_user_cannot_open_the_admin_pages(client, login, hall):
     login("unit", unit=hall["tax"])
     assert client.get("/admin/honors").status_code == 403
     assert client.get(f"/admin/honors/2023-Q4/letters/{hall['tax'].id}").status_code == 403
+
+
+# ---------------------------------------------------------------- the demo hall
+
+
+def test_the_demo_hall_has_a_published_quarter_roll_and_a_year_roll(client):
+    from services import demo
+
+    summary = demo.load()
+    db.session.commit()
+    assert summary["honor_quarter"] == "2023年第四季度" and summary["honor_year"] == "2023年"
+    quarter, year = honors.latest_published()
+    assert (quarter.year, quarter.quarter, year.year) == (2023, 4, 2023)
+    kinds = [e.kind for e in quarter.entries]
+    assert kinds.count("collective") == 5 and kinds.count("individual") >= 4
+    assert [e.kind for e in year.entries] == ["year_unit"] * 5
+    cands = honors.candidates("quarter", 2023, 4)
+    assert {e.unit_id for e in quarter.entries if e.kind == "collective"} <= {u.unit_id for u in cands.units}
+    kiosk.clear_caches()
+    html = honor_html(client)
+    assert "光荣榜 · 2023年第四季度" in html and "光荣榜 · 2023年度" in html
+    assert db.session.scalar(select(func.count(Notification.id)).where(Notification.kind == "honor")) >= 5

@@ -186,3 +186,18 @@ def test_service_refuses_a_second_approval_directly(app, hall):
         claims.decide(row, True)
     db.session.rollback()
     assert db.session.scalar(select(func.count(Incident.id))) == 1
+
+
+def test_claimable_is_checked_by_the_rulebook_reader():
+    from scoring import RulebookError, rulebook_from_dict, rulebook_to_dict
+
+    data = rulebook_to_dict(load_rulebook(default_rulebook_path()))
+    for rule in data["rules"]:
+        if rule["code"] == "D01":
+            rule["claimable"] = True
+    with pytest.raises(RulebookError, match="不是加分项,字段 claimable 不能为 true"):
+        rulebook_from_dict(data)
+    for rule in data["rules"]:
+        rule.pop("claimable")
+    # A version stored before the field existed reads with nothing claimable.
+    assert not any(r.claimable for r in rulebook_from_dict(data).rules)

@@ -266,3 +266,28 @@ def test_a_closed_months_item_cannot_be_confirmed_until_reopened(app, hall, make
     db.session.expire_all()
     assert db.session.get(RectificationReport, row.id).status == "open"
     assert db.session.get(Incident, feb.id).rectified_on is None
+
+
+def test_the_extension_setting_is_a_boolean_with_a_default():
+    from scoring import (
+        RulebookError,
+        default_rulebook_path,
+        load_rulebook,
+        rulebook_from_dict,
+        rulebook_to_dict,
+    )
+
+    data = rulebook_to_dict(load_rulebook(default_rulebook_path()))
+    assert data["settings"]["rectification_extension_allowed"] is False
+    data["settings"]["rectification_extension_allowed"] = "yes"
+    with pytest.raises(RulebookError, match="rectification_extension_allowed 必须是 true 或 false"):
+        rulebook_from_dict(data)
+    del data["settings"]["rectification_extension_allowed"]  # an older stored version: off
+    assert rulebook_from_dict(data).settings.rectification_extension_allowed is False
+
+
+def test_a_new_rulebook_version_can_turn_extensions_on(app, make, login, client):
+    """The new-version form shows the setting as a checkbox and stores it (checked -> true)."""
+    login("admin")
+    page = client.get("/admin/rulebooks/anshan-2023/new").text
+    assert 'name="setting_rectification_extension_allowed"' in page and "允许单位申请延长整改期限" in page

@@ -46,6 +46,7 @@ from services.documents import load_demo as load_documents
 from services.honors import load_demo as load_honors
 from services.notices import load_demo as load_notices
 from services.notices import load_demo_incidents as load_notice_incidents
+from services.notifications import load_demo as load_inbox
 from services.rulebooks import rulebook_for_month
 
 SETTING_KEY = "demo"
@@ -966,6 +967,7 @@ def load(seed: int = DEFAULT_SEED, progress: Progress | None = None) -> dict:
         requests = load_requests(  # appeals, rectification reports, bonus claims decided both ways and waiting
             {b.users[n].unit_id: b.users[n].id for n in ("unit1", "unit2")}, b.users["admin"].id, b.users["inspector"].id
         )
+        load_inbox()  # dated notifications, today's reminders, bulletin receipts (services.notifications)
         summary = {
             "units": len(b.units),
             "staff": len(b.staff),

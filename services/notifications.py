@@ -115,10 +115,19 @@ def remind_until(today: date) -> date:
 
 def notify_due_deadlines(today: date) -> int:
     """Remind each unit of its deadlines at most two working days away and not yet passed (today < deadline
-    <= the second working day after today): open rectifications (D19a) for now. Once per deadline: the
+    <= the second working day after today): rectifications (D19a) neither rectified nor reported rectified
+    (a report waiting for the admin), and notices not yet answered (nor withdrawn). Once per deadline: the
     key holds the deadline, so a changed deadline is reminded again. Returns the number of new reminders."""
+    from models.appeal import RectificationReport, RequestStatus
+    from models.notice import Notice
+
     until = remind_until(today)
-    rows = db.session.execute(
+    reported = exists().where(
+        RectificationReport.incident_id == Incident.id,
+        RectificationReport.kind == "report",
+        RectificationReport.status == RequestStatus.OPEN,
+    )
+    rectifications = db.session.execute(
         select(Incident.id, Incident.unit_id, Incident.rule_code, Incident.deadline)
         .join(Unit, Unit.id == Incident.unit_id)
         .where(
@@ -128,17 +137,38 @@ def notify_due_deadlines(today: date) -> int:
             Incident.rectified_on.is_(None),
             Incident.deadline > today,
             Incident.deadline <= until,
+            ~reported,
         )
         .order_by(Incident.deadline, Incident.id)
     ).all()
     made = 0
-    for incident_id, unit_id, rule_code, deadline in rows:
+    for incident_id, unit_id, rule_code, deadline in rectifications:
         made += notify_unit(
             unit_id,
             "deadline",
             f"整改期限将至:{rule_code} 须于{deadline.month}月{deadline.day}日前整改完毕",
             item_link(incident_id),
             key=f"deadline:incident:{incident_id}:{deadline.isoformat()}",
+        )
+    notices = db.session.execute(
+        select(Notice.id, Notice.unit_id, Notice.year, Notice.month, Notice.deadline)
+        .join(Unit, Unit.id == Notice.unit_id)
+        .where(
+            Unit.active,
+            Notice.answered_at.is_(None),
+            Notice.withdrawn_at.is_(None),
+            Notice.deadline > today,
+            Notice.deadline <= until,
+        )
+        .order_by(Notice.deadline, Notice.id)
+    ).all()
+    for notice_id, unit_id, year, month, deadline in notices:
+        made += notify_unit(
+            unit_id,
+            "deadline",
+            f"书面通报反馈期限将至:{year}年{month}月的通报须于{deadline.month}月{deadline.day}日前反馈",
+            f"/portal/notices/{notice_id}",
+            key=f"deadline:notice:{notice_id}:{deadline.isoformat()}",
         )
     return made
 
@@ -340,3 +370,80 @@ def published_months() -> list[Month]:
             .order_by(Month.year.desc(), Month.month.desc())
         )
     )
+
+
+# ------------------------------------------------------------------ the demo hall
+
+
+def load_demo() -> dict[str, int]:
+    """Give the demo's inboxes their story (after everything else is loaded): each notification dated when
+    its event happened (the bulletin at its publication, an item when it was logged, a notice when it was
+    opened), today's deadline reminders, bulletins read by most units (the latest one not yet by every
+    third unit, nor by unit2's), and unit1's user having read all but the last week's notifications."""
+    from models.notice import Notice
+    from services.clock import hall_today
+
+    published = {m.id: m for m in published_months()}
+    by_label = {format_month(m.year, m.month): m for m in published.values()}
+    rows = list(db.session.scalars(select(Notification)))
+    incident_ids = [int(n.link.rsplit("/", 1)[1]) for n in rows if n.kind == "incident" and n.link]
+    created = {
+        k: v
+        for k, v in db.session.execute(
+            select(Incident.id, Incident.created_at).where(Incident.id.in_(incident_ids))
+        )
+    }
+    notice_times = {k: v for k, v in db.session.execute(select(Notice.id, Notice.created_at))}
+    for n in rows:
+        tail = (n.link or "").rsplit("/", 1)[-1]
+        if n.kind == "bulletin" and tail in by_label and by_label[tail].published_at:
+            n.created_at = by_label[tail].published_at
+        elif n.kind == "incident" and tail.isdigit() and int(tail) in created:
+            n.created_at = created[int(tail)]
+        elif n.kind == "notice" and tail.isdigit() and int(tail) in notice_times:
+            n.created_at = notice_times[int(tail)]
+    db.session.flush()
+    reminders = notify_due_deadlines(hall_today())
+
+    unit_users = list(db.session.scalars(select(User).where(User.role == "unit").order_by(User.id)))
+    first_user = {}
+    for user in unit_users:
+        first_user.setdefault(user.unit_id, user)
+    latest = max(published.values(), key=lambda m: (m.year, m.month), default=None)
+    units = list(db.session.scalars(select(Unit).where(Unit.active).order_by(Unit.display_order, Unit.id)))
+    skip_latest = {u.id for i, u in enumerate(units) if i % 3 == 2}
+    if len(unit_users) > 1:
+        skip_latest.add(unit_users[1].unit_id)
+    receipts = 0
+    now = utc_now()
+    for month in published.values():
+        for i, unit in enumerate(units):
+            if month is latest and unit.id in skip_latest:
+                continue
+            reader = first_user.get(unit.id)
+            db.session.add(
+                BulletinRead(
+                    month_id=month.id,
+                    unit_id=unit.id,
+                    user_id=reader.id if reader else None,
+                    read_at=min(month.published_at + timedelta(hours=1 + i % 5, minutes=7 * i % 60), now),
+                )
+            )
+            receipts += 1
+    read = 0
+    if unit_users:
+        reader = unit_users[0]
+        before = utc_now() - timedelta(days=7)
+        for n in db.session.scalars(
+            select(Notification).where(
+                Notification.unit_id == reader.unit_id, Notification.created_at < before
+            )
+        ):
+            db.session.add(
+                NotificationRead(
+                    notification_id=n.id, user_id=reader.id, read_at=n.created_at + timedelta(hours=3)
+                )
+            )
+            read += 1
+    db.session.flush()
+    return {"notifications": len(rows) + reminders, "bulletin_reads": receipts, "notifications_read": read}

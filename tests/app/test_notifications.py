@@ -193,6 +193,57 @@ def test_a_changed_deadline_is_reminded_again(app, make, hall):
     ]
 
 
+def test_a_rectification_reported_and_waiting_for_the_admin_is_not_reminded(app, make, hall):
+    from models.appeal import RectificationReport, RequestStatus
+
+    incident = rectification(hall["mine"], date(2024, 3, 22))
+    report = RectificationReport(
+        incident_id=incident.id, unit_id=hall["mine"].id, kind="report", rectified_on=date(2024, 3, 18)
+    )
+    db.session.add(report)
+    db.session.commit()
+    assert notify_due_deadlines(date(2024, 3, 20)) == 0
+    report.status = RequestStatus.REJECTED  # turned down: the deadline stands, and is reminded
+    db.session.commit()
+    assert notify_due_deadlines(date(2024, 3, 20)) == 1
+
+
+def test_a_notice_to_answer_is_reminded_until_answered_or_withdrawn(app, make, hall):
+    from models.notice import Notice
+
+    def notice(unit, flag, deadline, **kwargs):
+        row = Notice(
+            unit_id=unit.id,
+            year=2024,
+            month=2,
+            flag=flag,
+            reasons=[],
+            opened_on=date(2024, 3, 1),
+            deadline=deadline,
+            **kwargs,
+        )
+        db.session.add(row)
+        return row
+
+    due = notice(hall["mine"], "notice_feedback", date(2024, 3, 22))
+    notice(
+        hall["mine"], "replace_staff", date(2024, 3, 22), answered_at=from_hall(datetime(2024, 3, 19, 9, 0))
+    )
+    notice(
+        hall["other"], "notice_feedback", date(2024, 3, 22), withdrawn_at=from_hall(datetime(2024, 3, 19, 9))
+    )
+    notice(hall["other"], "replace_staff", date(2024, 3, 26))  # three working days away
+    db.session.commit()
+    assert notify_due_deadlines(date(2024, 3, 20)) == 1
+    db.session.commit()
+    row = db.session.scalar(select(Notification).where(Notification.kind == "deadline"))
+    assert row.title == "书面通报反馈期限将至:2024年2月的通报须于3月22日前反馈"
+    assert (row.unit_id, row.link) == (hall["mine"].id, f"/portal/notices/{due.id}")
+    assert notify_due_deadlines(date(2024, 3, 21)) == 0  # Thursday: Tuesday is still three working days away
+    assert notify_due_deadlines(date(2024, 3, 22)) == 1  # Friday: Monday, then Tuesday
+    assert notify_due_deadlines(date(2024, 3, 22)) == 0
+
+
 def test_the_cli_command_reminds_once_and_refuses_a_bad_day(app, runner, make, hall):
     rectification(hall["mine"], date(2024, 3, 22))
     result = runner.invoke(args=["notify-deadlines"])
@@ -376,3 +427,42 @@ def test_an_inspector_cannot_see_receipts(client, login, make, hall):
     published(hall, make)
     login("inspector")
     assert client.get("/admin/months/2024-02/receipts").status_code == 403
+
+
+# ------------------------------------------------------------------ the demo hall
+
+
+def test_the_demo_hall_shows_inboxes_and_receipts(runner, client, app):
+    from models import Month, Unit, User
+
+    result = runner.invoke(args=["demo", "--if-empty"])
+    assert result.exit_code == 0, result.output
+    unit1 = db.session.scalar(select(User).where(User.username == "unit1"))
+    unit2 = db.session.scalar(select(User).where(User.username == "unit2"))
+    latest = db.session.scalar(
+        select(Month).where(Month.status == "published").order_by(Month.year.desc(), Month.month.desc())
+    )
+    # Every notification dated when its event happened: the latest bulletin at its publication.
+    bulletin = db.session.scalar(
+        select(Notification).where(
+            Notification.unit_id == unit1.unit_id, Notification.link == f"/portal/months/{latest.label}"
+        )
+    )
+    assert bulletin.created_at == latest.published_at
+
+    client.post("/login", data={"username": "unit1", "password": "unit123"})
+    page = parse(client.get("/portal/inbox").get_data(as_text=True))
+    assert int(page.text_of("inbox-unread")) > 0
+    assert page.all("#inbox-list li.read") or page.all("#inbox-list li.unread")
+    kinds = {li.attrs.get("data-kind") for li in page.all("#inbox-list li")}
+    assert kinds  # newest first: whatever happened last in the demo's story
+
+    client.post("/logout")
+    client.post("/login", data={"username": "leader", "password": "leader123"})
+    receipts = parse(client.get(f"/admin/months/{latest.label}/receipts").get_data(as_text=True))
+    unit2_name = db.session.get(Unit, unit2.unit_id).name
+    assert unit2_name in receipts.text_of("receipts-unread")
+    assert (
+        "已读"
+        in receipts.one(f"#receipts-table tr[data-unit={db.session.get(Unit, unit1.unit_id).code}]").text
+    )

@@ -168,6 +168,7 @@ def test_unit_appeals_admin_voids_the_unit_reads_why(app, hall):
 
     mine = parse(hall["unit"].get("/portal/requests").text)
     assert "请假手续齐全" in mine.text_of(f"appeal-{appeal.id}")
+    assert f"/admin/requests/files/{photo.id}" in hall["unit"].get("/portal/requests").text
     assert "申诉成立" in mine.text_of(f"appeal-{appeal.id}")
 
     # Deciding twice is refused, and changes nothing.

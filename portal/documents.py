@@ -14,6 +14,7 @@ from admin.documents import document_page, pdf_of
 from auth.access import role_required
 from models import Role, db
 from portal import bp
+from portal.inbox import bulletin_opened
 from portal.views import _month_or_404, _unit, item_notice
 from services import documents, portal
 from services.rulebooks import rulebook_for_month
@@ -40,6 +41,7 @@ def month_bulletin(month: str):
     _unit()
     year, m = _month_or_404(month)
     row = _published_or_404(year, m)
+    bulletin_opened(row)  # the unit's read receipt (portal/inbox.py)
     meta = documents.bulletin_meta(row)
     db.session.commit()  # a month published before documents had numbers gets its number once
     return document_page(

@@ -386,6 +386,14 @@ def test_opening_the_bulletin_is_the_units_receipt(client, login, make, hall):
     assert count(BulletinRead) == 1
 
 
+def test_opening_the_bulletin_document_is_a_receipt_too(client, login, make, hall):
+    published(hall, make)
+    login("unit", unit=hall["mine"])
+    response = client.get("/portal/months/2024-02/bulletin")
+    assert response.status_code == 200 and "市税务局" in response.get_data(as_text=True)
+    assert db.session.scalar(select(BulletinRead.unit_id)) == hall["mine"].id
+
+
 def test_admins_and_leaders_see_which_units_have_not_read_it(client, login, make, hall):
     published(hall, make)
     make.user("unit", username="unit-other", unit=hall["other"])

@@ -102,8 +102,10 @@ def request_list():
 @bp.app_template_global("unit_actions")
 def unit_actions(incident, unit) -> dict:
     """What the unit may do with its item now (the item page's buttons)."""
+    why = appeals.appeal_problem(incident)
     return {
-        "appeal": appeals.appeal_problem(incident) is None,
+        "appeal": why is None,
+        "why": why,
         "appeal_until": appeals.appeal_until(incident),
         "report": rectifications.report_problem(incident, unit) is None,
         "extension": rectifications.extension_allowed()

@@ -113,7 +113,9 @@ def test_appeal_after_the_window_is_refused_and_the_notice_promises_nothing(app,
     assert 'id="notice-appeal"' not in notice_html and "申诉" not in parse(notice_html).text_of(
         "notice-" + str(incident.id)
     )
-    assert 'id="appeal-button"' not in hall["unit"].get(f"/portal/items/{incident.id}").text
+    late_item = hall["unit"].get(f"/portal/items/{incident.id}").text
+    assert 'id="appeal-button"' not in late_item
+    assert parse(late_item).text_of("appeal-why") == "申诉期限已过(截至 2024-03-25)"
     admin_notice = hall["admin"].get(f"/admin/incidents/{incident.id}/notice").text
     assert 'id="notice-appeal"' not in admin_notice
 
@@ -122,7 +124,7 @@ def test_a_bonus_is_not_appealed_and_its_notice_promises_nothing(app, hall):
     bonus = hall["bonus"]
     html = hall["unit"].get(f"/portal/items/{bonus.id}/notice").text
     assert "考核加分通知单" in html and 'id="notice-appeal"' not in html
-    assert 'id="appeal-button"' not in hall["unit"].get(f"/portal/items/{bonus.id}").text
+    assert 'id="item-requests"' not in hall["unit"].get(f"/portal/items/{bonus.id}").text
     response = post_appeal(hall["unit"], bonus.id)
     assert response.status_code == 422 and "只能对已确认的扣分记录提出申诉" in response.text
     assert appeal_count() == 0

@@ -128,6 +128,10 @@ def test_log_an_incident_on_the_desk_form(live_server, open_page, make, app, tmp
         check=True,
     )
     assert (SCREENSHOTS / "incident_notice_pdf.png").exists()
+    # The notice is a document page of its own (no menu): its toolbar leads back to the record.
+    assert page.get_attribute("#download-pdf", "href") == f"/admin/incidents/{incident.id}/notice.pdf"
+    page.click(".doc-toolbar >> text=← 返回")
+    page.wait_for_url(re.compile(r"/admin/incidents/\d+$"))
 
     # The list: the filter form swaps the table only.
     page.click("nav.mainnav >> text=扣加分记录")

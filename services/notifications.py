@@ -28,7 +28,7 @@ REMIND_WORKING_DAYS = 2
 
 KIND_LABELS = {
     "incident": "考核记录",
-    "notice": "通报反馈",
+    "notice": "书面通报",
     "appeal_decided": "申诉结果",
     "rectification_confirmed": "整改确认",
     "bulletin": "月度通报",
@@ -289,11 +289,14 @@ def mark_all_read(user: User) -> int:
     unread = select(
         Notification.id, literal(user.id), literal(utc_now(), type_=Notification.created_at.type)
     ).where(Notification.unit_id == user.unit_id, _unread_condition(user.id))
-    result = db.session.execute(
-        insert(NotificationRead).from_select(["notification_id", "user_id", "read_at"], unread)
-    )
+    # RETURNING gives the number on every driver (a plain INSERT … SELECT's rowcount is -1 on some).
+    written = db.session.scalars(
+        insert(NotificationRead)
+        .from_select(["notification_id", "user_id", "read_at"], unread)
+        .returning(NotificationRead.id)
+    ).all()
     db.session.flush()
-    return result.rowcount or 0
+    return len(written)
 
 
 # ------------------------------------------------------------------ bulletin read receipts
@@ -313,13 +316,15 @@ def record_bulletin_read(user: User, month: Month | None) -> bool:
         literal(utc_now(), type_=BulletinRead.read_at.type),
     ).where(~held)
     try:
-        result = db.session.execute(
-            insert(BulletinRead).from_select(["month_id", "unit_id", "user_id", "read_at"], values)
-        )
+        written = db.session.execute(
+            insert(BulletinRead)
+            .from_select(["month_id", "unit_id", "user_id", "read_at"], values)
+            .returning(BulletinRead.id)
+        ).first()
     except IntegrityError:  # another user of the unit, at the same moment: their receipt stands
         db.session.rollback()  # the view has only read so far: nothing else is lost
         return False
-    return bool(result.rowcount)
+    return written is not None
 
 
 @dataclass(frozen=True)

@@ -55,9 +55,9 @@ def wants_pdf(as_pdf: bool = False) -> bool:
 def document_page(template: str, *, filename: str, as_pdf: bool = False, **context: Any):
     """The document's HTML page, or the PDF download of the same template (`as_pdf`, `pdf_of` or
     ?format=pdf). A document is a page of its own (its stylesheet, no menu): a boosted link (htmx) to
-    it is answered with HX-Redirect, so the browser loads it whole."""
+    it, or to its PDF, is answered with HX-Redirect, so the browser loads it whole (or downloads it)."""
     pdf = wants_pdf(as_pdf)
-    if not pdf and request.headers.get("HX-Boosted"):
+    if request.headers.get("HX-Boosted"):  # the page or the PDF, never swapped into the page that asked
         response = make_response("", 200)
         response.headers["HX-Redirect"] = request.full_path.rstrip("?")
         return response

@@ -350,3 +350,28 @@ def test_pages_lead_to_the_documents(client, login, hall):
     db.session.commit()
     page = parse(client.get("/portal/months/2024-02").get_data(as_text=True))
     assert page.one("#bulletin-link").attrs["href"] == "/portal/months/2024-02/bulletin"
+
+
+def test_a_boosted_link_to_a_pdf_downloads_it_instead_of_swapping_it_in(client, login, hall):
+    login("admin")
+    url = f"/admin/incidents/{hall['late'].id}/notice.pdf"
+    response = client.get(url, headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert response.status_code == 200 and response.headers["HX-Redirect"] == url and not response.data
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://hallscore.invalid/static/../app.py",
+        "http://hallscore.invalid/static/%2e%2e/app.py",
+        "http://hallscore.invalid/static/css/nothing.css",
+    ],
+)
+def test_a_pdf_fetches_only_the_apps_own_static_files(app, url):
+    fetch = documents._StaticFetcher(app.static_folder, app.static_url_path)
+    with pytest.raises(ValueError):
+        fetch(url)
+    css = fetch("http://hallscore.invalid/static/css/documents.css")
+    assert css["mime_type"] == "text/css" and b"@page" in css["string"]

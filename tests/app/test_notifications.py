@@ -411,6 +411,8 @@ def test_admins_and_leaders_see_which_units_have_not_read_it(client, login, make
 
     months_page = client.get("/admin/months").get_data(as_text=True)
     assert "/admin/months/2024-02/receipts" in months_page
+    bulletin = parse(client.get("/admin/months/2024-02/bulletin").get_data(as_text=True))
+    assert bulletin.one("#bulletin-receipts").attrs["href"] == "/admin/months/2024-02/receipts"
 
 
 def test_receipts_of_a_month_not_published_and_of_a_republished_month(client, login, make, hall):
@@ -435,6 +437,8 @@ def test_an_inspector_cannot_see_receipts(client, login, make, hall):
     published(hall, make)
     login("inspector")
     assert client.get("/admin/months/2024-02/receipts").status_code == 403
+    bulletin = client.get("/admin/months/2024-02/bulletin").get_data(as_text=True)
+    assert "考核通报" in bulletin and "bulletin-receipts" not in bulletin
 
 
 # ------------------------------------------------------------------ the demo hall

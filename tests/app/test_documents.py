@@ -148,7 +148,7 @@ def test_bulletin_page_is_an_official_document_and_gets_its_number_at_publish(cl
     client.post("/admin/months/2024-02/close")
     client.post("/admin/months/2024-02/publish")
     data, text = get_pdf(client, "/admin/months/2024-02/bulletin.pdf")
-    assert "2024年2月派驻单位考核通报" in text and "市政务服务中心〔2024〕1号" in text
+    assert "2024年2月派驻单位考核通报" in text and "市政务服务中心〔2024〕1号" in text and "申诉" not in text
     assert (
         "市税务局" in text and "市社保中心" in text and "U01" not in text and "二〇二四年三月二十日" in text
     )

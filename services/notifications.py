@@ -89,6 +89,17 @@ def notify_incident(incident: Incident) -> None:
     )
 
 
+def withdraw_incident(incident: Incident) -> None:
+    """A patrol tap undone within its minute was a slip: its notification goes, with any read of it."""
+    ids = select(Notification.id).where(
+        Notification.unit_id == incident.unit_id,
+        Notification.kind == "incident",
+        Notification.link == item_link(incident.id),
+    )
+    db.session.execute(delete(NotificationRead).where(NotificationRead.notification_id.in_(ids)))
+    db.session.execute(delete(Notification).where(Notification.id.in_(ids)))
+
+
 def notify_bulletin(month: Month) -> None:
     """A month's bulletin published: every active unit is told; receipts of an earlier publication of the
     same month (reopened since) are dropped, so the units read the bulletin as it now stands."""

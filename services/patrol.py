@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from models import Incident, IncidentStatus, Posting, Staff, Unit, db
 from scoring import Rule
-from services import DomainError, incidents
+from services import DomainError, incidents, notifications
 from services import evidence as evidence_service
 from services.audit import acting_user_id
 from services.bounds import check_incident_day, check_month_open, closed_month_problem
@@ -204,7 +204,9 @@ def undo(incident: Incident) -> Incident:
         raise DomainError(_("该记录已经撤销或作废"))
     if undo_seconds_left(incident) <= 0:
         raise DomainError(_("已超过一分钟,不能撤销;如确属误录,请由管理员在记录详情页作废"))
-    return incidents.void(incident, UNDO_REASON)
+    voided = incidents.void(incident, UNDO_REASON)
+    notifications.withdraw_incident(voided)  # a slip undone at once never reaches the unit's inbox
+    return voided
 
 
 def cell_incidents(unit: Unit, window: str, rule_code: str, day: date) -> list[Incident]:

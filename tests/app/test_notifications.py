@@ -3,6 +3,7 @@ bulletin's read receipts (issue 9 item 10). Today is Wednesday 2024-03-20 (conft
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 
 import pytest
@@ -105,6 +106,27 @@ def test_a_dismissed_proposal_is_never_notified(app, make, hall):
     detections.dismiss_many([proposal.id], "打卡机故障")
     db.session.commit()
     assert count(Notification) == 0
+
+
+def test_a_patrol_tap_undone_within_its_minute_takes_its_notification_back(client, login, make, hall):
+    login("inspector")
+    data = {
+        "unit_id": hall["mine"].id,
+        "window": "1",
+        "rule_code": "D01",
+        "date": "2024-03-20",
+        "client_key": str(uuid.uuid4()),
+    }
+    assert client.post("/admin/patrol/tap", data=data, headers={"HX-Request": "true"}).status_code == 200
+    make.incident(hall["mine"], "D02a", at=datetime(2024, 3, 19, 9, 0))  # another item: it stays
+    tapped = db.session.scalar(select(Incident).where(Incident.rule_code == "D01"))
+    assert len(titles(hall["mine"].id)) == 2
+    response = client.post(
+        "/admin/patrol/undo", data={"incident_id": tapped.id}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    [left] = titles(hall["mine"].id)
+    assert left.startswith("新增扣分记录:D02a")
 
 
 def test_publishing_a_month_notifies_every_active_unit(app, make, hall):

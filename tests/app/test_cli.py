@@ -459,7 +459,7 @@ def test_json_backup_and_restore(runner, app, filled, tmp_path):
         (b'{"format": "hallscore-backup", "version": 99, "tables": {}}', "备份文件格式版本 99 不受支持"),
         (
             b'{"format": "hallscore-backup", "version": 1, "tables": {"unit": {}}}',
-            "备份文件与当前数据库结构不符:缺少数据表 audit_log",
+            "备份文件与当前数据库结构不符:缺少数据表 appeal、audit_log、",
         ),
         (b"PK\x03\x04broken zip", "备份文件已损坏,无法读取"),
     ],

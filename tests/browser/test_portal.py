@@ -44,11 +44,11 @@ def portal_data(make):
     for n, codes in enumerate(patterns):
         history[(2023 + (3 + n) // 12, (3 + n) % 12 + 1)] = codes
     for (y, m), codes in history.items():
-        for day, code in enumerate(codes, start=5):
+        for day, code in enumerate(codes, start=20):  # the first rulebook took effect on 2023-04-19
             make.incident(mine, code, at=datetime(y, m, day, 9, 30))
         for i, other in enumerate(units[1:], start=1):
             if (m + i) % 3 == 0:
-                make.incident(other, "D03", at=datetime(y, m, 12, 10, 0), count=i)
+                make.incident(other, "D03", at=datetime(y, m, 25, 10, 0), count=i)
         months.close(y, m)
         if (y, m) != (2024, 2):
             months.publish(y, m)

@@ -50,9 +50,6 @@ def close(year: int, month: int, *, despite_open_appeals: bool = False) -> Month
     after = {"status": "closed", "open_appeals": waiting} if waiting else {"status": "closed"}
     record("month.close", f"month:{row.label}", before={"status": "open"}, after=after)
     db.session.flush()
-    from services.notices import open_notices_for_month  # imported here: notices -> incident_list -> months
-
-    open_notices_for_month(year, month)  # the month's flags are final now: one notice per unit and flag
     return row
 
 
@@ -71,6 +68,11 @@ def publish(year: int, month: int) -> Month:
     record("month.publish", f"month:{row.label}", before={"status": "closed"}, after={"status": "published"})
     db.session.flush()
     notifications.notify_bulletin(row)  # every active unit's inbox
+    from services.notices import open_notices_for_month  # imported here: notices -> incident_list -> months
+
+    # The flags become the unit's to answer when the results are announced, not when they are frozen: a unit
+    # sees nothing of a closed month before it is published, and its answer deadline starts from that day.
+    open_notices_for_month(year, month)
     from services.documents import issue_bulletin
 
     issue_bulletin(row)  # the bulletin's 文号, given once and kept (services/documents.py)

@@ -1,7 +1,7 @@
 """Notices that need an answer (书面通报并要求反馈) and the letters to the discipline and leadership groups.
 
 A flag of a month is final when the month is closed (its standings frozen), so closing opens the notices
-(`open_notices_for_month`, called by services.months.close): one per unit, month and flag
+(`open_notices_for_month`, called by services.months.publish): one per unit, month and flag
 (`notice_feedback`, `replace_staff`), listing the incidents or results that raised it. Closing again after a
 reopen keeps the notices (and their answers), updates what they list, withdraws one whose flag is gone and
 restores one whose flag came back. The unit acknowledges a notice (已读) and answers it once, with text and
@@ -132,9 +132,9 @@ def _link(notice: Notice) -> str:
 
 
 def open_notices_for_month(year: int, month: int) -> list[Notice]:
-    """Open the notices of a closed month's `notice_feedback` and `replace_staff` flags (idempotent: one per
-    unit, month and flag), notify each unit of a new one, and withdraw those whose flag is gone. Returns the
-    notices opened now. Flushes, never commits."""
+    """Open the notices of a published month's `notice_feedback` and `replace_staff` flags (idempotent:
+    one per unit, month and flag), notify each unit of a new one, and withdraw those whose flag is gone.
+    Returns the notices opened now. Flushes, never commits."""
     row = month_row(year, month)
     if row is None or row.status == MonthStatus.OPEN or not row.snapshot:
         return []
@@ -687,7 +687,7 @@ def load_demo_incidents(past: list[tuple[int, int]]) -> int:
 
 
 def load_demo() -> dict[str, int]:
-    """Give the demo's notices their story: opened on the day their month was closed, then answered in
+    """Give the demo's notices their story: opened on the day their month was published, then answered in
     time, answered late, read only, or left unread (a past deadline makes the last two overdue). The
     answers are the unit's own user's, when the unit has one."""
     answerers: dict[int, User] = {}
@@ -700,8 +700,8 @@ def load_demo() -> dict[str, int]:
             select(Notice).order_by(Notice.year, Notice.month, Notice.unit_id, Notice.flag, Notice.id)
         )
     )
-    closed = {
-        (r.year, r.month): r for r in db.session.scalars(select(Month).where(Month.closed_at.is_not(None)))
+    published = {
+        (r.year, r.month): r for r in db.session.scalars(select(Month).where(Month.published_at.is_not(None)))
     }
     now = utc_now()
     tally = {"answered": 0, "late": 0, "read": 0, "unread": 0}
@@ -715,10 +715,10 @@ def load_demo() -> dict[str, int]:
     for index, notice in enumerate(notices):
         if notice.unit_id not in units_seen:
             units_seen.append(notice.unit_id)
-        row = closed.get((notice.year, notice.month))
+        row = published.get((notice.year, notice.month))
         if row is not None:
-            notice.created_at = row.closed_at
-            notice.opened_on = to_hall(row.closed_at).date()
+            notice.created_at = row.published_at
+            notice.opened_on = to_hall(row.published_at).date()
             notice.deadline = answer_deadline(notice.opened_on, notice_rulebook(notice), calendar)
         user = answerers.get(notice.unit_id)
         # Each unit's latest notice still waits (read or not; overdue once its deadline passed); the

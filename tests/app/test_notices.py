@@ -42,7 +42,9 @@ def hall(make):
 
 
 def close(year: int, month: int) -> None:
+    """Close and publish: a month's notices open when its results are announced."""
     months.close(year, month)
+    months.publish(year, month)
     db.session.commit()
 
 
@@ -61,7 +63,7 @@ def unit_login(make, client, unit, username):
 # ---------------------------------------------------------------- opening
 
 
-def test_closing_a_month_opens_one_notice_per_unit_and_flag_and_notifies(app, hall):
+def test_publishing_a_month_opens_one_notice_per_unit_and_flag_and_notifies(app, hall):
     assert all_notices() == []
     close(2024, 2)
     rows = all_notices()
@@ -348,7 +350,7 @@ def test_letters_to_the_discipline_and_leadership_groups(app, client, login, mak
     assert "市税务局" in body and "被市政府办公室点名批评" in body and "U01" not in body
     assert "市社保中心" not in body
     number = doc.text_of("doc-number")
-    assert number.endswith("〔2024〕1号")
+    assert number.endswith("〔2024〕2号")  # 1号 is the month's bulletin, numbered when it was published
     again = parse(client.get("/admin/letters/2024-02/discipline_report").text)
     assert again.text_of("doc-number") == number  # a number is given once
 
@@ -386,8 +388,9 @@ def test_the_demo_gives_the_login_units_answered_and_waiting_notices(app, make):
     for (year, month), closed_on in zip(
         past, [(2023, 12, 4), (2024, 1, 3), (2024, 2, 5), (2024, 3, 4)], strict=True
     ):
-        # closed early in the next month, as the demo backdates it
-        months.close(year, month).closed_at = from_hall(datetime(*closed_on, 16, 30))
+        # published early in the next month, as the demo backdates it
+        months.close(year, month)
+        months.publish(year, month).published_at = from_hall(datetime(*closed_on, 16, 30))
     notices.load_demo()
     db.session.commit()
     story = {(n.unit.name, n.month): (notices.state_of(n), n.answered_late) for n in all_notices()}
@@ -401,3 +404,17 @@ def test_the_demo_gives_the_login_units_answered_and_waiting_notices(app, make):
     assert db.session.scalar(select(func.count(Warning.id)).where(Warning.unit_id == first.id)) == 4
     answered = [n for n in all_notices() if n.answered_at is not None]
     assert all(n.answered_by.username in ("unit1", "unit2") and n.answer_text for n in answered)
+
+
+def test_a_closed_month_opens_no_notice_until_it_is_published(app, hall):
+    """A unit learns nothing of a closed month before its bulletin: no notice, no message, no deadline."""
+    months.close(2024, 2)
+    db.session.commit()
+    assert all_notices() == []
+    assert db.session.scalar(select(func.count(Notification.id)).where(Notification.kind == "notice")) == 0
+    months.publish(2024, 2)
+    db.session.commit()
+    assert [(n.unit.code, n.opened_on) for n in all_notices()] == [
+        ("U01", date(2024, 3, 20)),
+        ("U02", date(2024, 3, 20)),
+    ]

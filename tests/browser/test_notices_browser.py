@@ -25,6 +25,7 @@ def test_a_unit_reads_and_answers_a_notice_and_the_admin_sees_it(live_server, op
         unit, "D04b", at=datetime(2024, 2, 6, 9, 30), staff=staff, window="1", public_text="屡劝不改玩手机"
     )
     months.close(2024, 2)
+    months.publish(2024, 2)
     db.session.commit()
     make.user("unit", username="tax", unit=unit)
     make.user("admin", username="boss")

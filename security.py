@@ -7,13 +7,13 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, request
 from werkzeug.routing import IntegerConverter
 
-# The largest id a 64-bit signed column holds: a bigger one can name no row, and SQLite and PostgreSQL
-# raise (rather than find nothing) when asked for it.
-MAX_ID = 2**63 - 1
+# The largest id an id column holds (INTEGER: 32 bits on PostgreSQL): a bigger one can name no row, and
+# the databases raise (rather than find nothing) when asked for it.
+MAX_ID = 2**31 - 1
 
 
 class BoundedIntConverter(IntegerConverter):
-    """`<int:…>` in a URL: a number beyond 64 bits is a 404, like any id that names no row."""
+    """`<int:…>` in a URL: a number beyond any id is a 404, like any id that names no row."""
 
     def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's signature
         kwargs.setdefault("max", MAX_ID)

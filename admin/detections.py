@@ -70,15 +70,18 @@ def _context(year: int, month: int, job: Job | None = None, bulk: DetectionBulkF
         "titles": _titles(rows),
         "detected": _detected(year, month),
         "dismiss_prefix": lambda i: f"r{i.id}",
+        "can_edit": current_user.role == Role.ADMIN,  # a leader reads the queue, confirms nothing
     }
 
 
 @bp.route("/detections")
-@role_required(Role.ADMIN)
+@role_required(Role.ADMIN, Role.LEADER)
 def detection_list():
     year, month = month_arg()
     job_text = request.args.get("job", "")
     job = db.session.get(Job, int(job_text)) if job_text.isdigit() else None
+    if current_user.role != Role.ADMIN:
+        job = None  # a leader runs no detection, so polls no progress
     if job is not None and job.kind != "detect":
         job = None
     return render_page_or_block(TEMPLATE, "pending_table", **_context(year, month, job))

@@ -1,10 +1,12 @@
-"""The hall screen's settings (rotation, panels, quiet hours) and its screens' last contact: admins only."""
+"""The hall screen's settings (rotation, panels, quiet hours) and its screens' last contact: admins change
+them, leaders read them."""
 
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, NumberRange, Regexp
@@ -102,11 +104,19 @@ class KioskSettingsForm(FlaskForm):
         }
 
 
-@bp.route("/kiosk", methods=["GET", "POST"])
-@role_required(Role.ADMIN)
+@bp.route("/kiosk", methods=["GET"])
+@role_required(Role.ADMIN, Role.LEADER)
 def kiosk_settings():
+    """Admins get the settings form; a leader reads the same settings and the screens, without a form."""
+    form = KioskSettingsForm(formdata=None)
+    form.fill(kiosk.get_settings())
+    return _page(form, 200)
+
+
+@bp.route("/kiosk", methods=["POST"])
+@role_required(Role.ADMIN)
+def kiosk_settings_save():
     form = KioskSettingsForm()
-    status = 200
     if form.validate_on_submit():
         try:
             kiosk.save_settings(form.values())
@@ -117,13 +127,15 @@ def kiosk_settings():
             db.session.commit()
             flash(_("大屏设置已保存,各大屏将在几秒内更新"), "success")
             return redirect(url_for("admin.kiosk_settings"))
-    if form.is_submitted():
-        status = 422
-    else:
-        form.fill(kiosk.get_settings())
+    return _page(form, 422)
+
+
+def _page(form: KioskSettingsForm, status: int):
     return render_template(
         "admin/kiosk_settings.html",
         form=form,
+        settings=kiosk.get_settings(),
+        can_edit=current_user.role == Role.ADMIN,
         screens=kiosk.screens(),
         silent_minutes=int(kiosk.SILENT_AFTER.total_seconds() // 60),
         default_screen=kiosk.DEFAULT_SCREEN,

@@ -7,6 +7,7 @@ from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from admin import bp, flow
 from admin.forms import CalendarDayForm, OutageForm
@@ -51,11 +52,12 @@ def _page(year: int, month: int, outage: OutageForm | None = None, status: int =
         outage=outage or OutageForm(formdata=None),
         outages=recent_outages(),
         errors={},
+        can_edit=current_user.role == Role.ADMIN,  # a leader reads the calendar, marks nothing
     ), status
 
 
 @bp.route("/calendar")
-@role_required(Role.ADMIN)
+@role_required(Role.ADMIN, Role.LEADER)
 def calendar_page():
     return _page(*_year_month())
 
@@ -84,7 +86,7 @@ def calendar_day(day: str):
         cell = day_cell(when)
     if is_htmx():
         return render_block(
-            TEMPLATE, "day_cell", cell=cell, errors={when: error} if error else {}
+            TEMPLATE, "day_cell", cell=cell, errors={when: error} if error else {}, can_edit=True
         ), 422 if error else 200
     if error:
         flash(error, "error")

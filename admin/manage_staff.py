@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from admin import bp, flow
 from admin.forms import LeaveForm, StaffEndForm, StaffForm, StaffMoveForm, unit_choices
@@ -18,7 +19,7 @@ from services.clock import hall_today
 
 
 @bp.route("/staff")
-@role_required(Role.ADMIN)
+@role_required(Role.ADMIN, Role.LEADER)
 def staff_list():
     unit_text = request.args.get("unit", "")
     unit_id = int(unit_text) if unit_text.isdigit() else None
@@ -34,7 +35,12 @@ def staff_list():
             continue
         rows.append((staff, shown, current is not None))
     return render_template(
-        "admin/staff_list.html", rows=rows, units=list_units(), unit_id=unit_id, show_ended=show_ended
+        "admin/staff_list.html",
+        rows=rows,
+        units=list_units(),
+        unit_id=unit_id,
+        show_ended=show_ended,
+        can_edit=current_user.role == Role.ADMIN,
     )
 
 
@@ -81,11 +87,12 @@ def _detail(staff: Staff, move=None, end=None, leave=None, status: int = 200):
         end=end,
         leave=leave,
         leaves=leaves_of(staff),
+        can_edit=current_user.role == Role.ADMIN,  # a leader reads the history, changes nothing
     ), status
 
 
 @bp.route("/staff/<int:staff_pk>")
-@role_required(Role.ADMIN)
+@role_required(Role.ADMIN, Role.LEADER)
 def staff_detail(staff_pk: int):
     return _detail(db.get_or_404(Staff, staff_pk))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import render_template, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from admin import bp, flow
 from admin.forms import UnitForm
@@ -13,9 +14,12 @@ from services.calendar_admin import list_units, save_unit
 
 
 @bp.route("/units")
-@role_required(Role.ADMIN)
+@role_required(Role.ADMIN, Role.LEADER)
 def unit_list():
-    return render_template("admin/unit_list.html", units=list_units())
+    """Leaders read the list; only admins see the add and edit buttons."""
+    return render_template(
+        "admin/unit_list.html", units=list_units(), can_edit=current_user.role == Role.ADMIN
+    )
 
 
 def _save(form: UnitForm, unit: Unit | None):

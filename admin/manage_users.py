@@ -18,9 +18,12 @@ def _unit(unit_id: int | None) -> Unit | None:
 
 
 @bp.route("/users")
-@role_required(Role.ADMIN)
+@role_required(Role.ADMIN, Role.LEADER)
 def user_list():
-    return render_template("admin/user_list.html", users=list_users())
+    """Leaders read the list; only admins see the add and edit buttons."""
+    return render_template(
+        "admin/user_list.html", users=list_users(), can_edit=current_user.role == Role.ADMIN
+    )
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

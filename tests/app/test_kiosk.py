@@ -376,11 +376,14 @@ def test_screen_names_are_cleaned():
 
 
 def test_settings_page_is_for_admins_only(client, login, make):
+    """Admins change the settings; a leader reads them (tests/app/test_leader_reads.py) and cannot post."""
     assert client.get("/admin/kiosk").status_code == 302
-    for role in ("inspector", "leader"):
-        login(role, username=f"k-{role}")
-        assert client.get("/admin/kiosk").status_code == 403
-        client.post("/logout")
+    login("inspector", username="k-inspector")
+    assert client.get("/admin/kiosk").status_code == 403
+    client.post("/logout")
+    login("leader", username="k-leader")
+    assert client.post("/admin/kiosk", data={"interval": "5", "panel_live": "y"}).status_code == 403
+    client.post("/logout")
     login("unit")
     assert client.get("/admin/kiosk").status_code in (403, 404)
     client.post("/logout")

@@ -9,7 +9,6 @@ A refused call raises DomainError before it writes anything; services flush, the
 
 from __future__ import annotations
 
-import secrets
 from datetime import date, timedelta
 
 from flask import has_request_context, request
@@ -66,32 +65,22 @@ def read_files(files, *, required: bool = False) -> list[evidence_service.Upload
 def store_files(uploads: list[evidence_service.Upload], unit_id: int, **parent) -> list[RequestFile]:
     """Write the files and their rows for one request (`appeal=…`, `report=…` or `claim=…`); flushed.
     On failure nothing stays on disk."""
-    directory = evidence_service.evidence_dir()
-    rows: list[RequestFile] = []
-    written = []
     ((attr, owner),) = parent.items()
-    try:
-        for upload in uploads:
-            stored_name = secrets.token_hex(16) + evidence_service.EXTENSIONS[upload.content_type]
-            written.append(directory / stored_name)
-            written[-1].write_bytes(upload.data)
-            row = RequestFile(
-                unit_id=unit_id,
-                filename=upload.filename,
-                stored_name=stored_name,
-                content_type=upload.content_type,
-                size=upload.size,
-                uploaded_at=utc_now(),
-                uploaded_by_id=acting_user_id(),
-            )
-            setattr(row, f"{attr}_id", owner.id)
-            rows.append(row)
-            db.session.add(row)
-        db.session.flush()
-    except Exception:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
+
+    def make_row(upload: evidence_service.Upload, stored_name: str) -> RequestFile:
+        row = RequestFile(
+            unit_id=unit_id,
+            filename=upload.filename,
+            stored_name=stored_name,
+            content_type=upload.content_type,
+            size=upload.size,
+            uploaded_at=utc_now(),
+            uploaded_by_id=acting_user_id(),
+        )
+        setattr(row, f"{attr}_id", owner.id)
+        return row
+
+    rows: list[RequestFile] = evidence_service.write_files(uploads, make_row)
     owner.stored_files = rows  # for the caller's clean-up if its commit fails (discard_files)
     return rows
 

@@ -101,25 +101,19 @@ def read_uploads(files) -> list[Upload]:
     return uploads
 
 
-def store(incident: Incident, uploads: list[Upload]) -> list[Evidence]:
-    """Write the files and their rows (flushed, not committed). On failure nothing stays on disk."""
+def write_files(uploads: list[Upload], make_row, extensions: dict[str, str] = EXTENSIONS) -> list:
+    """Write each upload under a fresh stored name and add the row `make_row(upload, stored_name)` builds
+    for it (flushed, not committed). On failure nothing stays on disk. Shared by incident evidence,
+    notice answers and request files: same folder, same stored-name scheme."""
     directory = evidence_dir()
-    rows: list[Evidence] = []
+    rows: list = []
     written: list[Path] = []
     try:
         for upload in uploads:
-            stored_name = secrets.token_hex(16) + EXTENSIONS[upload.content_type]
+            stored_name = secrets.token_hex(16) + extensions[upload.content_type]
             written.append(directory / stored_name)
             written[-1].write_bytes(upload.data)
-            row = Evidence(
-                incident=incident,
-                filename=upload.filename,
-                stored_name=stored_name,
-                content_type=upload.content_type,
-                size=upload.size,
-                uploaded_at=utc_now(),
-                uploaded_by_id=acting_user_id(),
-            )
+            row = make_row(upload, stored_name)
             rows.append(row)
             db.session.add(row)
         db.session.flush()
@@ -127,6 +121,23 @@ def store(incident: Incident, uploads: list[Upload]) -> list[Evidence]:
         for path in written:
             path.unlink(missing_ok=True)
         raise
+    return rows
+
+
+def store(incident: Incident, uploads: list[Upload]) -> list[Evidence]:
+    """Write the files and their rows (flushed, not committed). On failure nothing stays on disk."""
+    rows: list[Evidence] = write_files(
+        uploads,
+        lambda upload, stored_name: Evidence(
+            incident=incident,
+            filename=upload.filename,
+            stored_name=stored_name,
+            content_type=upload.content_type,
+            size=upload.size,
+            uploaded_at=utc_now(),
+            uploaded_by_id=acting_user_id(),
+        ),
+    )
     if rows:
         record(
             "evidence.add",

@@ -18,7 +18,6 @@ incidents.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from math import ceil
@@ -548,31 +547,19 @@ def answer(notice: Notice, text: str, uploads: list[Upload]) -> list[NoticeAttac
 def _store(
     notice: Notice, uploads: list[Upload], now: datetime, user_id: int | None
 ) -> list[NoticeAttachment]:
-    directory = evidence_files.evidence_dir()
-    rows: list[NoticeAttachment] = []
-    written: list[Path] = []
-    try:
-        for upload in uploads:
-            stored_name = secrets.token_hex(16) + ATTACHMENT_EXTENSIONS[upload.content_type]
-            written.append(directory / stored_name)
-            written[-1].write_bytes(upload.data)
-            row = NoticeAttachment(
-                notice=notice,
-                filename=upload.filename,
-                stored_name=stored_name,
-                content_type=upload.content_type,
-                size=upload.size,
-                uploaded_at=now,
-                uploaded_by_id=user_id,
-            )
-            rows.append(row)
-            db.session.add(row)
-        db.session.flush()
-    except Exception:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
-    return rows
+    return evidence_files.write_files(
+        uploads,
+        lambda upload, stored_name: NoticeAttachment(
+            notice=notice,
+            filename=upload.filename,
+            stored_name=stored_name,
+            content_type=upload.content_type,
+            size=upload.size,
+            uploaded_at=now,
+            uploaded_by_id=user_id,
+        ),
+        ATTACHMENT_EXTENSIONS,
+    )
 
 
 def discard_files(rows: list[NoticeAttachment]) -> None:

@@ -198,3 +198,55 @@ def test_a_failed_store_leaves_no_file(app, hall, monkeypatch):
         )
     db.session.rollback()
     assert len(calls) == 2 and files(app) == before
+
+
+def test_write_files_is_the_one_writer_for_evidence_notices_and_requests(app, hall, monkeypatch):
+    """Incident evidence, notice answers and request files all go through evidence.write_files."""
+    from types import SimpleNamespace
+
+    from models import Incident
+    from models.notice import Notice
+    from services import appeals, notices
+
+    seen = []
+
+    def spy(uploads, make_row, extensions=evidence.EXTENSIONS):
+        rows = [make_row(u, "x" + extensions[u.content_type]) for u in uploads]
+        seen.append((type(rows[0]).__name__, rows[0].stored_name, rows[0].filename))
+        return []
+
+    monkeypatch.setattr(evidence, "write_files", spy)
+    png = [evidence.Upload("a.png", "image/png", PNG)]
+    evidence.store(Incident(), png)
+    notices._store(Notice(), [evidence.Upload("b.pdf", "application/pdf", b"%PDF-1.7")], None, None)
+    appeals.store_files(png, hall["u1"].id, appeal=SimpleNamespace(id=7))
+    assert seen == [
+        ("Evidence", "x.png", "a.png"),
+        ("NoticeAttachment", "x.pdf", "b.pdf"),
+        ("RequestFile", "x.png", "a.png"),
+    ]
+
+
+def test_write_files_removes_what_it_wrote_when_a_row_fails(app, hall):
+    before = files(app)
+    made = []
+
+    def make_row(upload, stored_name):
+        made.append(stored_name)
+        if len(made) == 2:
+            raise ValueError("bad row")
+        return Evidence(
+            incident=hall["mine"],
+            filename=upload.filename,
+            stored_name=stored_name,
+            content_type=upload.content_type,
+            size=upload.size,
+        )
+
+    with pytest.raises(ValueError):
+        evidence.write_files(
+            [evidence.Upload("a.png", "image/png", PNG), evidence.Upload("b.jpg", "image/jpeg", JPEG)],
+            make_row,
+        )
+    db.session.rollback()
+    assert made[0].endswith(".png") and made[1].endswith(".jpg") and files(app) == before

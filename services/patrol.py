@@ -15,13 +15,14 @@ from datetime import date, datetime, time, timedelta
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from models import Incident, IncidentStatus, Posting, Staff, Unit, db
+from models import Incident, IncidentStatus, Unit, db
 from scoring import Rule
 from services import DomainError, incidents, notifications
 from services import evidence as evidence_service
 from services.audit import acting_user_id
 from services.bounds import check_incident_day, check_month_open, closed_month_problem
 from services.clock import from_hall, hall_today, to_hall, utc_now
+from services.incidents import staff_on  # one query for who staffs a unit on a day
 from services.rulebooks import rulebook_for_month
 
 UNDO_SECONDS = 60
@@ -226,21 +227,6 @@ def cell_incidents(unit: Unit, window: str, rule_code: str, day: date) -> list[I
             .order_by(Incident.occurred_at, Incident.id)
         )
     )
-
-
-def staff_on(unit: Unit, day: date) -> list[tuple[Staff, Posting]]:
-    """Who staffed the unit on that day (its windows first), for the record panel's staff select."""
-    rows_ = db.session.execute(
-        select(Staff, Posting)
-        .join(Posting, Posting.staff_pk == Staff.id)
-        .where(
-            Posting.unit_id == unit.id,
-            Posting.start_date <= day,
-            (Posting.end_date.is_(None)) | (Posting.end_date >= day),
-        )
-        .order_by(Posting.window, Staff.name)
-    )
-    return [(s, p) for s, p in rows_]
 
 
 def detail_problem(incident: Incident, *, is_admin: bool) -> str | None:

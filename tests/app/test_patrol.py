@@ -430,3 +430,10 @@ def test_record_details_refused_write_nothing(client, login, make, hall, case):
     assert (written(), db.session.scalar(select(func.count(Evidence.id)))) == before
     db.session.expire_all()
     assert db.session.get(Incident, incident.id).note == ""
+
+
+def test_the_sheet_and_the_desk_share_one_staff_on_query():
+    """Who staffs a unit on a day is asked one way (incidents.staff_on), the patrol sheet included."""
+    from services import incidents, patrol
+
+    assert patrol.staff_on is incidents.staff_on

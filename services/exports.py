@@ -13,9 +13,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 
 from models import Incident, Staff, Unit, db
-from scoring import MonthResult, Rulebook, RuleKind, UnitResult
+from scoring import MonthResult, Rulebook
 from services import DomainError
-from services.portal import ItemRow, UnitMonth, month_rulebook, unit_month
+from services.portal import ItemRow, UnitMonth, item_rows, month_rulebook, unit_month
 from services.standings import month_rows, month_status, standings, standings_for
 from services.xlsx import (
     XLSX_MIMETYPE,
@@ -220,42 +220,11 @@ def _unit_months(
                 result=u,
                 total_units=len(result.units),
                 rulebook=rulebook,
-                items=_items(u, rulebook, incidents, staff),
+                items=item_rows(u, rulebook, incidents, staff),
             )
             for u in result.units
         }
     return out
-
-
-def _items(
-    unit: UnitResult, rulebook: Rulebook, incidents: dict[int, Incident], staff: dict[int, Staff]
-) -> tuple[ItemRow, ...]:
-    rules = {r.code: r for r in rulebook.rules}
-    rows = []
-    for item in unit.items:
-        rule = rules.get(item.rule_code)
-        incident = incidents.get(item.incident_id) if item.incident_id is not None else None
-        person = staff.get(incident.staff_pk) if incident and incident.staff_pk else None
-        rows.append(
-            ItemRow(
-                incident_id=item.incident_id,
-                rule_code=item.rule_code,
-                title=rule.title if rule else item.rule_code,
-                kind=str(rule.kind) if rule else (RuleKind.BONUS if item.points > 0 else RuleKind.DEDUCTION),
-                occurred_on=item.occurred_on,
-                occurred_at=incident.occurred_at if incident and not item.derived else None,
-                window=incident.window if incident else None,
-                staff_name=person.name if person else None,
-                count=item.count,
-                points=item.points,
-                public_text=(incident.public_text or "") if incident and not item.derived else "",
-                derived=item.derived,
-                exempt=item.exempt,
-            )
-        )
-    # As the portal orders them: deductions first, then bonuses; each by date, then by incident.
-    rows.sort(key=lambda r: (r.kind != RuleKind.DEDUCTION, r.occurred_on, r.incident_id or 0, r.derived))
-    return tuple(rows)
 
 
 def details_filename(year: int, month: int | None) -> str:

@@ -182,9 +182,18 @@ def _item_rows(unit_result: UnitResult, rulebook: Rulebook) -> tuple[ItemRow, ..
         staff_ids = {i.staff_pk for i in incidents.values() if i.staff_pk}
         if staff_ids:
             staff = {s.id: s for s in db.session.scalars(select(Staff).where(Staff.id.in_(staff_ids)))}
+    return item_rows(unit_result, rulebook, incidents, staff)
+
+
+def item_rows(
+    unit_result: UnitResult, rulebook: Rulebook, incidents: dict[int, Incident], staff: dict[int, Staff]
+) -> tuple[ItemRow, ...]:
+    """A unit's items as the portal and the spreadsheets show them, from its incidents and staff already
+    read (by id); deductions first, then bonuses; each by date, then by the incident it comes from."""
+    rules = {r.code: r for r in reversed(rulebook.rules)}  # as rulebook.rule(code): the first of a code
     rows = []
     for item in unit_result.items:
-        rule = _rule(rulebook, item.rule_code)
+        rule = rules.get(item.rule_code)
         incident = incidents.get(item.incident_id) if item.incident_id is not None else None
         person = staff.get(incident.staff_pk) if incident and incident.staff_pk else None
         rows.append(
@@ -204,7 +213,6 @@ def _item_rows(unit_result: UnitResult, rulebook: Rulebook) -> tuple[ItemRow, ..
                 exempt=item.exempt,
             )
         )
-    # Deductions first, then bonuses; each by date, then by the incident it comes from.
     rows.sort(key=lambda r: (r.kind != RuleKind.DEDUCTION, r.occurred_on, r.incident_id or 0, r.derived))
     return tuple(rows)
 

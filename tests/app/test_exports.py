@@ -435,3 +435,25 @@ def test_the_portal_download_writes_through_the_helper(client, login, typed):
     day = wb.active.cell(row=person.row, column=4)
     assert day.value == datetime(2024, 3, 5) and day.number_format == "yyyy-mm-dd"
     assert "-张三" in no_formulas(wb)
+
+
+def test_the_years_tables_and_the_portal_list_a_units_items_alike(app, month_data):
+    """One function (services.portal.item_rows) turns a unit's items into rows for both."""
+    from services import portal
+    from services.standings import month_rows, standings_for
+
+    u1, _u2 = month_data
+    keys = [(2024, 3)]
+    rows = month_rows(keys)
+    views = exports._unit_months(standings_for(keys, rows), {(2024, 3): "open"})
+    bulk = views[(2024, 3)]["U01"].items
+    assert bulk == portal.unit_month(u1, 2024, 3).items
+    assert exports.item_rows is portal.item_rows
+    first = bulk[0]
+    assert (first.rule_code, first.staff_name, first.window, first.public_text) == (
+        "D01",
+        "李四",
+        "2",
+        "迟到 5 分钟",
+    )
+    assert [r.kind for r in bulk] == sorted((r.kind for r in bulk), key=lambda k: k != "deduction")

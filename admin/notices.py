@@ -18,7 +18,8 @@ from services.clock import hall_today
 
 READERS = (Role.ADMIN, Role.LEADER)
 
-# The badge of each state (the app's colours: waiting amber, read blue, answered green, overdue red).
+# The badge of each state (the app's colours: waiting amber, read blue, answered green, overdue red);
+# the portal shows the same.
 BADGES = {
     "unread": "badge-warn",
     "read": "status-open",
@@ -38,7 +39,8 @@ def state_labels() -> dict[str, str]:
     }
 
 
-def _send(path, content_type: str, filename: str):
+def send_attachment(path, content_type: str, filename: str):
+    """A notice's stored file, private to who may see it (the portal sends a unit's own the same way)."""
     if not path.is_file():
         abort(404)
     response = send_file(path, mimetype=content_type, download_name=filename, conditional=True, max_age=0)
@@ -120,7 +122,7 @@ def notice_detail(notice_id: int):
 @role_required(*READERS)
 def notice_attachment(attachment_id: int):
     row = db.get_or_404(NoticeAttachment, attachment_id)
-    return _send(notice_service.attachment_path(row), row.content_type, row.filename)
+    return send_attachment(notice_service.attachment_path(row), row.content_type, row.filename)
 
 
 @bp.route("/notices/<int:notice_id>/document")

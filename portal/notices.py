@@ -3,12 +3,13 @@ and the warnings (提醒) given to the unit, its windows and staff. Another unit
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, TextAreaField
 
+from admin.notices import BADGES, send_attachment
 from auth.access import role_required
 from models import Role, db
 from models.notice import NoticeAttachment
@@ -27,16 +28,6 @@ class AnswerForm(FlaskForm):
 
 class ReadForm(FlaskForm):
     """The 已读 button: only its CSRF token."""
-
-
-# The badge of each state (the app's colours: waiting amber, read blue, answered green, overdue red).
-BADGES = {
-    "unread": "badge-warn",
-    "read": "status-open",
-    "answered": "status-published",
-    "overdue": "flag",
-    "withdrawn": "status-voided",
-}
 
 
 def state_labels() -> dict[str, str]:
@@ -152,15 +143,7 @@ def notice_attachment(attachment_id: int):
     row = db.session.get(NoticeAttachment, attachment_id)
     if row is None or row.notice.unit_id != unit.id:
         abort(404)
-    path = notice_service.attachment_path(row)
-    if not path.is_file():
-        abort(404)
-    response = send_file(
-        path, mimetype=row.content_type, download_name=row.filename, conditional=True, max_age=0
-    )
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return send_attachment(notice_service.attachment_path(row), row.content_type, row.filename)
 
 
 @bp.route("/warnings")

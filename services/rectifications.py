@@ -117,6 +117,24 @@ def report_problem(incident: Incident, unit: Unit) -> str | None:
     return None
 
 
+def _new_request(incident: Incident, unit: Unit, kind: str, description: str, **day) -> RectificationReport:
+    """The unit's new open report (`rectified_on=…`) or extension request (`requested_deadline=…`), by the
+    acting user, now; flushed."""
+    row = RectificationReport(
+        incident=incident,
+        unit_id=unit.id,
+        kind=kind,
+        description=description,
+        status=RequestStatus.OPEN,
+        submitted_at=utc_now(),
+        submitted_by_id=acting_user_id(),
+        **day,
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
 def report(incident: Incident, unit: Unit, rectified_on: date | None, description: str, files=None):
     """The unit says the item is rectified on `rectified_on`, with a description and evidence photos."""
     _check_item(incident, unit)
@@ -130,18 +148,7 @@ def report(incident: Incident, unit: Unit, rectified_on: date | None, descriptio
     uploads = read_files(files, required=True)
     if _open_of(incident, REPORT):
         raise DomainError(_("该记录已报告整改,请等待管理员确认"))
-    row = RectificationReport(
-        incident=incident,
-        unit_id=unit.id,
-        kind=REPORT,
-        rectified_on=rectified_on,
-        description=description,
-        status=RequestStatus.OPEN,
-        submitted_at=utc_now(),
-        submitted_by_id=acting_user_id(),
-    )
-    db.session.add(row)
-    db.session.flush()
+    row = _new_request(incident, unit, REPORT, description, rectified_on=rectified_on)
     stored = store_files(uploads, unit.id, report=row)
     record(
         "rectification.report",
@@ -170,18 +177,7 @@ def request_extension(incident: Incident, unit: Unit, new_deadline: date | None,
     reason = clean_text(reason, _("申请延期的理由"))
     if _open_of(incident, EXTENSION):
         raise DomainError(_("该记录已有延期申请正在处理"))
-    row = RectificationReport(
-        incident=incident,
-        unit_id=unit.id,
-        kind=EXTENSION,
-        requested_deadline=new_deadline,
-        description=reason,
-        status=RequestStatus.OPEN,
-        submitted_at=utc_now(),
-        submitted_by_id=acting_user_id(),
-    )
-    db.session.add(row)
-    db.session.flush()
+    row = _new_request(incident, unit, EXTENSION, reason, requested_deadline=new_deadline)
     record(
         "rectification.extension",
         f"rectification:{row.id}",
@@ -332,18 +328,7 @@ def load_demo(unit_users: dict[int, int], admin_id: int | None) -> dict:
 
 def _demo_report(incident: Incident, unit: Unit, day: date, text: str) -> RectificationReport:
     """A report as `report` writes it, without photos (the demo has none to upload)."""
-    row = RectificationReport(
-        incident=incident,
-        unit_id=unit.id,
-        kind=REPORT,
-        rectified_on=day,
-        description=text,
-        status=RequestStatus.OPEN,
-        submitted_at=utc_now(),
-        submitted_by_id=acting_user_id(),
-    )
-    db.session.add(row)
-    db.session.flush()
+    row = _new_request(incident, unit, REPORT, text, rectified_on=day)
     record(
         "rectification.report",
         f"rectification:{row.id}",

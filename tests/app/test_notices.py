@@ -418,3 +418,32 @@ def test_a_closed_month_opens_no_notice_until_it_is_published(app, hall):
         ("U01", date(2024, 3, 20)),
         ("U02", date(2024, 3, 20)),
     ]
+
+
+def test_the_unit_and_the_hall_get_an_attachment_and_its_badge_the_same_way(app, client, login, make, hall):
+    """The portal sends a notice's file through admin.notices.send_attachment and shows its badges."""
+    from admin import notices as admin_notices
+    from portal import notices as portal_notices
+
+    close(2024, 2)
+    [notice, _other] = all_notices()
+    unit_login(make, client, hall["u1"], "tax")
+    client.post(
+        f"/portal/notices/{notice.id}/answer",
+        data={"text": "已整改", "files": [(io.BytesIO(b"%PDF-1.4 test"), "整改报告.pdf")]},
+        content_type="multipart/form-data",
+    )
+    [attachment] = db.session.scalars(select(NoticeAttachment)).all()
+    listing = parse(client.get("/portal/notices").text)
+    assert listing.text_of(f"tr[data-notice='{notice.id}'] .notice-state") == "已反馈"
+    mine = client.get(f"/portal/notices/attachments/{attachment.id}")
+    client.post("/logout")
+    login("admin")
+    theirs = client.get(f"/admin/notices/attachments/{attachment.id}")
+    for response in (mine, theirs):
+        assert response.status_code == 200 and response.data == b"%PDF-1.4 test"
+        assert response.mimetype == "application/pdf"
+        assert response.headers["Cache-Control"] == "private, max-age=3600"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert portal_notices.BADGES is admin_notices.BADGES
+    assert portal_notices.state_labels()["read"] == "已读,待反馈"  # the unit's own wording stays

@@ -291,3 +291,34 @@ def test_a_new_rulebook_version_can_turn_extensions_on(app, make, login, client)
     login("admin")
     page = client.get("/admin/rulebooks/anshan-2023/new").text
     assert 'name="setting_rectification_extension_allowed"' in page and "允许单位申请延长整改期限" in page
+
+
+def test_reports_and_extension_requests_are_opened_by_one_helper(app, hall, extensions_on, monkeypatch):
+    """A report and an extension request are the same open row of the unit, by the acting user, now."""
+    from models import RequestStatus, User
+
+    made = []
+    real = rectifications._new_request
+
+    def spy(*args, **day):
+        made.append((args[2], sorted(day)))
+        return real(*args, **day)
+
+    monkeypatch.setattr(rectifications, "_new_request", spy)
+    assert report(hall["unit"], hall["open"].id).status_code == 302
+    ok = hall["unit"].post(
+        f"/portal/items/{hall['later'].id}/extension",
+        data={"deadline": "2024-04-10", "reason": "材料待上级审批"},
+    )
+    assert ok.status_code == 302
+    assert made == [("report", ["rectified_on"]), ("extension", ["requested_deadline"])]
+    unit_user = db.session.scalar(select(User).where(User.username == "unit-a"))
+    rows = db.session.scalars(select(RectificationReport).order_by(RectificationReport.id)).all()
+    assert [(r.kind, r.incident_id, r.description) for r in rows] == [
+        ("report", hall["open"].id, "已补充一次性告知单"),
+        ("extension", hall["later"].id, "材料待上级审批"),
+    ]
+    for row in rows:
+        assert row.status == RequestStatus.OPEN and row.unit_id == hall["mine"].id
+        assert row.submitted_by_id == unit_user.id and row.submitted_at is not None
+    assert (rows[0].rectified_on, rows[1].requested_deadline) == (date(2024, 3, 19), date(2024, 4, 10))

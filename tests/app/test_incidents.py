@@ -661,3 +661,24 @@ def test_correcting_the_note_keeps_a_tap_time_with_seconds(client, login, make, 
     assert corrected.note == "核实" and corrected.occurred_at == from_hall(datetime(2024, 3, 5, 9, 0, 41))
     before, after = (h.snapshot for h in corrected.history)
     assert {k for k in after if before.get(k) != after[k]} == {"note"}
+
+
+def test_the_detail_pages_photo_picker_is_the_shared_one_and_shows_its_error(client, login, make, hall):
+    """The 补充证据 form uses portal/request_file_input.html: its label, accept list, hint and error."""
+    from admin.incident_forms import EVIDENCE_ACCEPT
+
+    incident = make.incident(hall["u1"], "D01")
+    login("admin")
+    page = parse(client.get(f"/admin/incidents/{incident.id}").text)
+    picker = page.one("form.evidence-add .file-picker input#evidence")
+    assert picker.get("accept") == EVIDENCE_ACCEPT and picker.get("name") == "evidence"
+    assert page.text_of("form.evidence-add .field-title") == "添加证据照片"
+    assert page.text_of("form.evidence-add #evidence-count") == "JPEG、PNG 或 HEIC,每张不超过 10 MB。"
+    bad = client.post(
+        f"/admin/incidents/{incident.id}/evidence",
+        data={"evidence": [(io.BytesIO(b"not a photo"), "x.txt")]},
+        content_type="multipart/form-data",
+    )
+    refused = parse(bad.text)
+    assert bad.status_code == 422 and refused.has("form.evidence-add .field.has-error")
+    assert "不是 JPEG、PNG 或 HEIC 图片" in refused.text_of("form.evidence-add .field .error")

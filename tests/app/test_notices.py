@@ -447,3 +447,33 @@ def test_the_unit_and_the_hall_get_an_attachment_and_its_badge_the_same_way(app,
         assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert portal_notices.BADGES is admin_notices.BADGES
     assert portal_notices.state_labels()["read"] == "已读,待反馈"  # the unit's own wording stays
+
+
+def test_the_notice_and_incident_lists_share_one_pager(app, client, login, make):
+    """templates/_macros/pager.html: numbered links keeping the filters, swapped in place by htmx."""
+    from types import SimpleNamespace
+
+    listed = SimpleNamespace(pages=9, page=5, pager=lambda: [1, None, 2, 3, 4, 5, 6, 7, 8, 9])
+    with app.test_request_context():
+        macro = app.jinja_env.get_template("_macros/pager.html").module.pager
+        nav = parse(str(macro(listed, "admin.incident_list", {"unit": "U01"}, "#incident-table")))
+    assert nav.text_of(".current") == "5" and nav.one(".current").get("aria-current") == "page"
+    link = [a for a in nav.all("a") if a.text == "9"][0]
+    assert link.get("href") == link.get("hx-get") == "/admin/incidents?page=9&unit=U01"
+    assert (link.get("hx-target"), link.get("hx-swap"), link.get("hx-push-url")) == (
+        "#incident-table",
+        "outerHTML",
+        "true",
+    )
+    assert nav.texts(".muted") == ["…"]
+
+    for i in range(35):
+        unit = make.unit(f"P{i:02d}", name=f"单位{i:02d}", display_order=i)
+        make.incident(unit, "D04b", at=datetime(2024, 2, 6, 9, 0))
+    close(2024, 2)
+    login("admin")
+    page = parse(client.get("/admin/notices?state=unread", headers={"HX-Request": "true"}).text)
+    [two] = [a for a in page.all("nav.pager a") if a.text == "2"]
+    assert (
+        two.get("hx-get") == "/admin/notices?page=2&state=unread" and two.get("hx-target") == "#notice-table"
+    )

@@ -83,11 +83,10 @@ def _closed_message(year: int, month: int) -> str:
 @bp.route("/months/<month>/close", methods=["POST"])
 @role_required(Role.ADMIN)
 def month_close(month: str):
-    # The checkbox "仍然关账" beside a month with undecided appeals (services.months.close refuses without it).
+    # The checkbox "仍然关账" beside a month with undecided appeals (services.months.close refuses
+    # without it).
     despite = request.form.get("despite_open_appeals") in ("1", "y", "on", "true")
-    return _step(
-        month, lambda y, m: months.close(y, m, despite_open_appeals=despite), _closed_message
-    )
+    return _step(month, lambda y, m: months.close(y, m, despite_open_appeals=despite), _closed_message)
 
 
 @bp.route("/months/<month>/publish", methods=["POST"])

@@ -38,10 +38,10 @@ from models import (
 from scoring import is_working_day
 from scoring.calendar import month_bounds, next_month, prev_month
 from services import DomainError, detections, incidents, months, roster
+from services.appeals import load_demo as load_requests
 from services.audit import acting_user_id, record, reset_acting_user, set_acting_user
 from services.bounds import check_month_open, first_rulebook_day
 from services.clock import from_hall, hall_now, hall_today
-from services.appeals import load_demo as load_requests
 from services.documents import load_demo as load_documents
 from services.honors import load_demo as load_honors
 from services.notices import load_demo as load_notices
@@ -964,8 +964,12 @@ def load(seed: int = DEFAULT_SEED, progress: Progress | None = None) -> dict:
         b.backdate()
         load_notices()  # notices answered in time, late, read, unread (services.notices)
         load_documents()  # the bulletins' 文号 as issued on their publication days (services.documents)
-        requests = load_requests(  # appeals, rectification reports, bonus claims decided both ways and waiting
-            {b.users[n].unit_id: b.users[n].id for n in ("unit1", "unit2")}, b.users["admin"].id, b.users["inspector"].id
+        requests = (
+            load_requests(  # appeals, rectification reports, bonus claims decided both ways and waiting
+                {b.users[n].unit_id: b.users[n].id for n in ("unit1", "unit2")},
+                b.users["admin"].id,
+                b.users["inspector"].id,
+            )
         )
         load_inbox()  # dated notifications, today's reminders, bulletin receipts (services.notifications)
         summary = {

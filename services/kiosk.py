@@ -56,9 +56,10 @@ TOP_N_RANGE = (1, 10)
 DEFAULT_SCREEN = "大厅主屏"
 # Rows per page. The screen's CSS lays the page out in rem, 1rem being the largest size at which 33.75rem
 # fit the screen's short side and 60rem its long side (32 px on 1920x1080 and 1080x1920), so the room
-# left for rows is at least the same on every screen of an orientation: 10 rows of 2.1rem fit a landscape page, 18 rows of 2.2rem a
-# portrait one. A page holding at least half that many rows stretches them to fill the page (`Slide.fill`),
-# so a balanced page (30 units, 18 a page: 15 + 15) or a taller screen never leaves the bottom empty.
+# left for rows is at least the same on every screen of an orientation: 10 rows of 2.1rem fit a
+# landscape page, 18 rows of 2.2rem a portrait one. A page holding at least half that many rows stretches
+# them to fill the page (`Slide.fill`), so a balanced page (30 units, 18 a page: 15 + 15) or a taller
+# screen never leaves the bottom empty.
 ROWS_LANDSCAPE = 10
 ROWS_PORTRAIT = 18
 # The top and bottom lists hold top_n rows each (1–10); from this many on they fill their half of the page.

@@ -340,7 +340,10 @@ def test_inactive_unit_rows_import_with_a_note_and_are_not_scored(hall, make):
 
     make.unit("U03", name="旧单位", active=False)
     header = ",".join(imports.COLUMNS["incidents"])
-    text = f"{header}\n2024-03-05 09:00,U03,D01,,1,,,,\n2024-03-06 09:00,U03,D03,,1,,,,\n2024-03-05 09:00,U01,d02C,,1,,,,\n"
+    text = (
+        f"{header}\n2024-03-05 09:00,U03,D01,,1,,,,\n2024-03-06 09:00,U03,D03,,1,,,,\n"
+        "2024-03-05 09:00,U01,d02C,,1,,,,\n"
+    )
     result = parse("incidents", read_table("i.csv", text.encode()))
     assert result.ok and result.notes["inactive_unit_rows"] == 2
     assert imports.notes_text(result.notes) == ["属于已停用单位的记录已导入,但不参加考核:旧单位 2 行"]
@@ -424,7 +427,10 @@ def test_clock_unknown_staff_are_listed_with_counts_and_skipped(hall):
 
 
 def test_clock_malformed_rows_still_fail_the_file(hall):
-    text = "staff_id,punched_at\nS002,2024-03-04 08:27\nX1,2024-03-04 08:28\n,2024-03-04 08:29\nS002,\nS002,8:30\n"
+    text = (
+        "staff_id,punched_at\nS002,2024-03-04 08:27\nX1,2024-03-04 08:28\n,2024-03-04 08:29\n"
+        "S002,\nS002,8:30\n"
+    )
     errors = rejected("clock", "c.csv", text.encode())
     assert errors == [
         "第4行 staff_id: 工号不能为空",

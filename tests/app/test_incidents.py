@@ -634,7 +634,9 @@ def test_notice_prints_the_incident_for_the_unit(client, login, make, hall):
     assert text_of(html, "notice-points").startswith("-3 分")
     assert text_of(html, "notice-public-text") == "上班时间玩手机游戏" and "内部备注勿印" not in html
     assert text_of(html, "notice-recorder") == "巡查员小王"
-    assert "违规违纪通知单" in html and "单位签收" in html and "单位反馈" in html and "css/documents.css" in html
+    assert (
+        "违规违纪通知单" in html and "单位签收" in html and "单位反馈" in html and "css/documents.css" in html
+    )
 
 
 def test_correcting_the_note_keeps_a_tap_time_with_seconds(client, login, make, hall):

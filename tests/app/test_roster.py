@@ -105,7 +105,7 @@ def test_overlapping_postings_are_refused(make):
     assert len(staff.postings) == 2
 
 
-# ---------------------------------------------------------------- roster updates from a staff file (issue 8.5)
+# ------------------------------------------------------------ roster updates from a staff file (issue 8.5)
 
 STAFF_HEADER = "staff_id,name,unit_code,category,window,start_date,end_date\n"
 

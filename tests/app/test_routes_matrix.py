@@ -182,7 +182,7 @@ POLICY: dict[str, frozenset[str]] = {
     "GET /portal/inbox/<int:notification_id>": UNIT_ONLY,
     "POST /portal/inbox/read-all": UNIT_ONLY,
     "GET /admin/months/<month>/receipts": READERS,
-    # notices that need an answer (书面通报): admins and leaders follow them; the unit reads and answers its own
+    # notices that need an answer (书面通报): admins and leaders follow them; the unit answers its own
     "GET /admin/notices": READERS,
     "GET /admin/notices/<int:notice_id>": READERS,
     "GET /admin/notices/<int:notice_id>/document": READERS,
@@ -309,7 +309,12 @@ def request_samples(other, incident) -> dict:
     db.session.add_all([appeal, report, claim])
     db.session.flush()
     upload = RequestFile(
-        unit_id=other.id, appeal_id=appeal.id, filename="a.png", stored_name="matrix.png", content_type="image/png", size=4
+        unit_id=other.id,
+        appeal_id=appeal.id,
+        filename="a.png",
+        stored_name="matrix.png",
+        content_type="image/png",
+        size=4,
     )
     db.session.add(upload)
     db.session.commit()

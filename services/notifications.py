@@ -409,15 +409,20 @@ def load_demo() -> dict[str, int]:
             select(Incident.id, Incident.created_at).where(Incident.id.in_(incident_ids))
         )
     }
-    notice_times = {k: v for k, v in db.session.execute(select(Notice.id, Notice.created_at))}
+    from services.notices import _title as notice_title
+
+    notices_by_id = {n.id: n for n in db.session.scalars(select(Notice))}
     for n in rows:
         tail = (n.link or "").rsplit("/", 1)[-1]
         if n.kind == "bulletin" and tail in by_label and by_label[tail].published_at:
             n.created_at = by_label[tail].published_at
         elif n.kind == "incident" and tail.isdigit() and int(tail) in created:
             n.created_at = created[int(tail)]
-        elif n.kind == "notice" and tail.isdigit() and int(tail) in notice_times:
-            n.created_at = notice_times[int(tail)]
+        elif n.kind == "notice" and tail.isdigit() and int(tail) in notices_by_id:
+            # The demo dates its notices back to their month's publication: the message's deadline too.
+            notice = notices_by_id[int(tail)]
+            n.created_at = notice.created_at
+            n.title = notice_title(notice)
     db.session.flush()
     reminders = notify_due_deadlines(hall_today())
 

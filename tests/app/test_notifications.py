@@ -483,6 +483,15 @@ def test_the_demo_hall_shows_inboxes_and_receipts(runner, client, app):
         )
     )
     assert bulletin.created_at == latest.published_at
+    # A notice's message names the deadline the notice itself shows (the demo dates notices back).
+    from models.notice import Notice
+
+    notice_messages = list(db.session.scalars(select(Notification).where(Notification.kind == "notice")))
+    assert notice_messages
+    for message in notice_messages:
+        notice = db.session.get(Notice, int(message.link.rsplit("/", 1)[1]))
+        assert f"请于 {notice.deadline.isoformat()} 前反馈" in message.title
+        assert message.created_at == notice.created_at
 
     client.post("/login", data={"username": "unit1", "password": "unit123"})
     page = parse(client.get("/portal/inbox").get_data(as_text=True))

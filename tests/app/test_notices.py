@@ -162,6 +162,11 @@ def test_unit_reads_and_answers_with_attachments(app, client, make, hall):
     reasons = page.text_of("notice-reasons")
     assert "D04b" in reasons and "屡劝不改玩手机" in reasons and "李四" in reasons
     assert "D14" not in reasons  # the D14 raised another flag, not this notice's
+    # The answer's file picker is the portal's own (a Chinese button and hint, as the request forms'),
+    # never the browser's bare "Choose Files".
+    picker = page.one("#answer-form .file-picker")
+    assert picker.one("input[type=file]").attrs.get("name") == "files"
+    assert "选择图片或 PDF" in picker.text and "10 MB" in picker.text
 
     assert client.post(f"/portal/notices/{notice.id}/read").status_code == 302
     db.session.expire_all()

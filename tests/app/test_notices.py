@@ -154,6 +154,8 @@ def test_unit_reads_and_answers_with_attachments(app, client, make, hall):
 
     listing = parse(client.get("/portal/notices").text)
     assert listing.text_of(f"tr[data-notice='{notice.id}'] .notice-state") == "未读"
+    intro = listing.text_of("notices-intro")
+    assert "发布该月考核通报时" in intro and "关账" not in intro
     assert "市社保中心" not in client.get("/portal/notices").text
 
     page = parse(client.get(f"/portal/notices/{notice.id}").text)
@@ -296,6 +298,8 @@ def test_admin_list_filters_and_dashboard_cards(app, client, login, hall):
     db.session.commit()
     login("leader")
     page = parse(client.get("/admin/notices").text)
+    # Notices open when a month is published (not at its closing): the page says so.
+    assert "月份发布时" in page.text_of("notices-intro") and "关账" not in page.text_of("notices-intro")
     assert page.text_of("[data-state='unread'] .count") == "1"
     assert page.text_of("[data-state='read'] .count") == "1"
     assert page.text_of("notice-total") == "共 2 份"

@@ -15,6 +15,7 @@ from admin.forms import ActionForm
 from auth.access import role_required
 from models import Role, db
 from services import DomainError, honors
+from services.rulebooks import rulebook_for_month
 
 
 def _period(text: str) -> tuple[str, int, int]:
@@ -164,6 +165,8 @@ def honor_letter(period: str, unit_id: int):
         collective=any(e.kind in ("collective", "year_unit") for e in entries),
         people=[e for e in entries if e.kind == "individual" and e.staff is not None],
         window_label=honors.window_label,
+        # The measures the letter cites: those in force in the period's last month.
+        rulebook_title=rulebook_for_month(year, quarter * 3 if quarter else 12).title,
         doc_number=number,
         issued_on=issued_on,
         draft=None if roll.published else _("草稿:光荣榜尚未发布,发布后生成文号"),

@@ -15,6 +15,7 @@ from models.notice import LETTER_FLAGS, NOTICE_STATES, Notice, NoticeAttachment
 from scoring import format_month, parse_month
 from services import notices as notice_service
 from services.clock import hall_today
+from services.rulebooks import rulebook_for_month
 
 READERS = (Role.ADMIN, Role.LEADER)
 
@@ -134,6 +135,7 @@ def notice_document(notice_id: int):
         "notice": notice,
         "lines": notice_service.notice_lines(notice),
         "flag_titles": notice_service.FLAG_TITLES,
+        "rulebook_title": notice_service.notice_rulebook(notice).title,  # the measures the notice cites
     }
     return _document(
         "documents/letter_notice.html",
@@ -184,7 +186,11 @@ def letter_document(month: str, flag: str):
         letter.key,
         "letter",
         f"{name}-{letter.label}",
-        {"letter": letter, "flag_titles": notice_service.FLAG_TITLES},
+        {
+            "letter": letter,
+            "flag_titles": notice_service.FLAG_TITLES,
+            "rulebook_title": rulebook_for_month(year, m).title,  # the measures the letter cites
+        },
         url_for("admin.letter_list"),
     )
 

@@ -274,6 +274,10 @@ def test_praise_letter_to_an_honoured_unit(client, login, hall):
     html = client.get(f"/admin/honors/2023-Q4/letters/{hall['tax'].id}").get_data(as_text=True)
     assert "关于对市税务局予以表扬的函" in html and "市税务局:" in html
     assert "被评为2023年第四季度先进集体" in html
+    # It cites the measures in force (the rulebook's title), never an invented name.
+    from services.rulebooks import rulebook_for_month
+
+    assert f"根据《{rulebook_for_month(2023, 12).title}》" in html and "考核管理办法" not in html
     assert "<li>王小明(1号窗口)</li>" in html and "<li>李华(2号窗口)</li>" in html and "〔2024〕" in html
     assert "草稿" not in html
     # The same number on a reprint.

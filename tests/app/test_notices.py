@@ -16,6 +16,7 @@ from models.notice import Notice, NoticeAttachment
 from services import months, notices
 from services.audit import reset_acting_user, set_acting_user
 from services.clock import from_hall
+from services.rulebooks import rulebook_for_month
 from tests.html import parse
 
 
@@ -384,6 +385,11 @@ def test_letter_and_notice_as_pdf(app, client, login, hall):
     document = parse(client.get(f"/admin/notices/{notice.id}/document").text)
     assert document.text_of("doc-addressee") == "市税务局:"
     assert "屡劝不改玩手机" in document.text_of("doc-body") and "窗口 1 李四" in document.text_of("doc-body")
+    # The notice and the letters cite the measures in force (the rulebook's title), never an invented name.
+    measures = f"《{rulebook_for_month(2024, 2).title}》"
+    assert measures in document.text_of("doc-body") and "考核管理办法" not in document.text_of("doc-body")
+    letter = parse(client.get("/admin/letters/2024-02/discipline_report").text)
+    assert measures in letter.text_of("doc-body") and "考核管理办法" not in letter.text_of("doc-body")
     pdf = client.get(f"/admin/notices/{notice.id}/document?format=pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
 

@@ -181,7 +181,8 @@ def active_key(page) -> str:
     )
 
 
-def wait_for_slide(page, key: str, timeout: float = 8000, settle: bool = True) -> None:
+def wait_for_slide(page, key: str, timeout: float = 20000, settle: bool = True) -> None:
+    # Generous: a slide turns every few seconds, but a loaded machine can starve the browser for a while.
     page.wait_for_function(
         """key => { for (const s of document.querySelectorAll('.k-slides')) {
              if (getComputedStyle(s).display !== 'none') {

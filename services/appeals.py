@@ -159,8 +159,9 @@ def window_problem(incident: Incident, today: date | None = None) -> str | None:
 
 
 def appeal_until(incident: Incident) -> date | None:
-    """The day the notice may promise an appeal until; None when no appeal is possible (so no promise)."""
-    return None if window_problem(incident) else appeal_deadline(incident)
+    """The day the notice may promise an appeal until; None when no appeal is possible (so no promise):
+    outside the window, or once the incident has been appealed (one appeal per incident: `appeal_problem`)."""
+    return None if appeal_problem(incident) else appeal_deadline(incident)
 
 
 def appeals_of(incident: Incident) -> list[Appeal]:

@@ -210,6 +210,10 @@ def test_uphold_keeps_the_incident_and_one_appeal_per_incident(app, hall):
     assert "照片显示确系迟到" in hall["unit"].get(f"/portal/items/{incident.id}").text
     third = post_appeal(hall["unit"], incident.id)
     assert third.status_code == 422 and "已有处理结果" in third.text
+    # Nor does its notice promise another appeal; it shows the decision instead.
+    for who, url in (("unit", "/portal/items/{}/notice"), ("admin", "/admin/incidents/{}/notice")):
+        notice_html = hall[who].get(url.format(incident.id)).text
+        assert 'id="notice-appeal"' not in notice_html and "申诉未获支持" in notice_html
 
 
 @pytest.mark.parametrize(

@@ -143,6 +143,6 @@ def month_bulletin(month: str):
         year=year,
         month=mon,
         row=row,
-        rulebook_title=rulebook_for_month(year, mon).title,
+        rulebook=rulebook_for_month(year, mon),
         **meta,
     )

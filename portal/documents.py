@@ -51,7 +51,7 @@ def month_bulletin(month: str):
         status=row.status,
         year=year,
         month=m,
-        rulebook_title=rulebook_for_month(year, m).title,
+        rulebook=rulebook_for_month(year, m),
         back_url=url_for("portal.month_detail", month=month),
         pdf_url=url_for("portal.month_bulletin_pdf", month=month),
         **meta,

@@ -375,3 +375,11 @@ def test_a_pdf_fetches_only_the_apps_own_static_files(app, url):
         fetch(url)
     css = fetch("http://hallscore.invalid/static/css/documents.css")
     assert css["mime_type"] == "text/css" and b"@page" in css["string"]
+
+
+def test_bulletin_states_the_grade_bands_of_its_rulebook(client, login, hall):
+    """The bands are read from the month's rulebook settings, not written into the template."""
+    login("admin")
+    body = text_of(client.get("/admin/months/2024-02/bulletin").text, "doc-body")
+    assert "基础分100分,加分不超过20分" in body
+    assert "得分高于90分为优秀,80分至90分为良好,60分至不足80分为合格,低于60分为不合格" in body

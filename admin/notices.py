@@ -3,6 +3,8 @@ answer), and the letters to the discipline and leadership groups, to print or do
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import abort, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -144,6 +146,7 @@ def notice_document(notice_id: int):
         _("书面通报-%(unit)s-%(month)s", unit=notice.unit.name, month=notice.label),
         context,
         url_for("admin.notice_detail", notice_id=notice.id),
+        issued_on=notice.opened_on,  # the written notice is dated the day it was sent to the unit
     )
 
 
@@ -195,11 +198,19 @@ def letter_document(month: str, flag: str):
     )
 
 
-def _document(template: str, key: str, kind: str, filename: str, context: dict, back_url: str):
+def _document(
+    template: str,
+    key: str,
+    kind: str,
+    filename: str,
+    context: dict,
+    back_url: str,
+    issued_on: date | None = None,
+):
     """A document page with its 文号 (given once per document key, then kept), or its PDF with ?format=pdf."""
     from services import documents  # WeasyPrint is imported only when a PDF is asked for
 
-    issued = documents.issue_document(key, kind)
+    issued = documents.issue_document(key, kind, issued_on)
     db.session.commit()  # the number is kept from its first printing on
     pdf = request.args.get("format") == "pdf"
     html = render_template(

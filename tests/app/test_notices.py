@@ -492,3 +492,13 @@ def test_the_notice_and_incident_lists_share_one_pager(app, client, login, make)
     assert (
         two.get("hx-get") == "/admin/notices?page=2&state=unread" and two.get("hx-target") == "#notice-table"
     )
+
+
+def test_the_written_notice_is_dated_the_day_it_was_sent_not_the_day_it_is_printed(app, client, login, hall):
+    close(2024, 2)
+    notice = all_notices()[0]
+    notice.opened_on = date(2024, 3, 4)  # sent earlier; printed for the first time today (2024-03-20)
+    db.session.commit()
+    login("admin")
+    page = parse(client.get(f"/admin/notices/{notice.id}/document").text)
+    assert page.text_of("doc-date") == "二〇二四年三月四日"

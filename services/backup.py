@@ -89,8 +89,7 @@ def backup(path: str | Path) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".json":
         path.write_bytes(payload)
-        evidence = data["tables"].get("evidence", {}).get("rows", [])
-        missing = len(evidence)  # the files are not in a .json backup
+        missing = len(_stored_names(data))  # the files are not in a .json backup
         return {
             "tables": len(data["tables"]),
             "rows": rows,
@@ -118,12 +117,20 @@ def backup(path: str | Path) -> dict:
     }
 
 
+# Every table whose rows name a file in the evidence folder: incident photos, notice answers' attachments,
+# and the files of appeals, rectification reports and bonus claims.
+FILE_TABLES = ("evidence", "notice_attachment", "request_file")
+
+
 def _stored_names(data: dict) -> list[str]:
-    table = data["tables"].get("evidence")
-    if not table or "stored_name" not in table["columns"]:
-        return []
-    at = table["columns"].index("stored_name")
-    return [row[at] for row in table["rows"] if isinstance(row[at], str)]
+    names: list[str] = []
+    for name in FILE_TABLES:
+        table = data["tables"].get(name)
+        if not table or "stored_name" not in table["columns"]:
+            continue
+        at = table["columns"].index("stored_name")
+        names += [row[at] for row in table["rows"] if isinstance(row[at], str)]
+    return list(dict.fromkeys(names))  # an approved claim's photos are its bonus incident's evidence too
 
 
 def read(raw: bytes) -> tuple[dict, dict[str, bytes]]:

@@ -1,10 +1,10 @@
 """Notices that need an answer (书面通报并要求反馈) and their answers' attachments.
 
-A `Notice` is opened when a month is closed, one per unit, month and flag (`notice_feedback`,
+A `Notice` is opened when a month is published, one per unit, month and flag (`notice_feedback`,
 `replace_staff`); it lists the incidents or results that raised the flag (the frozen standings' reasons).
 Its state is read from its columns (services.notices.state_of, and the same in SQL for the lists):
 answered (an answer, late or not) > overdue (the deadline passed unanswered) > read > unread. A notice whose
-flag is gone when its month is closed again (after a reopen) is withdrawn, never deleted.
+flag is gone when its month is published again (after a reopen) is withdrawn, never deleted.
 
 The letters to the discipline group (纪检监察组) and the leadership group (领导小组) need no table: they are
 read from a closed month's frozen standings (services.notices.letters_for_month).
@@ -40,7 +40,7 @@ class Notice(db.Model):
     month: Mapped[int]
     flag: Mapped[str] = mapped_column(String(24))
     reasons: Mapped[list] = mapped_column(JSON, default=list)  # "incident:<id>" / "month:YYYY-MM"
-    opened_on: Mapped[date]  # hall day the notice was opened (its month closed)
+    opened_on: Mapped[date]  # hall day the notice was opened (its month published)
     deadline: Mapped[date]  # last hall day to answer in time
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

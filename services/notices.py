@@ -1,9 +1,9 @@
 """Notices that need an answer (书面通报并要求反馈) and the letters to the discipline and leadership groups.
 
-A flag of a month is final when the month is closed (its standings frozen), so closing opens the notices
-(`open_notices_for_month`, called by services.months.publish): one per unit, month and flag
-(`notice_feedback`, `replace_staff`), listing the incidents or results that raised it. Closing again after a
-reopen keeps the notices (and their answers), updates what they list, withdraws one whose flag is gone and
+A flag of a month is final when the month is closed (its standings frozen) and becomes the unit's to answer
+when the month is published, so publishing opens the notices (`open_notices_for_month`, called by
+services.months.publish): one per unit, month and flag (`notice_feedback`, `replace_staff`), listing the
+incidents or results that raised it. Publishing again after a reopen keeps the notices (and their answers), updates what they list, withdraws one whose flag is gone and
 restores one whose flag came back. The unit acknowledges a notice (已读) and answers it once, with text and
 attachments, by a deadline: `notice_answer_working_days` of the month's rulebook, counted with the hall
 calendar from the day the notice was opened. An answer after the deadline is accepted and marked late.
@@ -107,7 +107,7 @@ def state_counts(today: date | None = None) -> dict[str, int]:
     return dict(zip(NOTICE_STATES, (int(v) for v in row), strict=True))
 
 
-# ---------------------------------------------------------------- opening at close
+# ---------------------------------------------------------------- opening at publish
 
 
 def _month_rulebook(row: Month) -> Rulebook:
@@ -126,7 +126,7 @@ def _title(notice: Notice) -> str:
 
 
 def _link(notice: Notice) -> str:
-    # A plain path: closing also runs from the command line, where no request builds URLs.
+    # A plain path: publishing also runs from the command line, where no request builds URLs.
     return f"/portal/notices/{notice.id}"
 
 

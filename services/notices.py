@@ -3,7 +3,8 @@
 A flag of a month is final when the month is closed (its standings frozen) and becomes the unit's to answer
 when the month is published, so publishing opens the notices (`open_notices_for_month`, called by
 services.months.publish): one per unit, month and flag (`notice_feedback`, `replace_staff`), listing the
-incidents or results that raised it. Publishing again after a reopen keeps the notices (and their answers), updates what they list, withdraws one whose flag is gone and
+incidents or results that raised it. Publishing again after a reopen keeps the notices (and their
+answers), updates what they list, withdraws one whose flag is gone and
 restores one whose flag came back. The unit acknowledges a notice (已读) and answers it once, with text and
 attachments, by a deadline: `notice_answer_working_days` of the month's rulebook, counted with the hall
 calendar from the day the notice was opened. An answer after the deadline is accepted and marked late.

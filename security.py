@@ -20,6 +20,16 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+def int_arg(name: str) -> int | None:
+    """A query parameter that names a row or a page: a whole number in 1..MAX_ID, else None (so a page
+    falls back to the first and an id names nothing, instead of a database error)."""
+    text = (request.args.get(name) or "").strip()
+    if not text.isdigit() or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None
+
+
 def safe_next(target: str | None) -> str | None:
     """`target` if it stays on this site as the browser will resolve it, else None.
 

@@ -3,7 +3,7 @@ proposal (htmx row swap, with an out-of-band swap keeping the pending-count badg
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -14,6 +14,7 @@ from auth.access import role_required
 from htmx import is_htmx, render_block, render_page_or_block
 from models import Incident, Job, Role, db
 from scoring import format_month, signed_points
+from security import int_arg
 from services import DomainError, detections
 from services.clock import to_hall
 from services.dashboard import month_is_closed, pending_months
@@ -78,8 +79,8 @@ def _context(year: int, month: int, job: Job | None = None, bulk: DetectionBulkF
 @role_required(Role.ADMIN, Role.LEADER)
 def detection_list():
     year, month = month_arg()
-    job_text = request.args.get("job", "")
-    job = db.session.get(Job, int(job_text)) if job_text.isdigit() else None
+    job_id = int_arg("job")
+    job = db.session.get(Job, job_id) if job_id else None
     if current_user.role != Role.ADMIN:
         job = None  # a leader runs no detection, so polls no progress
     if job is not None and job.kind != "detect":

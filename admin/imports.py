@@ -24,6 +24,7 @@ from admin.views import job_progress, start_job
 from auth.access import role_required
 from htmx import is_htmx, render_block, render_page_or_block
 from models import Job, Role, db
+from security import int_arg
 from services import DomainError, imports
 from services.clock import to_hall
 
@@ -116,8 +117,8 @@ def import_page():
     """Step 1: upload and preview. Nothing is written here."""
     form = ImportForm()
     if request.method == "GET":
-        job_text = request.args.get("job", "")
-        job = db.session.get(Job, int(job_text)) if job_text.isdigit() else None
+        job_id = int_arg("job")
+        job = db.session.get(Job, job_id) if job_id else None
         return _page(form, job=job if job is not None and job.kind == "import" else None)
     if not form.validate_on_submit():
         return _page(form, 422)

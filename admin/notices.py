@@ -15,6 +15,7 @@ from htmx import render_page_or_block
 from models import Role, Unit, db
 from models.notice import LETTER_FLAGS, NOTICE_STATES, Notice, NoticeAttachment
 from scoring import format_month, parse_month
+from security import int_arg
 from services import notices as notice_service
 from services.clock import hall_today
 from services.rulebooks import rulebook_for_month
@@ -76,8 +77,7 @@ def notice_list():
     labels = state_labels()
     if state is not None and state not in labels:
         errors.append(_("筛选条件无效"))
-    page_text = (args.get("page") or "1").strip()
-    page = int(page_text) if page_text.isdigit() and int(page_text) >= 1 else 1
+    page = int_arg("page") or 1
     listed = notice_service.ListPage(rows=[], total=0, page=1, pages=1)
     if not errors:
         listed = notice_service.list_page(

@@ -27,6 +27,7 @@ from admin.incident_forms import EVIDENCE_ACCEPT, PatrolTapForm, PatrolUndoForm
 from auth.access import role_required
 from models import Incident, IncidentStatus, Role, Unit, db
 from scoring import Rule, signed_points
+from security import int_arg
 from services import DomainError
 from services import evidence as evidence_service
 from services import patrol as patrol_service
@@ -104,7 +105,7 @@ def patrol_sheet():
     editable = day == today
     rows = patrol_service.rows()
     units = list({row.unit.id: row.unit for row in rows}.values())
-    jump = request.args.get("unit", type=int)
+    jump = int_arg("unit")
     if jump not in {u.id for u in units}:
         jump = None
     grid = [
@@ -282,7 +283,7 @@ def patrol_undo():
 
 
 def _cell_args() -> tuple[Unit, str, str, date] | None:
-    unit = db.session.get(Unit, request.args.get("unit_id", type=int) or 0)
+    unit = db.session.get(Unit, int_arg("unit_id") or 0)
     window = (request.args.get("window") or "").strip()
     rule_code = (request.args.get("rule_code") or "").strip()
     try:

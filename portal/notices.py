@@ -15,6 +15,7 @@ from models import Role, db
 from models.notice import NoticeAttachment
 from portal import bp
 from portal.views import _unit
+from security import int_arg
 from services import DomainError
 from services import notices as notice_service
 from services.clock import hall_today
@@ -151,8 +152,7 @@ def notice_attachment(attachment_id: int):
 def warning_list():
     """The warnings (提醒) given to the unit, its windows and staff, newest first, a page at a time."""
     unit = _unit()
-    page_text = (request.args.get("page") or "1").strip()
-    page = int(page_text) if page_text.isdigit() and int(page_text) >= 1 else 1
+    page = int_arg("page") or 1
     listed = notice_service.unit_warnings(unit.id, page)
     today = hall_today()
     rulebook = rulebook_for_month(today.year, today.month)

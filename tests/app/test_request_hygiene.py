@@ -101,3 +101,23 @@ def test_login_follows_a_next_on_the_site(client, make):
     response = client.post("/login?next=/admin/incidents", data={"username": "boss", "password": PASSWORD})
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/admin/incidents")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/detections?job=99999999999999999999",
+        "/admin/import?job=99999999999999999999",
+        "/admin/notices?page=99999999999999999999",
+        "/admin/patrol/record?unit_id=99999999999999999999",
+    ],
+)
+def test_an_id_or_page_beyond_any_id_in_a_query_is_no_error(client, login, url):
+    login("admin")
+    assert client.get(url).status_code in (200, 404, 422)
+
+
+def test_a_unit_asking_for_a_huge_warnings_page_gets_the_first(client, login):
+    login("unit")
+    response = client.get("/portal/warnings?page=99999999999999999999")
+    assert response.status_code == 200 and "提醒" in response.text

@@ -14,7 +14,7 @@ from flask_wtf import FlaskForm
 from auth.access import role_required
 from models import Month, MonthStatus, Role, db
 from portal import bp
-from security import int_arg, safe_next
+from security import safe_next
 from services import notifications
 
 _UNREAD_KEY = "hallscore.inbox_unread"
@@ -48,7 +48,7 @@ def bulletin_opened(row: Month | None) -> None:
 
 
 def _page_arg() -> int:
-    page = int_arg("page")
+    page = request.args.get("page", type=int)
     return page if page and page > 0 else 1
 
 

@@ -235,10 +235,6 @@ def decide(appeal: Appeal, outcome: str, reason: str) -> Appeal:
     return appeal
 
 
-def open_count() -> int:
-    return db.session.scalar(select(func.count(Appeal.id)).where(Appeal.status == RequestStatus.OPEN)) or 0
-
-
 def open_count_in(year: int, month: int) -> int:
     """Undecided appeals of incidents of that month (a month with any cannot be closed without saying so)."""
     start, end = month_utc_range(year, month)
@@ -310,11 +306,6 @@ def for_unit(unit_id: int) -> list[Appeal]:
     return list(
         db.session.scalars(select(Appeal).where(Appeal.unit_id == unit_id).order_by(Appeal.id.desc()))
     )
-
-
-def for_unit_or_none(unit_id: int, appeal_id: int) -> Appeal | None:
-    appeal = db.session.get(Appeal, appeal_id)
-    return appeal if appeal is not None and appeal.unit_id == unit_id else None
 
 
 # ------------------------------------------------------------------ the demo hall

@@ -170,11 +170,6 @@ def chinese_date(day: date) -> str:
     return f"{year}年{_small_number(day.month)}月{_small_number(day.day)}日"
 
 
-def chinese_month(year: int, month: int) -> str:
-    """2026, 10 → 2026年10月 (titles keep Arabic figures, as GB/T 9704 allows for the year and month)."""
-    return f"{year}年{month}月"
-
-
 # ---------------------------------------------------------------- PDF
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.orm import selectinload
 
 from models import Month, MonthStatus, Posting, Unit, db
 from models.honor import ROLL_KINDS, HonorEntry, HonorRoll
-from scoring import Grade, grade_for, quarter_candidates, quarter_months, quarter_of, round_half_up
+from scoring import Grade, grade_for, quarter_candidates, quarter_months, round_half_up
 from scoring.calendar import month_bounds
 from services import DomainError
 from services.audit import acting_user_id, record
@@ -490,11 +490,6 @@ def parse_period(text: str) -> tuple[str, int, int] | None:
     if len(text) == 4 and text.isdigit():
         return "year", int(text), 0
     return None
-
-
-def this_quarter(today: date | None = None) -> tuple[int, int]:
-    today = today or hall_today()
-    return today.year, quarter_of(today.month)
 
 
 # ---------------------------------------------------------------- the demo hall

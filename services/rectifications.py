@@ -245,10 +245,6 @@ def pending() -> list[RectificationReport]:
     )
 
 
-def open_count() -> int:
-    return len(pending())
-
-
 def recent_decided(limit: int = 30) -> list[RectificationReport]:
     return list(
         db.session.scalars(

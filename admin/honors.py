@@ -85,16 +85,17 @@ def honor_period(period: str):
 
 
 def _change(period: str, change, done, reason: str | None = None) -> object:
+    """`done`: the success message, or a function of what `change` returned that says it."""
     kind, year, quarter = _period(period)
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        change(kind, year, quarter)
+        changed = change(kind, year, quarter)
     except DomainError as error:
         db.session.rollback()
         return _page(kind, year, quarter, error=str(error), reason=reason, status=422)
     db.session.commit()
-    flash(done, "success")
+    flash(done(changed) if callable(done) else done, "success")
     return redirect(url_for("admin.honor_period", period=_slug(kind, year, quarter)))
 
 
@@ -120,8 +121,25 @@ def honor_publish(period: str):
     return _change(
         period,
         lambda k, y, q: honors.publish(_roll_id(k, y, q)),
-        _("光荣榜已发布:大厅大屏将显示该名单,获评单位已收到通知"),
+        _published_message,
     )
+
+
+def _published_message(roll) -> str:
+    """Says what publishing did: the hall screen shows only the latest roll of each kind, and only while
+    its honor page is on, so the message promises the screen only when both hold."""
+    from services.kiosk import get_settings
+
+    units = len({entry.unit_id for entry in roll.entries})
+    latest_quarter, latest_year = honors.latest_published()
+    latest = latest_quarter if roll.kind == "quarter" else latest_year
+    if "honor" not in get_settings()["panels"]:
+        screen = _("大厅大屏未启用光荣榜页面,可在“大屏设置”中启用")
+    elif latest is None or latest.id != roll.id:
+        screen = _("大厅大屏只显示最新一期(%(label)s),不显示本名单", label=latest.label if latest else "")
+    else:
+        screen = _("大厅大屏将显示该名单")
+    return _("光荣榜已发布,已通知 %(units)d 个获评单位;%(screen)s", units=units, screen=screen)
 
 
 @bp.route("/honors/<period>/unpublish", methods=["POST"])

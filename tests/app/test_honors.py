@@ -317,3 +317,33 @@ def test_the_demo_hall_has_a_published_quarter_roll_and_a_year_roll(client):
     html = honor_html(client)
     assert "光荣榜 · 2023年第四季度" in html and "光荣榜 · 2023年度" in html
     assert db.session.scalar(select(func.count(Notification.id)).where(Notification.kind == "honor")) >= 5
+
+
+def flashed(client) -> str:
+    return client.get("/admin/honors/2023-Q4").get_data(as_text=True)
+
+
+def test_the_publish_message_promises_the_hall_screen_only_when_it_will_show_the_roll(client, login, hall):
+    login("admin")
+    choose(client, "2023-Q4", [hall["tax"].id, hall["police"].id], [hall["wang"].id])
+    client.post("/admin/honors/2023-Q4/publish")
+    page = flashed(client)
+    assert "光荣榜已发布,已通知 2 个获评单位;大厅大屏将显示该名单" in page
+
+    # A later quarter's roll is already on the screen: this one is published but not shown.
+    client.post("/admin/honors/2023-Q4/unpublish", data={"reason": "重新发布"})
+    db.session.add(HonorRoll(kind="quarter", year=2024, quarter=1, status="published"))
+    db.session.commit()
+    client.post("/admin/honors/2023-Q4/publish")
+    page = flashed(client)
+    assert "大厅大屏只显示最新一期(2024年第一季度),不显示本名单" in page
+    assert "大厅大屏将显示该名单" not in page
+
+    # The hall screen's honor page is switched off: the message says so instead.
+    client.post("/admin/honors/2023-Q4/unpublish", data={"reason": "重新发布"})
+    db.session.delete(honors.roll_for("quarter", 2024, 1))
+    kiosk.save_settings({"panels": ["live", "published"]})
+    db.session.commit()
+    client.post("/admin/honors/2023-Q4/publish")
+    page = flashed(client)
+    assert "大厅大屏未启用光荣榜页面,可在“大屏设置”中启用" in page and "将显示该名单" not in page

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, delete, exists, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
@@ -27,14 +28,14 @@ PAGE_SIZE = 20
 REMIND_WORKING_DAYS = 2
 
 KIND_LABELS = {
-    "incident": "考核记录",
-    "notice": "书面通报",
-    "appeal_decided": "申诉结果",
-    "rectification_confirmed": "整改确认",
-    "bulletin": "月度通报",
-    "deadline": "期限提醒",
-    "claim_decided": "加分申请",
-    "honor": "表彰",
+    "incident": _l("考核记录"),
+    "notice": _l("书面通报"),
+    "appeal_decided": _l("申诉结果"),
+    "rectification_confirmed": _l("整改确认"),
+    "bulletin": _l("月度通报"),
+    "deadline": _l("期限提醒"),
+    "claim_decided": _l("加分申请"),
+    "honor": _l("表彰"),
 }
 
 
@@ -215,7 +216,8 @@ class InboxRow:
 
     @property
     def kind_label(self) -> str:
-        return KIND_LABELS.get(self.kind, self.kind)
+        label = KIND_LABELS.get(self.kind)
+        return str(label) if label is not None else self.kind
 
 
 @dataclass(frozen=True)

@@ -108,10 +108,7 @@ def unit_actions(incident, unit) -> dict:
         "why": why,
         "appeal_until": appeals.appeal_until(incident),
         "report": rectifications.report_problem(incident, unit) is None,
-        "extension": rectifications.extension_allowed()
-        and rectifications.report_problem(incident, unit) is None
-        and incident.deadline is not None
-        and hall_today() <= incident.deadline,
+        "extension": rectifications.extension_problem(incident, unit) is None,
     }
 
 
@@ -208,7 +205,7 @@ def extension_new(incident_id: int):
             409,
             problem=_("现行考核细则不允许申请延长整改期限"),
         )
-    problem = rectifications.report_problem(incident, unit)
+    problem = rectifications.extension_problem(incident, unit)
     if request.method == "GET":
         return _item_page("portal/request_extension.html", form, unit, incident, problem=problem)
     if not form.validate_on_submit():

@@ -117,6 +117,24 @@ def report_problem(incident: Incident, unit: Unit) -> str | None:
     return None
 
 
+def extension_problem(incident: Incident, unit: Unit) -> str | None:
+    """Why the unit cannot ask for a later deadline on this item now, or None: the one check the portal's
+    button and `request_extension` share."""
+    if not extension_allowed():
+        return _("现行考核细则不允许申请延长整改期限")
+    try:
+        _check_item(incident, unit)
+    except DomainError as error:
+        return str(error)
+    if hall_today() > incident.deadline:
+        return _("整改期限已过,不能再申请延期")
+    if _open_of(incident, REPORT):
+        return _("该记录已报告整改,请等待管理员确认")
+    if _open_of(incident, EXTENSION):
+        return _("该记录已有延期申请正在处理")
+    return None
+
+
 def _new_request(incident: Incident, unit: Unit, kind: str, description: str, **day) -> RectificationReport:
     """The unit's new open report (`rectified_on=…`) or extension request (`requested_deadline=…`), by the
     acting user, now; flushed."""
@@ -165,18 +183,14 @@ def report(incident: Incident, unit: Unit, rectified_on: date | None, descriptio
 
 def request_extension(incident: Incident, unit: Unit, new_deadline: date | None, reason: str):
     """A later deadline asked for (延期); refused when the rulebook in force does not allow it."""
-    if not extension_allowed():
-        raise DomainError(_("现行考核细则不允许申请延长整改期限"))
-    _check_item(incident, unit)
+    problem = extension_problem(incident, unit)
+    if problem:
+        raise DomainError(problem)
     if new_deadline is None:
         raise DomainError(_("请填写申请的新整改期限"))
     if new_deadline <= incident.deadline:
         raise DomainError(_("新整改期限须晚于原期限 %(day)s", day=incident.deadline.isoformat()))
-    if hall_today() > incident.deadline:
-        raise DomainError(_("整改期限已过,不能再申请延期"))
     reason = clean_text(reason, _("申请延期的理由"))
-    if _open_of(incident, EXTENSION):
-        raise DomainError(_("该记录已有延期申请正在处理"))
     row = _new_request(incident, unit, EXTENSION, reason, requested_deadline=new_deadline)
     record(
         "rectification.extension",

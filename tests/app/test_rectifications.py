@@ -231,6 +231,11 @@ def test_extension_requested_and_granted_moves_the_deadline(app, hall, extension
     assert ok.status_code == 302
     row = db.session.scalar(select(RectificationReport))
     assert (row.kind, row.requested_deadline) == ("extension", date(2024, 4, 10))
+    # One open request at a time: the button is gone and the form says why (the same check as the service).
+    assert 'id="extension-button"' not in hall["unit"].get(f"/portal/items/{incident.id}").text
+    assert "该记录已有延期申请正在处理" in hall["unit"].get(f"/portal/items/{incident.id}/extension").text
+    # An overdue item offers no extension button either.
+    assert 'id="extension-button"' not in hall["unit"].get(f"/portal/items/{hall['open'].id}").text
     overdue = hall["unit"].post(
         f"/portal/items/{hall['open'].id}/extension", data={"deadline": "2024-04-10", "reason": "晚了"}
     )

@@ -37,6 +37,12 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(defaults(app.instance_path))
     if config:
         app.config.update(config)
+    from config import engine_options  # for the URL finally chosen; options given explicitly win
+
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url) | app.config.get(
+        "SQLALCHEMY_ENGINE_OPTIONS", {}
+    )
     if app.config.get("TESTING") and not app.config.get("RATELIMIT_ENABLED_IN_TESTS"):
         app.config.setdefault("RATELIMIT_ENABLED", True)
 
@@ -146,6 +152,10 @@ def _register_errors(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
 
     app.register_error_handler(CSRFError, handler(400))
+
+    import db_outage
+
+    db_outage.init_app(app)  # the database away: a Chinese 503 with Retry-After, not a 500
 
 
 @event.listens_for(Engine, "connect")

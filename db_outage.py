@@ -53,7 +53,8 @@ def _rollback() -> None:
 def unavailable(error: DBAPIError):
     if not is_outage(error):
         raise error  # a real bug: Flask logs it and answers with the 500 page
-    log.warning("database unavailable: %s %s -> 503 (%s)", request.method, request.path, error.orig)
+    reason = " ".join(str(error.orig).split())[:300]  # one line in the log
+    log.warning("database unavailable: %s %s -> 503 (%s)", request.method, request.path, reason)
     _rollback()
     if "_login_user" not in g:
         # The user could not be loaded (that query failed): render as anonymous, not by asking again.

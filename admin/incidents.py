@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import abort, flash, render_template, request, send_file, url_for
+from flask import abort, flash, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from sqlalchemy import select
 from wtforms import Field
 
@@ -32,10 +33,12 @@ from models import Evidence, Incident, IncidentStatus, Posting, Role, Unit, User
 from scoring import Rulebook, format_month, parse_month, signed_points
 from services import DomainError, incidents, warnings
 from services import evidence as evidence_service
+from services import portal as portal_service
 from services.clock import hall_now, hall_today, to_hall
 from services.incidents import Choices, Draft, FieldProblems
 from services.incidents_preview import draft_preview, incident_points, rule_of
 from services.rulebooks import rulebook_for_month
+from stored_files import send_stored
 from ui import action_label, field_label
 
 CATEGORY_LABELS = {"W": _l("窗口人员"), "C": _l("综窗后场")}
@@ -478,24 +481,10 @@ def evidence_add(incident_id: int):
 @bp.route("/evidence/<int:evidence_id>")
 @role_required(Role.ADMIN, Role.INSPECTOR, Role.LEADER, Role.UNIT)
 def evidence_file(evidence_id: int):
-    """A stored photo, for whoever may see its incident (a unit user: only its own unit's)."""
+    """A stored photo, for whoever may see its incident (a unit user: only its own unit's, and only of an
+    incident the portal shows it: never of a proposal)."""
     row = db.get_or_404(Evidence, evidence_id)
     own_unit_or_404(row.incident.unit_id)
-    path = evidence_service.path_of(row)
-    if not path.is_file():
+    if current_user.role == Role.UNIT and row.incident.status not in portal_service.VISIBLE_STATUSES:
         abort(404)
-    response = send_file(
-        path,
-        mimetype=row.content_type,
-        as_attachment=False,
-        download_name=row.filename,
-        conditional=True,
-        max_age=0,
-    )
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    disposition = response.headers.get("Content-Disposition", "inline")
-    if not disposition.startswith("inline"):
-        disposition = "inline"
-    response.headers["Content-Disposition"] = disposition
-    return response
+    return send_stored(evidence_service.path_of(row), row.filename)

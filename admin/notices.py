@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, render_template, request, send_file, url_for
+from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -19,6 +19,7 @@ from security import int_arg
 from services import notices as notice_service
 from services.clock import hall_today
 from services.rulebooks import rulebook_for_month
+from stored_files import send_stored
 
 READERS = (Role.ADMIN, Role.LEADER)
 
@@ -45,12 +46,7 @@ def state_labels() -> dict[str, str]:
 
 def send_attachment(path, content_type: str, filename: str):
     """A notice's stored file, private to who may see it (the portal sends a unit's own the same way)."""
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=content_type, download_name=filename, conditional=True, max_age=0)
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return send_stored(path, filename)  # the type from the content, not from `content_type` recorded
 
 
 @bp.route("/notices")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, flash, redirect, render_template, send_file, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -21,6 +21,7 @@ from auth.access import own_unit_or_404, role_required
 from models import Appeal, BonusClaim, Incident, RectificationReport, RequestFile, Role, db
 from services import DomainError, appeals, claims, rectifications
 from services import evidence as evidence_service
+from stored_files import send_stored
 
 STATE_LABELS = {
     "open": _l("待处理"),
@@ -180,12 +181,4 @@ def request_file(file_id: int):
     """A file a unit attached to a request, for the hall's people and that unit only."""
     row = db.get_or_404(RequestFile, file_id)
     own_unit_or_404(row.unit_id)
-    path = appeals.file_path(row)
-    if not path.is_file():
-        abort(404)
-    response = send_file(
-        path, mimetype=row.content_type, as_attachment=False, download_name=row.filename, conditional=True
-    )
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return send_stored(appeals.file_path(row), row.filename)

@@ -1,5 +1,12 @@
 """Evidence photos of incidents: checked by content, size-limited, stored outside static/ under random names.
 
+Every file a user uploads (incident evidence, patrol photos, the photos of appeals, claims and rectification
+reports, notice answers' attachments) is checked here by decoding it, never by its name: a JPEG or PNG is
+opened, verified and fully decoded by Pillow, within a pixel limit checked from its header before any
+decoding (a decompression bomb is refused without being expanded); a HEIC/HEIF photo, which Pillow cannot
+decode without a plug-in, must be a well-formed ISO-BMFF file whose image sizes (`ispe`) are within the
+same limit; a PDF must start with its header and end with its trailer.
+
 Uploads are read and checked first (`read_uploads`), so a bad file refuses the whole submission before
 anything is written; `store` then writes the files and their rows, and `discard_files` removes what was
 written when the transaction that should have kept them fails (no orphan files).
@@ -7,12 +14,15 @@ written when the transaction that should have kept them fails (no orphan files).
 
 from __future__ import annotations
 
+import io
 import secrets
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
+from PIL import Image
 
 from models import Evidence, Incident, db
 from services import DomainError
@@ -25,6 +35,9 @@ HEIF_BRANDS = {b"mif1", b"msf1", b"heif"}
 EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/heic": ".heic", "image/heif": ".heif"}
 # What a browser can show inline; HEIC/HEIF are offered as a download link instead of a thumbnail.
 DISPLAYABLE = {"image/jpeg", "image/png"}
+# A 40-megapixel photo is more than any phone takes; beyond it a file is a decompression bomb to us.
+DEFAULT_MAX_PIXELS = 40_000_000
+PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,111 @@ def max_bytes() -> int:
     return int(current_app.config["EVIDENCE_MAX_BYTES"])
 
 
+def max_pixels() -> int:
+    return int(current_app.config.get("EVIDENCE_MAX_PIXELS", DEFAULT_MAX_PIXELS))
+
+
+class _BadFile(Exception):
+    """The content does not decode as the type its first bytes claim."""
+
+
+def _too_many_pixels(name: str) -> DomainError:
+    return DomainError(
+        _("图片“%(name)s”像素过大(最多 %(mp)d 百万像素),未保存", name=name, mp=max_pixels() // 1_000_000)
+    )
+
+
+def _check_pillow(name: str, data: bytes, content_type: str) -> None:
+    """Open (header only), check the pixel count, verify, then decode every pixel: a truncated or forged
+    file fails here, a bomb is refused before it is expanded."""
+    limit = max_pixels()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[PIL_FORMATS[content_type]]) as image:
+                width, height = image.size
+                if width * height > limit:
+                    raise _too_many_pixels(name)
+                image.verify()
+            with Image.open(io.BytesIO(data), formats=[PIL_FORMATS[content_type]]) as image:
+                frames = getattr(image, "n_frames", 1)
+                if frames > 1 and width * height * frames > limit:  # an animated PNG multiplies the cost
+                    raise _too_many_pixels(name)
+                image.load()
+    except DomainError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise _too_many_pixels(name) from error
+    except Exception as error:  # Pillow raises many kinds (OSError, SyntaxError, ValueError, struct.error)
+        raise _BadFile from error
+
+
+def _boxes(data: bytes, start: int, end: int):
+    """The ISO-BMFF boxes between `start` and `end`: (type, payload start, box end); _BadFile if a size
+    does not fit."""
+    offset = start
+    while offset < end:
+        if end - offset < 8:
+            raise _BadFile
+        size = int.from_bytes(data[offset : offset + 4], "big")
+        kind = data[offset + 4 : offset + 8]
+        header = 8
+        if size == 1:
+            if end - offset < 16:
+                raise _BadFile
+            size = int.from_bytes(data[offset + 8 : offset + 16], "big")
+            header = 16
+        elif size == 0:
+            size = end - offset
+        if size < header or offset + size > end:
+            raise _BadFile
+        yield kind, offset + header, offset + size
+        offset += size
+
+
+def _check_heif(name: str, data: bytes) -> None:
+    """A HEIC/HEIF photo: top-level boxes that tile the file exactly, with ftyp first, a meta and an mdat
+    box, and every image size (`ispe`) within the pixel limit. (Pillow cannot decode HEIF without the
+    pillow-heif plug-in; this structural check is what we can do without it.)"""
+    top = list(_boxes(data, 0, len(data)))
+    kinds = [kind for kind, _start, _end in top]
+    if not kinds or kinds[0] != b"ftyp" or b"meta" not in kinds or b"mdat" not in kinds:
+        raise _BadFile
+    limit = max_pixels()
+    at = data.find(b"ispe")
+    while at != -1:
+        # ispe: size(4) 'ispe' version+flags(4) width(4) height(4)
+        if at + 16 <= len(data):
+            width = int.from_bytes(data[at + 8 : at + 12], "big")
+            height = int.from_bytes(data[at + 12 : at + 16], "big")
+            if width * height > limit:
+                raise _too_many_pixels(name)
+        at = data.find(b"ispe", at + 4)
+
+
+def _check_pdf(data: bytes) -> None:
+    """A PDF: its header first and its end-of-file marker in its last kilobyte (a truncated or renamed
+    file fails). We do not render it; it is only ever served as a download."""
+    if not data.startswith(b"%PDF-") or b"%%EOF" not in data[-1024:]:
+        raise _BadFile
+
+
+def check_content(name: str, data: bytes, content_type: str) -> None:
+    """Decode (or, for HEIF and PDF, check the structure of) a file whose first bytes say `content_type`;
+    a DomainError in Chinese if it is not what it claims, truncated, or too many pixels."""
+    try:
+        if content_type in PIL_FORMATS:
+            _check_pillow(name, data, content_type)
+        elif content_type in ("image/heic", "image/heif"):
+            _check_heif(name, data)
+        elif content_type == "application/pdf":
+            _check_pdf(data)
+        else:
+            raise _BadFile
+    except _BadFile as error:
+        raise DomainError(_("文件“%(name)s”已损坏或不完整,无法识别,未保存", name=name)) from error
+
+
 def evidence_dir() -> Path:
     path = Path(current_app.config["EVIDENCE_DIR"])
     path.mkdir(parents=True, exist_ok=True)
@@ -88,6 +206,7 @@ def read_upload(file) -> Upload | None:
     content_type = sniff(data[:64])
     if content_type is None:
         raise DomainError(_("文件“%(name)s”不是 JPEG、PNG 或 HEIC 图片", name=name))
+    check_content(name, data, content_type)
     return Upload(filename=name, content_type=content_type, data=data)
 
 

@@ -503,6 +503,7 @@ def read_attachments(files) -> list[Upload]:
         content_type = _attachment_type(data)
         if content_type is None:
             raise DomainError(_("文件“%(name)s”不是 JPEG、PNG、HEIC 图片或 PDF 文件", name=name))
+        evidence_files.check_content(name, data, content_type)  # decoded, not trusted by its first bytes
         uploads.append(Upload(filename=name, content_type=content_type, data=data))
     if len(uploads) > MAX_ATTACHMENTS:
         raise DomainError(_("最多上传 %(n)d 个附件", n=MAX_ATTACHMENTS))

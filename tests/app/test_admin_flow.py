@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from models import Evidence, Unit, db
 from services import DomainError
+from tests import images
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -132,7 +133,7 @@ def test_desk_evidence_files_are_removed_when_the_commit_fails(app, client, logi
                 "rule_code": "D01",
                 "count": "1",
                 "action": "save",
-                "evidence": [(io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64), "a.png")],
+                "evidence": [(io.BytesIO(images.png()), "a.png")],
             },
         )
     monkeypatch.undo()

@@ -16,10 +16,11 @@ from sqlalchemy import func, select
 from models import Appeal, CalendarDay, Incident, Month, Notification, RequestFile, Role, db
 from services import appeals, months
 from services.clock import from_hall, to_hall
+from tests import images
 from tests.conftest import PASSWORD
 from tests.html import parse
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x01" * 40
+PNG = images.png()  # a real PNG: uploads are decoded
 
 
 class Client:

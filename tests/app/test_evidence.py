@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 
 from models import Evidence, db
 from services import evidence
+from tests import images
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x01" * 40
-JPEG = b"\xff\xd8\xff\xe1" + b"Exif" + b"\x00" * 40
-HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 16
+PNG = images.png()  # real images: uploads are decoded
+JPEG = images.jpeg()
+HEIC = images.heic()
 HEIF = b"\x00\x00\x00\x14ftypmif1\x00\x00\x00\x00mif1" + b"\x00" * 16
 
 

@@ -12,10 +12,11 @@ from sqlalchemy import func, select
 from models import AuditLog, Evidence, Incident, IncidentHistory, IncidentStatus, Warning, db
 from services import incidents, months
 from services.clock import from_hall
+from tests import images
 from tests.html import parse, text_of
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+PNG = images.png()  # real images: uploads are decoded
+JPEG = images.jpeg()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from services import months, notices
 from services.audit import reset_acting_user, set_acting_user
 from services.clock import from_hall
 from services.rulebooks import rulebook_for_month
+from tests import images
 from tests.html import parse
 
 
@@ -181,7 +182,7 @@ def test_unit_reads_and_answers_with_attachments(app, client, make, hall):
         f"/portal/notices/{notice.id}/answer",
         data={
             "text": "已对李四批评教育并调整岗位",
-            "files": [(io.BytesIO(png()), "整改照片.png"), (io.BytesIO(b"%PDF-1.4 test"), "整改报告.pdf")],
+            "files": [(io.BytesIO(png()), "整改照片.png"), (io.BytesIO(images.PDF), "整改报告.pdf")],
         },
         content_type="multipart/form-data",
     )
@@ -445,7 +446,7 @@ def test_the_unit_and_the_hall_get_an_attachment_and_its_badge_the_same_way(app,
     unit_login(make, client, hall["u1"], "tax")
     client.post(
         f"/portal/notices/{notice.id}/answer",
-        data={"text": "已整改", "files": [(io.BytesIO(b"%PDF-1.4 test"), "整改报告.pdf")]},
+        data={"text": "已整改", "files": [(io.BytesIO(images.PDF), "整改报告.pdf")]},
         content_type="multipart/form-data",
     )
     [attachment] = db.session.scalars(select(NoticeAttachment)).all()
@@ -456,7 +457,7 @@ def test_the_unit_and_the_hall_get_an_attachment_and_its_badge_the_same_way(app,
     login("admin")
     theirs = client.get(f"/admin/notices/attachments/{attachment.id}")
     for response in (mine, theirs):
-        assert response.status_code == 200 and response.data == b"%PDF-1.4 test"
+        assert response.status_code == 200 and response.data == images.PDF
         assert response.mimetype == "application/pdf"
         assert response.headers["Cache-Control"] == "private, max-age=3600"
         assert response.headers["X-Content-Type-Options"] == "nosniff"

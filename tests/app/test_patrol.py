@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from models import AuditLog, Evidence, Incident, IncidentHistory, IncidentStatus, Staff, db
 from services import months
 from services.clock import from_hall
+from tests import images
 
 HX = {"HX-Request": "true"}
 
@@ -342,7 +343,7 @@ def test_a_resent_tap_keeps_its_first_time_and_is_stored_once(client, login, hal
 
 # ------------------------------------------------------------------ item 19: the sheet and the record panel
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x01" * 40
+PNG = images.png()  # a real PNG: uploads are decoded
 
 
 def test_sheet_names_the_unit_on_every_window_row_and_offers_a_jump(client, login, hall):

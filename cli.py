@@ -349,6 +349,27 @@ def register_cli(app: Flask) -> None:
         db.session.commit()
         click.echo(f"{day.isoformat()}:发出期限提醒 {made} 条(两个工作日内到期、尚未提醒过的期限)")
 
+    @app.cli.command("worker")
+    @click.option("--burst", is_flag=True, help="处理完队列中现有的任务后退出")
+    @click.option("--queue", "queues", multiple=True, help="队列名(默认为 JOBS_QUEUE 或 hallscore)")
+    @handled
+    def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
+        """Run background jobs (imports, detections) from the Redis queue; needs REDIS_URL."""
+        from services import jobs
+
+        if not jobs.uses_queue(app):
+            raise CliError("未设置 REDIS_URL:没有任务队列,任务在网页进程内运行,无需启动 worker")
+        try:
+            jobs.redis_connection(app).ping()
+        except Exception as error:  # redis.ConnectionError and friends: a line, not a traceback
+            raise CliError(f"无法连接 Redis({jobs.redis_url(app)}):{error}") from None
+        failed = jobs.fail_abandoned()  # jobs of a worker that died are failed, so they can be run again
+        if failed:
+            click.echo(f"已将 {failed} 个中断的任务标记为失败", err=True)
+        worker = jobs.make_worker(app, list(queues) or None)
+        click.echo(f"任务 worker 已启动,队列:{'、'.join(q.name for q in worker.queues)}", err=True)
+        worker.work(burst=burst, logging_level="WARNING")
+
     @app.cli.command("backup")
     @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
     @handled
@@ -380,8 +401,7 @@ def register_cli(app: Flask) -> None:
             raise CliError(f"找不到备份文件 {file}")
         if not yes and sys.stdin.isatty():
             click.confirm("恢复将替换数据库中的全部数据,是否继续?", abort=True)
-        result = backup.restore(file)
-        db.session.commit()
+        result = backup.restore(file)  # commits rows and files together, or changes nothing
         click.echo(
             f"已从 {file} 恢复:{result['tables']} 张数据表,{result['rows']} 行,{result['files']} 个附件文件"
         )

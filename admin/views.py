@@ -208,26 +208,29 @@ def tally_list():
 LIVE_PROGRESS: dict[int, tuple[int, int]] = {}
 
 
+def run_admin_job(progress, fn: Callable[..., dict], *work_args) -> dict:
+    """The work of an admin page's job (module level: an RQ worker imports it by name)."""
+
+    def report(done: int, total: int, message: str = "") -> None:
+        LIVE_PROGRESS[progress.job_id] = (done, total)
+        if db.engine.dialect.name != "sqlite":
+            progress(done, total, message)
+
+    try:
+        result = fn(*work_args, progress=report)
+        db.session.commit()
+    finally:
+        LIVE_PROGRESS.pop(progress.job_id, None)
+    return result
+
+
 def start_job(kind: str, user_id: int, fn: Callable[..., dict], *args) -> Job:
     """Run `fn(*args, progress=…)` through services.jobs as the admin who asked (audit rows name them)."""
-
-    def work(progress, *work_args):
-        def report(done: int, total: int, message: str = "") -> None:
-            LIVE_PROGRESS[progress.job_id] = (done, total)
-            if db.engine.dialect.name != "sqlite":
-                progress(done, total, message)
-
-        try:
-            result = fn(*work_args, progress=report)
-            db.session.commit()
-        finally:
-            LIVE_PROGRESS.pop(progress.job_id, None)
-        return result
-
-    return jobs.start(kind, work, *args, started_by=user_id)
+    return jobs.start(kind, run_admin_job, fn, *args, started_by=user_id)
 
 
 def job_progress(job: Job) -> tuple[int, int]:
+    jobs.settle(job)  # a job whose worker died is failed now, not polled forever
     if job.status == "running" and job.id in LIVE_PROGRESS:
         return LIVE_PROGRESS[job.id]
     return job.done, job.total

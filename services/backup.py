@@ -4,15 +4,24 @@ A backup is a zip holding `backup.json` and `evidence/<stored name>` files, or, 
 `.json`, the JSON alone. The JSON names its format, the schema revision and every table's columns; values
 are plain JSON (datetimes as ISO 8601 in UTC, dates as YYYY-MM-DD), so a dump from one database restores
 into the other. `restore` checks the whole file before touching anything, then replaces all the data in
-one transaction (the caller commits); a bad or foreign file is refused with a Chinese message.
+one transaction; a bad or foreign file is refused with a Chinese message.
+
+Files and rows change together: the backup's files are first written into a staging folder inside the
+evidence folder; only once the database has committed are they moved into place and the files the replaced
+data named (and nothing restored names) removed. A restore that fails at any point before that commit leaves
+the old rows and the old files as they were.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import secrets
+import shutil
 import zipfile
+import zlib
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -148,7 +157,7 @@ def read(raw: bytes) -> tuple[dict, dict[str, bytes]]:
                 for name in names:
                     if name.startswith("evidence/") and _SAFE_NAME.match(name[len("evidence/") :]):
                         files[name[len("evidence/") :]] = archive.read(name)
-        except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as error:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, ValueError) as error:
             raise BackupError("备份文件已损坏,无法读取") from error
     else:
         payload = raw
@@ -230,9 +239,10 @@ def _prepare(data: dict) -> dict[str, list[dict]]:
 
 
 def restore_bytes(raw: bytes) -> dict:
-    """Replace all data with the backup's, in the session's transaction (the caller commits).
+    """Replace all data with the backup's, in the session's transaction (the caller commits, then calls
+    `finish_restore(result)`, or `abandon_restore(result)` if the commit fails).
 
-    On any problem the session is rolled back and BackupError raised: the database is unchanged.
+    On any problem the session is rolled back and BackupError raised: the database and files are unchanged.
     """
     data, files = read(raw)
     revision = _revision()
@@ -243,6 +253,7 @@ def restore_bytes(raw: bytes) -> dict:
         )
     prepared = _prepare(data)
     tables = _tables()
+    staging = _stage_files(files)
     try:
         for table in reversed(tables):
             db.session.execute(table.delete())
@@ -276,18 +287,86 @@ def restore_bytes(raw: bytes) -> dict:
         db.session.flush()
     except SQLAlchemyError as error:
         db.session.rollback()
+        _remove_staging(staging)
         raise BackupError(
             f"恢复失败,数据库未改变:备份中的数据不一致({type(error.orig or error).__name__})"
         ) from error
-    written = _write_files(files)
-    return {"tables": len(tables), "rows": sum(len(r) for r in prepared.values()), "files": written}
+    except BaseException:
+        db.session.rollback()
+        _remove_staging(staging)
+        raise
+    return {
+        "tables": len(tables),
+        "rows": sum(len(r) for r in prepared.values()),
+        "files": len(files),
+        "staging": str(staging) if staging else None,
+        "keep": _stored_names(data),
+    }
 
 
 def restore(path: str | Path) -> dict:
+    """Restore a backup file and commit: rows and files together, or nothing at all."""
     path = Path(path)
     if not path.is_file():
         raise BackupError(f"找不到备份文件 {path}")
-    return restore_bytes(path.read_bytes())
+    result = restore_bytes(path.read_bytes())
+    try:
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        abandon_restore(result)
+        raise
+    finish_restore(result)
+    return result
+
+
+def _stage_files(files: dict[str, bytes]) -> Path | None:
+    """Write the backup's files into a hidden folder in the evidence folder (same disk: moves are renames)."""
+    if not files:
+        return None
+    folder = _evidence_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = folder / f".restore-{secrets.token_hex(8)}"
+    staging.mkdir()
+    try:
+        for name, content in files.items():
+            (staging / name).write_bytes(content)
+    except BaseException:
+        _remove_staging(staging)
+        raise
+    return staging
+
+
+def _remove_staging(staging: Path | None) -> None:
+    if staging is not None:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def abandon_restore(result: dict) -> None:
+    """The restore's transaction did not commit: drop its staged files, the old ones stay."""
+    _remove_staging(Path(result["staging"]) if result.get("staging") else None)
+
+
+def finish_restore(result: dict) -> None:
+    """After the commit: move the backup's files into place and remove the files nothing names any more
+    (the replaced data's), so the evidence folder holds exactly the restored data's files."""
+    folder = _evidence_dir()
+    staging = Path(result["staging"]) if result.get("staging") else None
+    if staging is not None:
+        for source in staging.iterdir():
+            os.replace(source, folder / source.name)
+        _remove_staging(staging)
+    keep = set(result.get("keep") or [])
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if (
+            path.is_file()
+            and _SAFE_NAME.match(path.name)
+            and not path.name.startswith(".")
+            and path.name not in keep
+        ):
+            path.unlink(missing_ok=True)
 
 
 def _reset_sequences(tables: list[Table]) -> None:
@@ -307,13 +386,3 @@ def _reset_sequences(tables: list[Table]) -> None:
             text("SELECT setval(CAST(:s AS regclass), :v, :called)"),
             {"s": sequence, "v": top or 1, "called": top is not None},
         )
-
-
-def _write_files(files: dict[str, bytes]) -> int:
-    if not files:
-        return 0
-    folder = _evidence_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        (folder / name).write_bytes(content)
-    return len(files)

@@ -62,6 +62,9 @@ def defaults(instance_path: str) -> dict:
         "HALL_TZ": os.environ.get("HALL_TZ", "Asia/Shanghai"),
         "HALL_NAME": os.environ.get("HALL_NAME", "市政务服务大厅"),
         "EVIDENCE_DIR": os.environ.get("EVIDENCE_DIR", str(Path(instance_path) / "evidence")),
+        # An uploaded import waits here between its preview and its confirmation, which another app server
+        # may answer: with several servers, a directory they share (as EVIDENCE_DIR).
+        "IMPORT_DIR": os.environ.get("IMPORT_DIR", str(Path(instance_path) / "imports")),
         "MAX_CONTENT_LENGTH": 40 * 1024 * 1024,
         "EVIDENCE_MAX_BYTES": 10 * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "zh_CN",

@@ -1,8 +1,9 @@
 """Imports in the browser (admin): upload a file, see a preview and every bad row (nothing written), then
 confirm; the confirmed import runs through services.jobs with a progress fragment.
 
-Between the two steps the upload waits in the instance folder under a random token, not in the session
-cookie (files are far bigger than a cookie). Uploads older than a day are removed.
+Between the two steps the upload waits in IMPORT_DIR (config.py: a folder every app server shares, as the
+confirmation may reach another server than the preview) under a random token, not in the session cookie
+(files are far bigger than a cookie). Uploads older than a day are removed.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ KEEP_SECONDS = 24 * 3600
 
 
 def _folder() -> Path:
-    folder = Path(current_app.instance_path) / "imports"
+    folder = Path(current_app.config["IMPORT_DIR"])  # shared by the app servers (config.py)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

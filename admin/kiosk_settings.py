@@ -1,19 +1,20 @@
-"""The hall screen's settings (rotation, panels, quiet hours) and its screens' last contact: admins change
-them, leaders read them."""
+"""The hall screen's settings (rotation, panels, quiet hours) and its registered screens: admins change
+them, register a screen (its address with a token is shown once), give it a new address or revoke it;
+leaders read them."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, StringField, SubmitField
+from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, NumberRange, Regexp
 
 from admin import bp
 from auth.access import role_required
-from models import Role, db
+from models import KioskScreen, Role, db
 from services import DomainError, kiosk
 
 _HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
@@ -104,6 +105,22 @@ class KioskSettingsForm(FlaskForm):
         }
 
 
+class ScreenForm(FlaskForm):
+    name = StringField(
+        _l("大屏名称(如 二楼东厅)"),
+        validators=[
+            InputRequired(message=_l("请填写大屏名称")),
+            Length(max=32, message=_l("不能超过 32 个字")),
+        ],
+    )
+    orientation = SelectField(_l("方向"), validate_choice=False)
+    register = SubmitField(_l("登记大屏"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.orientation.choices = list(kiosk.orientation_labels().items())
+
+
 @bp.route("/kiosk", methods=["GET"])
 @role_required(Role.ADMIN, Role.LEADER)
 def kiosk_settings():
@@ -130,13 +147,78 @@ def kiosk_settings_save():
     return _page(form, 422)
 
 
-def _page(form: KioskSettingsForm, status: int):
+@bp.route("/kiosk/screens", methods=["POST"])
+@role_required(Role.ADMIN)
+def kiosk_screen_register():
+    screen_form = ScreenForm()
+    if screen_form.validate_on_submit():
+        try:
+            screen, token = kiosk.register_screen(
+                screen_form.name.data, screen_form.orientation.data, current_user.id
+            )
+        except DomainError as error:
+            db.session.rollback()
+            screen_form.name.errors = [*screen_form.name.errors, str(error)]
+        else:
+            db.session.commit()
+            # Not a redirect: only the token's hash is kept, so this answer is the one chance to copy it.
+            return _settings_page(200, issued=(screen.name, token))
+    return _settings_page(422, screen_form=screen_form)
+
+
+def _screen_or_404(screen_id: int) -> KioskScreen:
+    return db.get_or_404(KioskScreen, screen_id)
+
+
+@bp.route("/kiosk/screens/<int:screen_id>/token", methods=["POST"])
+@role_required(Role.ADMIN)
+def kiosk_screen_reissue(screen_id: int):
+    screen = _screen_or_404(screen_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    token = kiosk.reissue_token(screen, current_user.id)
+    db.session.commit()
+    return _settings_page(200, issued=(screen.name, token))
+
+
+@bp.route("/kiosk/screens/<int:screen_id>/revoke", methods=["POST"])
+@role_required(Role.ADMIN)
+def kiosk_screen_revoke(screen_id: int):
+    screen = _screen_or_404(screen_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    name = screen.name
+    kiosk.revoke_screen(screen, current_user.id)
+    db.session.commit()
+    flash(_("已撤销大屏“%(name)s”:它的地址仍显示公开画面,但不再记录联络", name=name), "success")
+    return redirect(url_for("admin.kiosk_settings") + "#screens")
+
+
+def _settings_page(status: int, **extra):
+    form = KioskSettingsForm(formdata=None)
+    form.fill(kiosk.get_settings())
+    return _page(form, status, **extra)
+
+
+def _page(
+    form: KioskSettingsForm,
+    status: int,
+    screen_form: ScreenForm | None = None,
+    issued: tuple[str, str] | None = None,
+):
+    issued_url = None
+    if issued is not None:
+        issued_url = (issued[0], url_for("kiosk.screen", screen=issued[1], _external=True))
     return render_template(
         "admin/kiosk_settings.html",
         form=form,
+        screen_form=screen_form or ScreenForm(formdata=None),
+        action_form=FlaskForm(formdata=None),
+        issued=issued_url,
         settings=kiosk.get_settings(),
         can_edit=current_user.role == Role.ADMIN,
         screens=kiosk.screens(),
+        orientations=kiosk.orientation_labels(),
         silent_minutes=int(kiosk.SILENT_AFTER.total_seconds() // 60),
-        default_screen=kiosk.DEFAULT_SCREEN,
+        max_screens=kiosk.MAX_SCREENS,
     ), status

@@ -22,7 +22,7 @@ from services import kiosk
 from services.clock import hall_now, to_hall, utc_now
 
 TEMPLATE = "kiosk/screen.html"
-# The fragment is rendered once per version and process; only the screen's name in its poll URL differs.
+# The fragment is rendered once per version and process; only the screen's token in its poll URL differs.
 _SCREEN_SLOT = "KIOSKSCREENSLOT"
 _fragments: dict[tuple, str] = {}
 
@@ -46,12 +46,12 @@ def _date_text(now) -> str:
     )
 
 
-def _context(version: kiosk.Version, screen: str) -> dict:
+def _context(version: kiosk.Version, screen: str | None) -> dict:
     now = hall_now()
     changed = version.changed_at
     return {
         "view": kiosk.screen_view(version),
-        "poll_url": url_for("kiosk.live", v=version.tag, screen=screen),
+        "poll_url": url_for("kiosk.live", v=version.tag, screen=screen or ""),
         "now": now,
         "now_ms": int(utc_now().timestamp() * 1000),
         "utc_offset": int(now.utcoffset().total_seconds() // 60),
@@ -61,18 +61,19 @@ def _context(version: kiosk.Version, screen: str) -> dict:
     }
 
 
-def _fragment(version: kiosk.Version, screen: str) -> str:
+def _fragment(version: kiosk.Version, screen: str | None) -> str:
     key = (db.engine.url.render_as_string(), version.tag, version.changed_at)
     html = kiosk.cached(
         _fragments, key, lambda: render_block(TEMPLATE, "live", **_context(version, _SCREEN_SLOT))
     )
-    return html.replace(f"screen={_SCREEN_SLOT}", f"screen={quote(screen, safe='')}")
+    return html.replace(f"screen={_SCREEN_SLOT}", f"screen={quote(screen or '', safe='')}")
 
 
-def _touch_after(response, screen: str):
-    """Note the screen's contact; when due, write every noted contact after the response is sent.
+def _touch_after(response, screen: str | None):
+    """Note a registered screen's contact; when due, write every noted contact after the response is sent.
 
     After, not before: a heartbeat must never delay the poll, even while an import holds SQLite's write lock.
+    A screen without a token (or with one nobody registered) is shown the same page and recorded nowhere.
     """
     if not kiosk.note_contact(screen, request.remote_addr or ""):
         return response
@@ -104,28 +105,28 @@ def failed(error):
 @bp.route("/")
 @public
 def screen():
-    name = kiosk.screen_name(request.args.get("screen"))
+    token = kiosk.screen_token(request.args.get("screen"))
     version = kiosk.current_version()
-    response = make_response(render_template(TEMPLATE, **_context(version, name)))
+    response = make_response(render_template(TEMPLATE, **_context(version, token)))
     # The page is never cached: its fragment carries the state, and a stale page would poll an old version.
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Kiosk-Version"] = version.tag
-    return _touch_after(response, name)
+    return _touch_after(response, token)
 
 
 @bp.route("/live")
 @public
 def live():
-    name = kiosk.screen_name(request.args.get("screen"))
+    token = kiosk.screen_token(request.args.get("screen"))
     version = kiosk.current_version()
     if request.args.get("v") == version.tag:
         response = make_response("", 204)
     elif version.tag in request.if_none_match:
         response = make_response("", 304)
     else:
-        response = make_response(_fragment(version, name))
+        response = make_response(_fragment(version, token))
     response.set_etag(version.tag)
     # no-cache: the browser may keep the body but must ask again each time (If-None-Match -> 304).
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Kiosk-Version"] = version.tag
-    return _touch_after(response, name)
+    return _touch_after(response, token)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -20,6 +21,7 @@ from pathlib import Path
 from threading import Lock
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from models import AuditLog, CalendarDay, KioskScreen, Month, MonthStatus, Setting, db
@@ -72,7 +74,7 @@ HONOR_ROWS_PORTRAIT = 6
 HONOR_FILL_FROM = 3
 TOUCH_EVERY = timedelta(seconds=60)  # the screens' contacts are written at most this often per process
 SILENT_AFTER = timedelta(minutes=2)
-MAX_SCREENS = 200  # the name comes from the URL: cap the rows a stranger could create
+MAX_SCREENS = 200  # registered screens (an admin adds them; a hall has about 100)
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _NAME_JUNK = re.compile(r"[\x00-\x1f\x7f<>\"'&]")
 
@@ -590,25 +592,53 @@ def clear_caches() -> None:
         _build = None
 
 
-# --- the screens' last contact --------------------------------------------------------------------
+# --- the registered screens and their last contact -------------------------------------------------
+#
+# An admin registers each screen and gets its address with a random token (`/kiosk/?screen=<token>`); only
+# the token's SHA-256 is stored. A poll with a token is remembered in memory (never a query in the poll);
+# once a minute the remembered contacts update the rows of known tokens, and an unknown token updates
+# nothing. So a stranger can still look at the public screen but can add no row.
+
+TOKEN_BYTES = 24  # 32 URL-safe characters, 192 random bits
+ORIENTATIONS = ("landscape", "portrait")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+MAX_PENDING = 2 * MAX_SCREENS  # unknown tokens remembered per minute and process are bounded too
+
+
+def orientation_labels() -> dict[str, str]:
+    return {"landscape": _("横屏"), "portrait": _("竖屏")}
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def screen_token(raw: str | None) -> str | None:
+    """The `?screen=` token if it has a token's shape (a name typed in the old way is not one), else None."""
+    raw = (raw or "").strip()
+    return raw if _TOKEN.match(raw) else None
 
 
 def screen_name(raw: str | None) -> str:
-    """The `?screen=` name, cleaned: no control or markup characters, at most 32 characters."""
-    name = _NAME_JUNK.sub("", (raw or "")).strip()[:32]
-    return name or DEFAULT_SCREEN
+    """A screen's name as an admin types it: no control or markup characters, at most 32 characters."""
+    return _NAME_JUNK.sub("", (raw or "")).strip()[:32]
 
 
-def note_contact(name: str, address: str = "") -> bool:
+def note_contact(token: str | None, address: str = "") -> bool:
     """Remember a screen's contact in this process; True when the contacts are due to be written.
 
     They are written together, at most once a minute per process (`write_contacts`), so 100 screens
-    polling every 4 s cost one small transaction a minute, not 25 a second.
+    polling every 4 s cost one small transaction a minute, not 25 a second. No token, nothing to note.
     """
+    if token is None:
+        return False
     key = _db_key()
+    digest = token_hash(token)
     now = utc_now()
     with _lock:
-        _pending.setdefault(key, {})[name] = (now, (address or "")[:64])
+        pending = _pending.setdefault(key, {})
+        if digest in pending or len(pending) < MAX_PENDING:
+            pending[digest] = (now, (address or "")[:64])
         last = _last_flush.get(key)
         if last is not None and abs(now - last) < TOUCH_EVERY:
             return False
@@ -617,47 +647,101 @@ def note_contact(name: str, address: str = "") -> bool:
 
 
 def write_contacts() -> int:
-    """Flush the remembered contacts; no audit row (a heartbeat is not a change, and it would refresh every
-    screen). If the caller's commit fails, this round is lost: the next carries every screen still polling."""
+    """Flush the remembered contacts onto the registered screens (an unknown token writes nothing); no
+    audit row (a heartbeat is not a change, and it would refresh every screen). If the caller's commit
+    fails, this round is lost: the next carries every screen still polling. Returns the rows updated."""
     key = _db_key()
     with _lock:
         pending = _pending.pop(key, {})
     if not pending:
         return 0
-    known = select(KioskScreen).where(KioskScreen.name.in_(pending))
-    screens = {s.name: s for s in db.session.scalars(known)}
-    room = MAX_SCREENS - (db.session.scalar(select(func.count(KioskScreen.id))) or 0)
-    for name, (seen_at, address) in sorted(pending.items()):
-        screen = screens.get(name)
-        if screen is None:
-            if room <= 0:
-                continue
-            room -= 1
-            screen = KioskScreen(name=name)
-            db.session.add(screen)
-        screen.last_seen_at = seen_at
-        screen.address = address
+    known = list(db.session.scalars(select(KioskScreen).where(KioskScreen.token_hash.in_(pending))))
+    for screen in known:
+        screen.last_seen_at, screen.address = pending[screen.token_hash]
     db.session.flush()
-    return len(pending)
+    return len(known)
+
+
+def _new_token() -> tuple[str, str]:
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    return token, token_hash(token)
+
+
+def register_screen(name: str, orientation: str, user_id: int | None) -> tuple[KioskScreen, str]:
+    """Register a screen; returns it and its token (shown once to the admin, only its hash is kept)."""
+    name = screen_name(name)
+    if not name:
+        raise DomainError(_("请填写大屏名称"))
+    if orientation not in ORIENTATIONS:
+        raise DomainError(_("请选择大屏方向"))
+    if db.session.scalar(select(KioskScreen.id).where(KioskScreen.name == name)) is not None:
+        raise DomainError(_("已有名为“%(name)s”的大屏", name=name))
+    if (db.session.scalar(select(func.count(KioskScreen.id))) or 0) >= MAX_SCREENS:
+        raise DomainError(_("最多登记 %(n)d 块大屏,请先撤销不用的大屏", n=MAX_SCREENS))
+    token, digest = _new_token()
+    screen = KioskScreen(
+        name=name,
+        orientation=orientation,
+        token_hash=digest,
+        registered_at=utc_now(),
+        registered_by_id=user_id,
+        address="",
+    )
+    db.session.add(screen)
+    db.session.flush()
+    record(
+        "kiosk.screen.register",
+        f"kiosk_screen:{screen.id}",
+        after={"name": name, "orientation": orientation},
+        user_id=user_id,
+    )
+    return screen, token
+
+
+def reissue_token(screen: KioskScreen, user_id: int | None) -> str:
+    """A new address for a screen (the old one stops being recorded): when the old URL was lost or leaked."""
+    token, screen.token_hash = _new_token()
+    record("kiosk.screen.reissue", f"kiosk_screen:{screen.id}", after={"name": screen.name}, user_id=user_id)
+    db.session.flush()
+    return token
+
+
+def revoke_screen(screen: KioskScreen, user_id: int | None) -> None:
+    """Forget a screen: its address still shows the public page, but nothing of it is recorded."""
+    record(
+        "kiosk.screen.revoke",
+        f"kiosk_screen:{screen.id}",
+        before={"name": screen.name, "orientation": screen.orientation},
+        user_id=user_id,
+    )
+    db.session.delete(screen)
+    db.session.flush()
 
 
 @dataclass(frozen=True)
 class ScreenContact:
+    id: int
     name: str
+    orientation: str
     address: str
-    last_seen_at: datetime
+    registered_at: datetime | None
+    last_seen_at: datetime | None
     silent: bool
 
 
 def screens() -> list[ScreenContact]:
-    """Every screen that ever polled, with its last contact; silent when quiet for over two minutes."""
+    """Every registered screen with its last contact; silent when quiet for over two minutes (or never
+    seen)."""
     now = utc_now()
     return [
         ScreenContact(
+            id=s.id,
             name=s.name,
+            orientation=s.orientation,
             address=s.address,
+            registered_at=s.registered_at,
             last_seen_at=s.last_seen_at,
-            silent=now - s.last_seen_at > SILENT_AFTER,
+            silent=s.last_seen_at is None or now - s.last_seen_at > SILENT_AFTER,
         )
-        for s in db.session.scalars(select(KioskScreen).order_by(KioskScreen.name))
+        for s in db.session.scalars(select(KioskScreen).order_by(KioskScreen.name).limit(MAX_SCREENS))
     ]

@@ -5,6 +5,7 @@ No login is needed for /kiosk; HALL_TODAY is pinned to 2024-03-20 and HALL_NOW t
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date, datetime, timedelta
 
@@ -341,25 +342,33 @@ def test_a_ranking_longer_than_a_page_is_paged(client, make):
     assert re.findall(r'data-slide="(live-\d)"', portrait) == ["live-1", "live-2"]
 
 
+def registered(name: str) -> tuple[KioskScreen, str]:
+    screen, token = kiosk.register_screen(name, "landscape", None)
+    db.session.commit()
+    return screen, token
+
+
 def test_screen_contacts_are_written_together_at_most_once_a_minute(app, client, make):
     make.unit("U01")
+    main_screen, main_token = registered("大厅主屏")
+    east, east_token = registered("二楼东厅")
     audit_rows = db.session.scalar(select(func.count(AuditLog.id)))
 
     def seen() -> dict[str, datetime]:
         db.session.expire_all()
-        return {s.name: s.last_seen_at for s in db.session.scalars(select(KioskScreen))}
+        return {s.name: s.last_seen_at for s in db.session.scalars(select(KioskScreen)) if s.last_seen_at}
 
-    poll(client, v="x")  # 10:00: this process's first contact is written at once
-    assert seen() == {kiosk.DEFAULT_SCREEN: from_hall(datetime(2024, 3, 20, 10, 0))}
+    client.get(f"/kiosk/live?v=x&screen={main_token}").close()  # 10:00: the first contact is written at once
+    assert seen() == {"大厅主屏": from_hall(datetime(2024, 3, 20, 10, 0))}
     old = app.config["HALL_NOW"]
     try:
         app.config["HALL_NOW"] = datetime(2024, 3, 20, 10, 0, 30)
-        client.get("/kiosk/live?screen=二楼东厅").close()
+        client.get(f"/kiosk/live?screen={east_token}").close()
         assert "二楼东厅" not in seen()  # remembered, not yet written
         app.config["HALL_NOW"] = datetime(2024, 3, 20, 10, 1, 5)
-        client.get("/kiosk/live?screen=二楼东厅").close()
+        client.get(f"/kiosk/live?screen={east_token}").close()
         assert seen() == {
-            kiosk.DEFAULT_SCREEN: from_hall(datetime(2024, 3, 20, 10, 0)),
+            "大厅主屏": from_hall(datetime(2024, 3, 20, 10, 0)),
             "二楼东厅": from_hall(datetime(2024, 3, 20, 10, 1, 5)),
         }
     finally:
@@ -369,10 +378,14 @@ def test_screen_contacts_are_written_together_at_most_once_a_minute(app, client,
     assert db.session.scalar(select(func.count(AuditLog.id))) == audit_rows
 
 
-def test_screen_names_are_cleaned():
+def test_screen_names_are_cleaned_and_tokens_recognised():
     assert kiosk.screen_name("<script>东厅</script>") == "script东厅/script"
-    assert kiosk.screen_name("   ") == kiosk.DEFAULT_SCREEN
+    assert kiosk.screen_name("   ") == ""
     assert len(kiosk.screen_name("长" * 100)) == 32
+    token = "A" * 32
+    assert kiosk.screen_token(token) == token and kiosk.screen_token(" " + token + " ") == token
+    for not_a_token in (None, "", "二楼东厅", "short", "A" * 65, "A" * 31 + "<", "A" * 31 + "/"):
+        assert kiosk.screen_token(not_a_token) is None
 
 
 def test_settings_page_is_for_admins_only(client, login, make):
@@ -389,7 +402,7 @@ def test_settings_page_is_for_admins_only(client, login, make):
     client.post("/logout")
     login("admin")
     html = client.get("/admin/kiosk").get_data(as_text=True)
-    assert "大屏设置" in html and "还没有大屏联络过系统" in html
+    assert "大屏设置" in html and "还没有登记大屏" in html
     assert 'href="/admin/kiosk"' in html  # the menu entry
 
 
@@ -622,3 +635,115 @@ def test_honor_roll_pages_put_collectives_beside_individuals_and_fill(client, ma
     html = client.get("/kiosk/").get_data(as_text=True)
     assert "第 1 / 3 页" in section_of(html, "honor-1") and "k-fill" in section_of(html, "honor-1")
     assert "年度优秀窗口单位" in section_of(html, "honor-3", "portrait")
+
+
+# ------------------------------------------------------------------ issue 10 item 16: registered screens
+
+
+def screen_rows() -> int:
+    return db.session.scalar(select(func.count(KioskScreen.id))) or 0
+
+
+def test_an_anonymous_client_cannot_add_screens_but_still_sees_the_public_screen(app, client, make):
+    make.unit("U01", name="市税务局")
+    old = app.config["HALL_NOW"]
+    try:
+        for i in range(305):  # what filled the admin page before: 305 names, each a new row
+            app.config["HALL_NOW"] = datetime(2024, 3, 20, 10, 0) + timedelta(minutes=2 * i)
+            name = f"屏{i}" if i % 2 else f"{i:032d}"  # old-style names and token-shaped guesses
+            response = client.get(f"/kiosk/live?screen={name}")
+            response.close()
+            assert response.status_code == 200 and "市税务局" in response.get_data(as_text=True)
+    finally:
+        app.config["HALL_NOW"] = old
+    page = client.get("/kiosk/?screen=二楼东厅")
+    page.close()
+    assert page.status_code == 200 and "市税务局" in page.get_data(as_text=True)
+    assert "二楼东厅" not in page.get_data(as_text=True)  # a name is no token: its poll carries none
+    assert screen_rows() == 0
+    assert len(kiosk._pending) <= 1 and all(len(p) <= kiosk.MAX_PENDING for p in kiosk._pending.values())
+
+
+def test_admin_registers_a_screen_and_its_url_records_its_contact(app, client, login, make):
+    make.unit("U01", name="市税务局")
+    admin = login("admin")
+    response = client.post("/admin/kiosk/screens", data={"name": " 二楼东厅 ", "orientation": "portrait"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "此地址只显示这一次" in html
+    token = re.search(r'value="http://localhost/kiosk/\?screen=([A-Za-z0-9_-]{32})"', html).group(1)
+    screen = db.session.scalar(select(KioskScreen))
+    assert (screen.name, screen.orientation, screen.registered_by_id) == ("二楼东厅", "portrait", admin.id)
+    assert screen.token_hash == hashlib.sha256(token.encode()).hexdigest() and token not in screen.token_hash
+    assert screen.last_seen_at is None
+    audit = db.session.scalar(select(AuditLog).where(AuditLog.action == "kiosk.screen.register"))
+    assert audit.after == {"name": "二楼东厅", "orientation": "portrait"} and token not in str(audit.after)
+    listed = client.get("/admin/kiosk").get_data(as_text=True)
+    assert "二楼东厅" in listed and "竖屏" in listed and "从未联络" in listed and token not in listed
+    client.post("/logout")
+    shown = client.get(f"/kiosk/?screen={token}")
+    shown.close()
+    assert shown.status_code == 200 and f"screen={token}" in shown.get_data(as_text=True)  # the poll keeps it
+    db.session.expire_all()
+    assert db.session.get(KioskScreen, screen.id).last_seen_at == from_hall(datetime(2024, 3, 20, 10, 0))
+    assert screen_rows() == 1
+
+
+def test_reissue_and_revoke(app, client, login, make):
+    screen, old_token = registered("二楼东厅")
+    login("admin")
+    html = client.post(f"/admin/kiosk/screens/{screen.id}/token").get_data(as_text=True)
+    new_token = re.search(r"screen=([A-Za-z0-9_-]{32})", html).group(1)
+    assert new_token != old_token
+    db.session.expire_all()
+    assert db.session.get(KioskScreen, screen.id).token_hash == kiosk.token_hash(new_token)
+    client.get(f"/kiosk/live?screen={old_token}").close()  # the old address: shown, not recorded
+    db.session.expire_all()
+    assert db.session.get(KioskScreen, screen.id).last_seen_at is None
+    response = client.post(f"/admin/kiosk/screens/{screen.id}/revoke")
+    assert response.status_code == 302
+    assert "已撤销大屏“二楼东厅”" in client.get("/admin/kiosk").get_data(as_text=True)
+    assert screen_rows() == 0
+    kiosk.clear_caches()
+    live = client.get(f"/kiosk/live?screen={new_token}")
+    live.close()
+    assert live.status_code == 200 and screen_rows() == 0
+    actions = set(db.session.scalars(select(AuditLog.action)))
+    assert {"kiosk.screen.register", "kiosk.screen.reissue", "kiosk.screen.revoke"} <= actions
+    assert client.post("/admin/kiosk/screens/999999/revoke").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"name": "  ", "orientation": "landscape"}, "请填写大屏名称"),
+        ({"name": "<>&", "orientation": "landscape"}, "请填写大屏名称"),
+        ({"name": "东厅", "orientation": "sideways"}, "请选择大屏方向"),
+        ({"name": "大厅主屏", "orientation": "landscape"}, "已有名为“大厅主屏”的大屏"),
+        ({"name": "长" * 33, "orientation": "landscape"}, "不能超过 32 个字"),
+        ({"name": "第三块", "orientation": "landscape"}, "最多登记 2 块大屏"),
+    ],
+)
+def test_bad_registrations_are_refused_and_write_nothing(client, login, monkeypatch, data, message):
+    registered("大厅主屏")
+    registered("二楼西厅")
+    if "第三块" not in data["name"]:
+        db.session.delete(db.session.scalar(select(KioskScreen).where(KioskScreen.name == "二楼西厅")))
+        db.session.commit()
+    monkeypatch.setattr(kiosk, "MAX_SCREENS", 2)
+    login("admin")
+    before = screen_rows(), db.session.scalar(select(func.count(AuditLog.id)))
+    response = client.post("/admin/kiosk/screens", data=data)
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    assert (screen_rows(), db.session.scalar(select(func.count(AuditLog.id)))) == before
+
+
+def test_a_leader_reads_the_screens_but_cannot_register_or_revoke(client, login):
+    screen, _token = registered("二楼东厅")
+    login("leader")
+    html = client.get("/admin/kiosk").get_data(as_text=True)
+    assert "二楼东厅" in html and "登记新大屏" not in html and "撤销" not in html
+    assert (
+        client.post("/admin/kiosk/screens", data={"name": "x", "orientation": "landscape"}).status_code == 403
+    )
+    assert client.post(f"/admin/kiosk/screens/{screen.id}/revoke").status_code == 403
+    assert screen_rows() == 1

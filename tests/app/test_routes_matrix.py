@@ -21,9 +21,10 @@ from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy import select
 
+from auth.sessions import session_fields
 from models import Job, Notification, Role, db
 from models.notice import Notice, NoticeAttachment
-from services import evidence
+from services import evidence, kiosk
 from services.evidence import Upload
 from tests.html import parse
 
@@ -128,6 +129,9 @@ POLICY: dict[str, frozenset[str]] = {
     "GET /admin/users/<int:user_id>/edit": ADMIN_ONLY,
     "POST /admin/users/<int:user_id>/edit": ADMIN_ONLY,
     "POST /admin/users/<int:user_id>/password": ADMIN_ONLY,
+    "GET /admin/users/import": ADMIN_ONLY,
+    "POST /admin/users/import": ADMIN_ONLY,
+    "GET /admin/users/import/template.csv": ADMIN_ONLY,
     "GET /admin/calendar": READERS,
     "POST /admin/calendar/days/<day>": ADMIN_ONLY,
     "POST /admin/calendar/outages": ADMIN_ONLY,
@@ -140,6 +144,9 @@ POLICY: dict[str, frozenset[str]] = {
     "GET /admin/import/templates/<kind>.csv": ADMIN_ONLY,
     "GET /admin/kiosk": READERS,
     "POST /admin/kiosk": ADMIN_ONLY,
+    "POST /admin/kiosk/screens": ADMIN_ONLY,
+    "POST /admin/kiosk/screens/<int:screen_id>/token": ADMIN_ONLY,
+    "POST /admin/kiosk/screens/<int:screen_id>/revoke": ADMIN_ONLY,
     "GET /admin/documents/settings": ADMIN_ONLY,
     "POST /admin/documents/settings": ADMIN_ONLY,
     # the honor roll: admins choose, publish and unpublish; leaders read; both print the praise letters
@@ -256,6 +263,7 @@ def samples(make):
     )
     import_job = Job(kind="import", status="done", result={"kind": "units", "text": "完成"})
     db.session.add_all([detect_job, import_job])
+    screen, _token = kiosk.register_screen("二楼东厅", "landscape", None)
     db.session.commit()
     users = {
         role: make.user(role, username=f"matrix-{role}", unit=own if role == UNIT else None)
@@ -274,6 +282,7 @@ def samples(make):
         "year": 2024,
         "notice_id": notice.id,
         "attachment_id": notice_file.id,
+        "screen_id": screen.id,
     }
     strings = {
         "month": "2024-03",
@@ -343,8 +352,7 @@ def request_as(client, user, method: str, url: str, **kwargs):
     with client.session_transaction() as session:
         session.clear()
         if user is not None:
-            session["_user_id"] = str(user.id)
-            session["_fresh"] = True
+            session.update(session_fields(user))  # as a login leaves it (auth/sessions.py)
     response = client.open(url, method=method, **kwargs)
     g.pop("_login_user", None)
     return response

@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask, g, has_request_context, make_response, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import htmx
 import security
@@ -43,6 +44,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url) | app.config.get(
         "SQLALCHEMY_ENGINE_OPTIONS", {}
     )
+    if app.config.get("PROXY_COUNT"):
+        # Behind nginx: the client's address (login limits, the screens' contacts) and https come from
+        # the X-Forwarded-* headers the trusted proxies set, not from the socket (which is nginx's).
+        hops = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     if app.config.get("TESTING") and not app.config.get("RATELIMIT_ENABLED_IN_TESTS"):
         app.config.setdefault("RATELIMIT_ENABLED", True)
 

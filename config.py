@@ -65,6 +65,8 @@ def defaults(instance_path: str) -> dict:
         # An uploaded import waits here between its preview and its confirmation, which another app server
         # may answer: with several servers, a directory they share (as EVIDENCE_DIR).
         "IMPORT_DIR": os.environ.get("IMPORT_DIR", str(Path(instance_path) / "imports")),
+        # How many proxies in front set X-Forwarded-For/-Proto/-Host (1 behind the hall's nginx); 0: none.
+        "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
         "MAX_CONTENT_LENGTH": 40 * 1024 * 1024,
         "EVIDENCE_MAX_BYTES": 10 * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "zh_CN",

@@ -3,6 +3,7 @@
 Evidence files live in EVIDENCE_DIR and an import waiting for its confirmation in IMPORT_DIR: with both on
 a directory the servers share, a photo uploaded through one server is served by the other, and an import
 previewed on one is confirmed on the other. A login made on one is valid on the other (same SECRET_KEY).
+Behind nginx (PROXY_COUNT=1) the client's address is the one nginx saw.
 Here the two "servers" are two app objects with different instance folders and the same directories.
 """
 
@@ -13,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+from flask import request
 from sqlalchemy import func, select
 
 from app import create_app
@@ -104,3 +106,27 @@ def test_an_import_previewed_on_one_server_is_confirmed_on_the_other(app, server
     assert confirmed.status_code == 302
     assert "已失效" not in b.get(confirmed.headers["Location"]).get_data(as_text=True)
     assert db.session.scalar(select(func.count(Unit.id)).where(Unit.code == "SW01")) == 1
+
+
+@pytest.mark.parametrize("hops, seen", [(0, ("127.0.0.1", "http")), (1, ("203.0.113.9", "https"))])
+def test_behind_nginx_the_client_address_comes_from_the_proxy(app, hops, seen):
+    """PROXY_COUNT=1 behind nginx: the login limits count the client's address, not nginx's 127.0.0.1."""
+    served = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "SECRET_KEY": "x",
+            "PROXY_COUNT": hops,
+        }
+    )
+    noted = []
+
+    @served.before_request
+    def note():
+        noted.append((request.remote_addr, request.scheme))
+
+    headers = {"X-Forwarded-For": "198.51.100.1, 203.0.113.9", "X-Forwarded-Proto": "https"}
+    assert served.test_client().get("/login", headers=headers).status_code == 200
+    assert noted == [seen]  # only the last hop, the one nginx appended, is believed
+    with served.app_context():
+        db.engine.dispose()

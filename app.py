@@ -122,8 +122,9 @@ def _register_acting_user(app: Flask) -> None:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id))
-    return user if user and user.active else None
+    from auth.sessions import load_user  # the id holds the session version: auth/sessions.py
+
+    return load_user(user_id)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -201,7 +201,8 @@ def register_cli(app: Flask) -> None:
             again = click.prompt("再次输入密码", hide_input=True, default="", show_default=False)
             if password != again:
                 raise CliError("两次输入的密码不一致")
-        user = users.create_user(username, display_name, role, unit, password)
+        # The operator typed this password for its holder, who keeps it: not a temporary one.
+        user = users.create_user(username, display_name, role, unit, password, temporary=False)
         db.session.commit()
         where = f",单位:{unit.name}" if unit else ""
         click.echo(f"已创建用户 {user.username}(角色:{ROLE_LABELS[user.role]}{where})")

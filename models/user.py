@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -31,6 +31,11 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(12))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
     active: Mapped[bool] = mapped_column(default=True)
+    # Part of the id a session holds (get_id): raising it ends every session of the user at their next
+    # request (a password change, a disable, a role change).
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # Set when an admin or an import chose the password: the user must choose their own before anything else.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     unit: Mapped[Unit | None] = relationship()
 
@@ -41,6 +46,14 @@ class User(UserMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        """What the session stores: the id and the session version, so a raised version ends the session."""
+        return f"{self.id}.{self.session_version or 1}"
+
+    def end_sessions(self) -> None:
+        """Every session of this user ends at its next request (the loader no longer finds it)."""
+        self.session_version = (self.session_version or 1) + 1
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

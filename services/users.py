@@ -1,9 +1,13 @@
 """User accounts an admin keeps: create, change role/unit/active, reset a password.
 
 The rules live here, not in the forms, so the CLI and the pages refuse the same things: usernames are
-unique, a unit user belongs to exactly one unit and no other role does, passwords have at least
-`MIN_PASSWORD` characters, and an admin can neither deactivate nor demote themself (the hall must never
-lock its last admin out by a slip of the mouse).
+unique, a unit user belongs to exactly one unit and no other role does, every password passes
+`services.passwords` (the policy), and an admin can neither deactivate nor demote themself (the hall must
+never lock its last admin out by a slip of the mouse).
+
+A password an admin chose (a new user, a reset, an import) is temporary: `must_change_password` makes its
+holder choose their own at the next login. A new password, a disable or a role change ends every session
+the user has open (`User.end_sessions`).
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from sqlalchemy import func, select
 from models import Role, Unit, User, db
 from services import DomainError
 from services.audit import record
+from services.passwords import MIN_PASSWORD, check_password_policy  # noqa: F401 - the forms read it here
 
-MIN_PASSWORD = 8
 ROLES = tuple(r.value for r in Role)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 
@@ -39,12 +43,6 @@ def by_username(username: str) -> User | None:
 
 def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.role, User.username)))
-
-
-def _check_password(password: str | None) -> str:
-    if not password or len(password) < MIN_PASSWORD:
-        raise DomainError(_("密码至少 %(n)d 位", n=MIN_PASSWORD))
-    return password
 
 
 def _check_role_unit(role: str | None, unit: Unit | None) -> None:
@@ -70,13 +68,27 @@ def check_new_user(username: str, role: str | None, unit: Unit | None) -> str:
     return username
 
 
-def create_user(username: str, display_name: str, role: str, unit: Unit | None, password: str) -> User:
-    """The one way to add a user, for the users page and the CLI's create-user alike."""
+def create_user(
+    username: str,
+    display_name: str,
+    role: str,
+    unit: Unit | None,
+    password: str,
+    *,
+    temporary: bool = True,
+) -> User:
+    """The one way to add a user, for the users page, the CLI's create-user and the import alike. The
+    password is `temporary` (changed at first login) unless its holder chose it (the CLI)."""
     username = check_new_user(username, role, unit)
     user = User(
-        username=username, display_name=(display_name or "").strip()[:60], role=role, unit=unit, active=True
+        username=username,
+        display_name=(display_name or "").strip()[:60],
+        role=role,
+        unit=unit,
+        active=True,
+        must_change_password=temporary,
     )
-    user.set_password(_check_password(password))
+    user.set_password(check_password_policy(password, username))
     db.session.add(user)
     db.session.flush()
     record("user.create", f"user:{user.id}", after=user_dict(user))
@@ -104,15 +116,39 @@ def update_user(
     user.role = role
     user.unit = unit
     user.active = bool(active)
-    db.session.flush()
     after = user_dict(user)
+    # A disabled user is out now, not when their session times out; a new role or unit starts afresh.
+    if any(before[key] != after[key] for key in ("role", "unit", "active")):
+        user.end_sessions()
+    db.session.flush()
     if after != before:
         record("user.update", f"user:{user.id}", before=before, after=after)
     return user
 
 
 def reset_password(user: User, password: str) -> None:
-    user.set_password(_check_password(password))
+    """An admin sets a new, temporary password: the user's sessions end, and they choose their own next."""
+    user.set_password(check_password_policy(password, user.username))
+    user.must_change_password = True
+    user.end_sessions()
     db.session.flush()
     # The audit row says that it changed, never what it became.
     record("user.password_reset", f"user:{user.id}", after={"username": user.username})
+
+
+class WrongPassword(DomainError):
+    """The current password given to change it is not the user's."""
+
+
+def change_own_password(user: User, current: str, new: str) -> None:
+    """The user's own new password: the current one must be right; every other session of theirs ends
+    (the caller keeps the one it acts in by logging it in again)."""
+    if not user.check_password(current or ""):
+        raise WrongPassword(_("当前密码不正确"))
+    if user.check_password(new or ""):
+        raise DomainError(_("新密码不能与当前密码相同"))
+    user.set_password(check_password_policy(new, user.username))
+    user.must_change_password = False
+    user.end_sessions()
+    db.session.flush()
+    record("user.password", f"user:{user.id}", after={"username": user.username})

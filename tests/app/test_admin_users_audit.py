@@ -57,7 +57,7 @@ BAD_USERS = [
     ({"username": "有空格 的名字"}, "用户名须为 2 至 64 位"),
     ({"username": "admin1"}, "该用户名已存在"),
     ({"username": "ADMIN1"}, "该用户名已存在"),
-    ({"password": "short"}, "密码至少 8 位"),
+    ({"password": "short"}, "密码至少 10 位"),
     ({"role": "root"}, "不是有效的选择"),
     ({"role": "unit"}, "单位用户必须选择所属单位"),
     ({"unit_id": "999"}, "不是有效的选择"),
@@ -121,7 +121,7 @@ def test_reset_password(client, login, make, app):
     response = client.post(
         f"/admin/users/{user.id}/password", data={"pw-password": "short", "pw-confirm": "short"}
     )
-    assert response.status_code == 422 and "密码至少 8 位" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "密码至少 10 位" in response.get_data(as_text=True)
     response = client.post(
         f"/admin/users/{user.id}/password",
         data={"pw-password": "new-password-9", "pw-confirm": "other-password"},

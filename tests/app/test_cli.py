@@ -59,11 +59,11 @@ def test_create_user(runner, make):
     result = run(runner, "create-user", "alice", "--role", "admin", "--password", "secret-123")
     assert result.exit_code == 0 and "已创建用户 alice(角色:管理员)" in result.output
     result = run(
-        runner, "create-user", "tax", "--role", "unit", "--unit", "SW01", input="pass-1234\npass-1234\n"
+        runner, "create-user", "tax", "--role", "unit", "--unit", "SW01", input="pass-12345\npass-12345\n"
     )
     assert result.exit_code == 0 and "已创建用户 tax(角色:单位用户,单位:市税务局)" in result.output
     user = db.session.scalar(select(User).where(User.username == "tax"))
-    assert user.unit.code == "SW01" and user.check_password("pass-1234")
+    assert user.unit.code == "SW01" and user.check_password("pass-12345")
     assert db.session.scalar(select(func.count(AuditLog.id)).where(AuditLog.action == "user.create")) == 2
 
 
@@ -88,7 +88,7 @@ def test_create_user(runner, make):
             "用户名须为 2 至 64 位字母、数字或 _ . @ -",
         ),
         (["x", "--role", "admin", "--password", "secret-123"], None, "用户名须为 2 至 64 位"),
-        (["bob", "--role", "admin", "--password", "short"], None, "密码至少 8 位"),
+        (["bob", "--role", "admin", "--password", "short"], None, "密码至少 10 位"),
         (["bob", "--role", "admin"], "secret-123\nsecret-124\n", "两次输入的密码不一致"),
         (["bo b", "--role", "admin", "--password", "secret-123"], None, "用户名须为 2 至 64 位"),
         # A bad username is refused before the password is asked for.

@@ -21,6 +21,7 @@ from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy import select
 
+from auth.sessions import session_fields
 from models import Job, Notification, Role, db
 from models.notice import Notice, NoticeAttachment
 from services import evidence, kiosk
@@ -128,6 +129,9 @@ POLICY: dict[str, frozenset[str]] = {
     "GET /admin/users/<int:user_id>/edit": ADMIN_ONLY,
     "POST /admin/users/<int:user_id>/edit": ADMIN_ONLY,
     "POST /admin/users/<int:user_id>/password": ADMIN_ONLY,
+    "GET /admin/users/import": ADMIN_ONLY,
+    "POST /admin/users/import": ADMIN_ONLY,
+    "GET /admin/users/import/template.csv": ADMIN_ONLY,
     "GET /admin/calendar": READERS,
     "POST /admin/calendar/days/<day>": ADMIN_ONLY,
     "POST /admin/calendar/outages": ADMIN_ONLY,
@@ -348,8 +352,7 @@ def request_as(client, user, method: str, url: str, **kwargs):
     with client.session_transaction() as session:
         session.clear()
         if user is not None:
-            session["_user_id"] = str(user.id)
-            session["_fresh"] = True
+            session.update(session_fields(user))  # as a login leaves it (auth/sessions.py)
     response = client.open(url, method=method, **kwargs)
     g.pop("_login_user", None)
     return response

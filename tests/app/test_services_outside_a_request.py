@@ -49,7 +49,7 @@ def test_translated_labels_and_service_messages_work_outside_a_request(app):
     try:
         users.create_user("clerk", "", "inspector", None, "short")
     except DomainError as error:
-        assert str(error) == "密码至少 8 位"
+        assert str(error) == "密码至少 10 位"
     else:  # pragma: no cover - the service must refuse
         raise AssertionError("a short password was accepted")
 

@@ -1,16 +1,29 @@
-"""Users (admin only): list, add, edit role/unit/active, reset a password. The rules are services.users'."""
+"""Users (admin only): list, add, edit role/unit/active, reset a password, import a file of new users.
+The rules are services.users'."""
 
 from __future__ import annotations
 
-from flask import render_template, url_for
+import csv
+import io
+
+from flask import Response, make_response, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 
 from admin import bp, flow
 from admin.forms import UserEditForm, UserNewForm, UserPasswordForm, unit_choices
 from auth.access import role_required
 from models import Role, Unit, User, db
+from services.imports import users as users_import
+from services.imports.reading import ImportRejected
 from services.users import create_user, list_users, reset_password, update_user
+
+
+class UserImportForm(FlaskForm):
+    file = FileField(_l("文件(.csv 或 .xlsx)"), validators=[FileRequired(message=_l("请选择要导入的文件"))])
 
 
 def _unit(unit_id: int | None) -> Unit | None:
@@ -101,3 +114,48 @@ def user_password(user_id: int):
         if response:
             return response
     return _edit_page(user, password=form, status=422)
+
+
+@bp.route("/users/import", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def user_import():
+    """A file of new users; on success the one page that ever shows their one-time passwords."""
+    form = UserImportForm()
+    errors: list = []
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            credentials = users_import.import_users(upload.filename or "", upload.read())
+        except ImportRejected as rejected:
+            db.session.rollback()
+            errors = rejected.errors
+        else:
+            db.session.commit()
+            response = make_response(render_template("admin/user_import_done.html", credentials=credentials))
+            # The passwords are in this answer only: no cache, no back-button copy.
+            response.headers["Cache-Control"] = "no-store"
+            return response
+    status = 422 if (errors or form.errors) else 200
+    page = render_template(
+        "admin/user_import.html",
+        form=form,
+        errors=errors,
+        columns=users_import.COLUMNS,
+        max_rows=users_import.MAX_ROWS,
+    )
+    return page, status
+
+
+@bp.route("/users/import/template.csv")
+@role_required(Role.ADMIN)
+def user_import_template():
+    """The header and one example row (UTF-8 with BOM, so Excel reads it)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(users_import.COLUMNS)
+    writer.writerow(users_import.EXAMPLE)
+    return Response(
+        out.getvalue().encode("utf-8-sig"),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=users-template.csv"},
+    )

@@ -13,8 +13,9 @@ from datetime import datetime
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 
-from models import IncidentStatus, db
+from models import IncidentStatus, Notification, db
 from services import kiosk, months
 from services import standings as standings_service
 
@@ -88,6 +89,9 @@ def test_a_unit_sees_nothing_of_a_proposed_incident(client, login, hall):
     assert PROPOSAL_TEXT not in str(api)
     screen = _text(client.get("/kiosk/"))
     assert PROPOSAL_TEXT not in screen and "97" not in screen
+    # Nor is the unit notified of it (a notification comes when an admin confirms it).
+    links = db.session.scalars(select(Notification.link).where(Notification.unit_id == hall["unit"].id)).all()
+    assert f"/portal/items/{proposal}" not in links
 
 
 def test_once_confirmed_the_same_places_show_it(client, login, hall):

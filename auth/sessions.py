@@ -96,6 +96,16 @@ def _expired(moment: float) -> bool:
     return moment - seen > idle or moment - login_at > longest
 
 
+def _to_login_if_htmx():
+    """An htmx request of an ended session: the whole page goes to the login (not the login form swapped
+    into a fragment). 401, not a 2xx: a queued patrol tap stays queued until the inspector is back."""
+    if not htmx.is_htmx():
+        return None
+    response = make_response("", 401)
+    response.headers["HX-Redirect"] = url_for("auth.login")
+    return response
+
+
 def check_session():
     """Before every request: end an expired session, keep a live one alive, hold a temporary password.
 
@@ -106,18 +116,20 @@ def check_session():
         return None
     passive = _is_passive()
     if not current_user.is_authenticated:  # its version was raised, or the user was disabled
-        if not passive:
-            session.clear()
-            flash(_("登录已失效(密码已修改或账号已停用),请重新登录"), "info")
-        return None
+        if passive:
+            return None
+        session.clear()
+        flash(_("登录已失效(密码已修改或账号已停用),请重新登录"), "info")
+        return _to_login_if_htmx()
     moment = now()
     if _expired(moment):
         if passive:
             g._login_user = login_manager.anonymous_user()
-        else:
-            end_session()
-            flash(_("长时间未操作,已自动退出,请重新登录"), "info")
-        return None  # the view answers an anonymous user as it always does (login page, public content)
+            return None
+        end_session()
+        flash(_("长时间未操作,已自动退出,请重新登录"), "info")
+        # The view answers an anonymous user as it always does (login page, public content).
+        return _to_login_if_htmx()
     if passive:
         return None
     if moment - session["seen"] >= SEEN_RESOLUTION_SECONDS:

@@ -142,6 +142,18 @@ def test_idle_timeout_ends_the_session(client, make, clock):
     assert get(client, "/admin/").status_code == 200
 
 
+def test_an_htmx_request_of_an_ended_session_sends_the_page_to_the_login(client, make, clock):
+    """Not the login form swapped into a fragment; and not a 2xx, so a queued patrol tap stays queued."""
+    make.user("inspector", username="walker")
+    log_in(client, "walker")
+    clock.move(31)
+    fresh()
+    response = client.post("/admin/patrol/tap", data={}, headers={"HX-Request": "true"})
+    fresh()
+    assert response.status_code == 401 and response.headers["HX-Redirect"] == "/login"
+    assert "长时间未操作" in get(client, "/login").get_data(as_text=True)
+
+
 def test_idle_timeout_is_a_setting(app, client, make, clock, monkeypatch):
     monkeypatch.setitem(app.config, "SESSION_IDLE_MINUTES", 5)
     make.user("admin", username="boss")

@@ -61,6 +61,9 @@ def defaults(instance_path: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
         "HALL_TZ": os.environ.get("HALL_TZ", "Asia/Shanghai"),
         "HALL_NAME": os.environ.get("HALL_NAME", "市政务服务大厅"),
+        # The hall screens' version moves at most once per this many seconds (services.kiosk); production
+        # defaults to 5 so desks logging all day do not make every poll of 100 screens a new render.
+        "KIOSK_SETTLE_SECONDS": int(os.environ.get("KIOSK_SETTLE_SECONDS", "5" if is_production() else "0")),
         "EVIDENCE_DIR": os.environ.get("EVIDENCE_DIR", str(Path(instance_path) / "evidence")),
         # An uploaded import waits here between its preview and its confirmation, which another app server
         # may answer: with several servers, a directory they share (as EVIDENCE_DIR).

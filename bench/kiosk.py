@@ -115,7 +115,7 @@ def screen(
     local: dict[int, int] = {}
     latencies: list[float] = []
     while time.perf_counter() < deadline:
-        if target == "poll":
+        if target in ("poll", "changed"):  # "changed": a screen a version behind, served a new fragment
             path = f"/kiosk/live?v={quote(tag)}&screen={quote(name)}"
             headers = {"HX-Request": "true", "If-None-Match": f'"{tag}"'} if tag else {"HX-Request": "true"}
         else:
@@ -170,7 +170,7 @@ def current_tag(port: int) -> str:
 
 def run(port: int, target: str, screens: int, seconds: float, processes: int) -> dict:
     names = [f"大屏{i + 1:03d}" for i in range(screens)]
-    tag = current_tag(port) if target == "poll" else ""
+    tag = current_tag(port) if target == "poll" else "an-older-version" if target == "changed" else ""
     queue: multiprocessing.Queue = multiprocessing.Queue()
     start_at = time.time() + 0.5
     procs = [

@@ -16,15 +16,16 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from threading import Lock
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
-from models import AuditLog, CalendarDay, KioskScreen, Month, MonthStatus, Setting, db
+from models import AuditLog, CalendarDay, KioskScreen, Month, MonthStatus, Setting, db, utcnow
 from scoring import (
     Grade,
     MonthResult,
@@ -79,6 +80,13 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _NAME_JUNK = re.compile(r"[\x00-\x1f\x7f<>\"'&]")
 
 _NEWEST_CHANGE = select(AuditLog.id, AuditLog.at).order_by(AuditLog.id.desc()).limit(1)
+# With KIOSK_SETTLE_SECONDS: the newest change written before the last boundary of that many seconds.
+_NEWEST_SETTLED = (
+    select(AuditLog.id, AuditLog.at)
+    .where(AuditLog.at < bindparam("cutoff"))
+    .order_by(AuditLog.id.desc())
+    .limit(1)
+)
 _lock = Lock()
 _settings_cache: dict[tuple, dict] = {}
 _working_cache: dict[tuple, bool] = {}
@@ -244,8 +252,17 @@ def current_version() -> Version:
     day, entering or leaving quiet hours, and a new screen template.
     """
     # A pooled connection and a statement built once: the ORM session's bookkeeping would double its cost.
+    # While desks log incidents every second, every poll would find a new version and each process would
+    # score and render again: KIOSK_SETTLE_SECONDS lets the version move once per that many seconds at most
+    # (a boundary of the wall clock, so every worker gives the same tag); 0 shows each change at once.
+    settle = current_app.config.get("KIOSK_SETTLE_SECONDS", 0)
     with db.engine.connect() as conn:
-        row = conn.execute(_NEWEST_CHANGE).first()
+        if settle > 0:
+            now_s = utcnow().timestamp()
+            cutoff = datetime.fromtimestamp(now_s - now_s % settle, UTC)
+            row = conn.execute(_NEWEST_SETTLED, {"cutoff": cutoff}).first()
+        else:
+            row = conn.execute(_NEWEST_CHANGE).first()
     marker, changed_at = (row[0], row[1]) if row else (0, None)
     # The row's time is in the keys too: in tests the audit ids start again after each wipe.
     base = (_db_key(), marker, changed_at)

@@ -117,3 +117,31 @@ echo "== checks"
 echo "== backup through deploy/backup.sh"
 deploy/backup.sh
 .venv/bin/python -m zipfile -l "$WORK"/backups/hallscore-*.zip | tail -n 3
+
+echo "== restore, as the README says: stop the web servers and the worker, restore, start them"
+for pid in "${PIDS[@]}"; do kill "$pid"; done
+for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+PIDS=()
+status=$(curl -sk -o "$WORK/down.html" -w '%{http_code}' "https://127.0.0.1:$HTTPS/login")
+echo "through nginx while no app server runs: HTTP $status, $(grep -o '<h1>服务暂时不可用</h1>' "$WORK/down.html" || echo 'no Chinese page')"
+psql_count() { .venv/bin/python -c "
+import sys; from sqlalchemy import create_engine, text
+e = create_engine('$DB_URL'.replace('postgresql://', 'postgresql+psycopg://'))
+print(e.connect().scalar(text(sys.argv[1])))" "$1"; }
+.venv/bin/python -c "
+from sqlalchemy import create_engine, text
+e = create_engine('$DB_URL'.replace('postgresql://', 'postgresql+psycopg://'))
+with e.begin() as c: c.execute(text(\"UPDATE unit SET name = '改过的名称' WHERE code = 'TRIAL1'\"))"
+echo "before: $(psql_count 'SELECT count(*) FROM incident') incidents; unit TRIAL1 renamed after the backup:" \
+     "$(psql_count "SELECT name FROM unit WHERE code = 'TRIAL1'")"
+.venv/bin/flask --app app restore "$(ls "$WORK"/backups/hallscore-*.zip | head -n 1)" --yes
+echo "after:  $(psql_count 'SELECT count(*) FROM incident') incidents, unit TRIAL1: $(psql_count "SELECT name FROM unit WHERE code = 'TRIAL1'")," \
+     "evidence files: $(ls "$EVIDENCE_DIR" | wc -l)"
+for port in "$WEB1" "$WEB2"; do
+    .venv/bin/gunicorn -w 2 -k gthread --threads 8 -b "127.0.0.1:$port" --timeout 120 \
+        --access-logfile "$WORK/logs/access-$port.log" --error-logfile "$WORK/logs/error-$port.log" \
+        'app:create_app()' &
+    PIDS+=($!)
+done
+for _ in $(seq 60); do curl -fsk -o /dev/null "https://127.0.0.1:$HTTPS/login" && break; sleep 0.5; done
+echo "through nginx again: HTTP $(curl -sk -o /dev/null -w '%{http_code}' "https://127.0.0.1:$HTTPS/login")"

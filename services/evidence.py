@@ -38,6 +38,9 @@ DISPLAYABLE = {"image/jpeg", "image/png"}
 # A 40-megapixel photo is more than any phone takes; beyond it a file is a decompression bomb to us.
 DEFAULT_MAX_PIXELS = 40_000_000
 PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
+# Photos per submission: each is fully decoded, so a form with hundreds of small 40-megapixel JPEGs would
+# hold a worker for minutes.
+MAX_FILES = 20
 
 
 @dataclass(frozen=True)
@@ -212,12 +215,10 @@ def read_upload(file) -> Upload | None:
 
 def read_uploads(files) -> list[Upload]:
     """Check every file of a submission; the first bad one refuses them all (nothing is written yet)."""
-    uploads = []
-    for file in files or []:
-        upload = read_upload(file)
-        if upload is not None:
-            uploads.append(upload)
-    return uploads
+    chosen = [f for f in files or [] if f is not None and getattr(f, "filename", None)]
+    if len(chosen) > MAX_FILES:
+        raise DomainError(_("一次最多上传 %(n)d 张照片", n=MAX_FILES))
+    return [upload for upload in map(read_upload, chosen) if upload is not None]
 
 
 def write_files(uploads: list[Upload], make_row, extensions: dict[str, str] = EXTENSIONS) -> list:

@@ -489,9 +489,10 @@ def read_attachments(files) -> list[Upload]:
     answer before anything is written."""
     uploads: list[Upload] = []
     limit = evidence_files.max_bytes()
-    for file in files or []:
-        if file is None or not getattr(file, "filename", None):
-            continue
+    chosen = [f for f in files or [] if f is not None and getattr(f, "filename", None)]
+    if len(chosen) > MAX_ATTACHMENTS:  # counted before any is decoded
+        raise DomainError(_("最多上传 %(n)d 个附件", n=MAX_ATTACHMENTS))
+    for file in chosen:
         name = Path((file.filename or "").replace("\\", "/")).name.strip()[:200] or _("附件")
         data = file.stream.read(limit + 1)
         if not data:
@@ -505,8 +506,6 @@ def read_attachments(files) -> list[Upload]:
             raise DomainError(_("文件“%(name)s”不是 JPEG、PNG、HEIC 图片或 PDF 文件", name=name))
         evidence_files.check_content(name, data, content_type)  # decoded, not trusted by its first bytes
         uploads.append(Upload(filename=name, content_type=content_type, data=data))
-    if len(uploads) > MAX_ATTACHMENTS:
-        raise DomainError(_("最多上传 %(n)d 个附件", n=MAX_ATTACHMENTS))
     return uploads
 
 

@@ -253,3 +253,15 @@ def test_a_unit_gets_404_for_another_units_evidence_and_for_a_proposals(app, cli
     for row in (theirs, proposed):
         response = client.get(f"/admin/evidence/{row.id}")
         assert response.status_code == 404 and response.data != images.png()
+
+
+def test_too_many_photos_at_once_are_refused_before_any_is_decoded(app, client, login, hall, monkeypatch):
+    decoded = []
+    original = evidence.check_content
+    monkeypatch.setattr(evidence, "check_content", lambda *a: decoded.append(a) or original(*a))
+    login("inspector")
+    files = [(io.BytesIO(images.png()), f"{i}.png") for i in range(evidence.MAX_FILES + 1)]
+    url = f"/admin/incidents/{hall['d01'].id}/evidence"
+    response = client.post(url, content_type="multipart/form-data", data={"evidence": files})
+    assert response.status_code == 422 and "一次最多上传 20 张照片" in response.get_data(as_text=True)
+    assert decoded == [] and _count(Evidence) == 0

@@ -265,3 +265,35 @@ def test_too_many_photos_at_once_are_refused_before_any_is_decoded(app, client, 
     response = client.post(url, content_type="multipart/form-data", data={"evidence": files})
     assert response.status_code == 422 and "一次最多上传 20 张照片" in response.get_data(as_text=True)
     assert decoded == [] and _count(Evidence) == 0
+
+
+def test_another_units_files_are_404_for_a_unit_user(app, client, login, hall):
+    from werkzeug.datastructures import FileStorage
+
+    from models.notice import Notice
+    from services import appeals, notices
+
+    photo = evidence.Upload("mine.png", "image/png", images.png())
+    [own_photo] = evidence.store(hall["d01"], [photo])
+    appeal = appeals.submit(
+        hall["d01"], hall["u1"], "理由", [FileStorage(io.BytesIO(images.png()), filename="a.png")]
+    )
+    months.close(2024, 2)
+    months.publish(2024, 2)
+    notice = db.session.scalar(select(Notice).where(Notice.unit_id == hall["u1"].id))
+    [attachment] = notices.answer(notice, "已整改", [evidence.Upload("r.pdf", "application/pdf", images.PDF)])
+    db.session.commit()
+    [request_file] = appeal.stored_files
+    urls = [
+        f"/admin/evidence/{own_photo.id}",
+        f"/admin/requests/files/{request_file.id}",
+        f"/portal/notices/attachments/{attachment.id}",
+    ]
+    login("unit", unit=hall["u2"])
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 404 and response.data not in (images.png(), images.PDF), url
+    client.post("/logout")
+    login("unit", unit=hall["u1"], username="own-unit")
+    for url in urls:
+        assert client.get(url).status_code == 200, url

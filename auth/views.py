@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import secrets
 import time
 
 from flask import current_app, flash, make_response, redirect, render_template, request, url_for
@@ -10,6 +12,7 @@ from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from auth import bp
 from auth.access import STAFF_ROLES, public
@@ -69,6 +72,16 @@ def home_for(user: User) -> str:
     return url_for("portal.home") if user.role == Role.UNIT else url_for("admin.dashboard")
 
 
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    return generate_password_hash(secrets.token_hex(8), method=method)
+
+
+def _hash_anyway(password: str) -> None:
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    check_password_hash(_dummy_hash(method), password or "")
+
+
 @bp.route("/")
 @public
 def index():
@@ -85,7 +98,9 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
-        if user and user.active and user.check_password(form.password.data):
+        if user is None:
+            _hash_anyway(form.password.data)  # as long as a wrong password: no telling who exists
+        elif user.check_password(form.password.data) and user.active:
             start_session(user)
             record("user.login", f"user:{user.id}", user_id=user.id)
             db.session.commit()

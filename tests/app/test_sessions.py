@@ -352,6 +352,32 @@ def test_wrong_current_password_is_refused(client, make):
     assert user.check_password(PASSWORD) and user.session_version == 1
 
 
+def test_the_policy_on_every_path_that_sets_a_password(client, login, make, runner):
+    """The users page (new and reset) and the CLI refuse what the own-password form refuses."""
+    login("admin")
+    walker = make.user("inspector", username="walker")
+    new = {"username": "clerk2024", "display_name": "", "role": "inspector", "unit_id": "0"}
+    for password, message in (("1234567890", "密码不能全是数字"), ("Clerk2024", "密码至少 10 位")):
+        fresh()
+        response = client.post("/admin/users/new", data={**new, "password": password})
+        assert response.status_code == 422 and message in response.get_data(as_text=True), password
+    fresh()
+    response = client.post(
+        "/admin/users/new", data={**new, "username": "clerk20245", "password": "CLERK20245"}
+    )
+    assert response.status_code == 422 and "密码不能与用户名相同" in response.get_data(as_text=True)
+    fresh()
+    data = {"pw-password": "password123", "pw-confirm": "password123"}
+    response = client.post(f"/admin/users/{walker.id}/password", data=data)
+    fresh()
+    assert response.status_code == 422 and "这个密码太常见" in response.get_data(as_text=True)
+    result = runner.invoke(args=["create-user", "root2", "--role", "admin", "--password", "qwertyuiop"])
+    assert result.exit_code != 0 and "这个密码太常见" in result.output
+    assert db.session.scalar(select(func.count(User.id))) == 2  # the admin and walker, no one else
+    db.session.refresh(walker)
+    assert walker.check_password(PASSWORD) and not walker.must_change_password
+
+
 def test_one_time_passwords_pass_the_policy_and_differ():
     made = {one_time_password() for _ in range(200)}
     assert len(made) == 200

@@ -86,6 +86,8 @@ def defaults(instance_path: str) -> dict:
         # A login session ends after this long without a request, and this long after the login anyway.
         "SESSION_IDLE_MINUTES": int(os.environ.get("SESSION_IDLE_MINUTES", "30")),
         "SESSION_MAX_HOURS": int(os.environ.get("SESSION_MAX_HOURS", "12")),
+        # Unit users (the portal, often on a phone) may be given longer; unset, the same as everyone.
+        "UNIT_SESSION_IDLE_MINUTES": int(os.environ.get("UNIT_SESSION_IDLE_MINUTES", "0")) or None,
         # Shared by every worker and app server in production (redis://…); per process by default.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_KEY_PREFIX": os.environ.get("RATELIMIT_KEY_PREFIX", "hallscore"),

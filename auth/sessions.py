@@ -4,7 +4,8 @@
   no session id from before the login (fixed by an attacker) survives it;
 - the session holds the user's id *and* session version (`User.get_id`): raising the version (own or reset
   password, disabled, role changed) ends every session of that user at its next request;
-- an idle timeout (`SESSION_IDLE_MINUTES`, 30 by default) and an absolute one (`SESSION_MAX_HOURS`, 12);
+- an idle timeout (`SESSION_IDLE_MINUTES`, 30 by default; `UNIT_SESSION_IDLE_MINUTES` may give the unit
+  users of the portal, often on a phone, another) and an absolute one (`SESSION_MAX_HOURS`, 12);
   the hall screen, the API, static files and the pages' own progress polls neither end nor prolong a
   session (the hall screen needs no login, and a poll is not the user at work);
 - a temporary password (`must_change_password`) sends every page to the change-password page until done.
@@ -21,7 +22,7 @@ from flask_login import current_user, login_user, logout_user
 
 import htmx
 from extensions import login_manager
-from models import User, db
+from models import Role, User, db
 
 # Requests that are not the user at work: they keep no session alive and are never sent elsewhere.
 PASSIVE_BLUEPRINTS = {"kiosk", "api"}
@@ -78,10 +79,12 @@ def end_session() -> None:
 
 
 def _limits() -> tuple[int, int]:
+    """(idle, absolute) limits in seconds for the logged-in user."""
     config = current_app.config
-    return int(config.get("SESSION_IDLE_MINUTES") or 30) * 60, int(
-        config.get("SESSION_MAX_HOURS") or 12
-    ) * 3600
+    idle = int(config.get("SESSION_IDLE_MINUTES") or 30)
+    if current_user.role == Role.UNIT and config.get("UNIT_SESSION_IDLE_MINUTES"):
+        idle = int(config["UNIT_SESSION_IDLE_MINUTES"])
+    return idle * 60, int(config.get("SESSION_MAX_HOURS") or 12) * 3600
 
 
 def _is_passive() -> bool:

@@ -164,6 +164,21 @@ def test_idle_timeout_is_a_setting(app, client, make, clock, monkeypatch):
     assert goes_to_login(get(client, "/admin/"))
 
 
+def test_unit_users_may_have_their_own_idle_timeout(app, client, make, clock, monkeypatch):
+    monkeypatch.setitem(app.config, "UNIT_SESSION_IDLE_MINUTES", 120)
+    unit = make.unit("U01")
+    make.user("unit", username="tax", unit=unit)
+    make.user("admin", username="boss")
+    desk = app.test_client()
+    log_in(client, "tax")
+    log_in(desk, "boss")
+    clock.move(90)
+    assert get(client, "/portal/").status_code == 200
+    assert goes_to_login(get(desk, "/admin/"))  # staff keep the 30 minutes
+    clock.move(121)
+    assert goes_to_login(get(client, "/portal/"))
+
+
 def test_absolute_timeout_even_while_working(client, make, clock):
     make.user("admin", username="boss")
     log_in(client, "boss")

@@ -75,5 +75,22 @@ def unavailable(error: DBAPIError):
     return response
 
 
+def _remove_session_quietly(exc: BaseException | None = None) -> None:
+    """End the request's session; if the database went away after the response was made, the ROLLBACK of
+    that ending fails: drop the connection (the pool replaces it) and keep the response (a 200, or a 302 of
+    a write already committed) instead of turning it into a bare 500 from the teardown."""
+    try:
+        db.session.remove()
+    except DBAPIError as error:
+        log.warning("database gone while ending a request: %s", " ".join(str(error.orig).split())[:300])
+        try:
+            db.session.registry().invalidate()  # no ROLLBACK sent: the connections are discarded
+        except Exception:
+            log.debug("invalidating the session failed", exc_info=True)
+        db.session.registry.clear()
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(DBAPIError, unavailable)
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs before it (teardowns run in reverse).
+    app.teardown_appcontext(_remove_session_quietly)

@@ -169,3 +169,25 @@ def test_a_bad_query_stays_a_500_not_hidden_as_an_outage(app, client, make):
         app.config["PROPAGATE_EXCEPTIONS"] = None
     assert response.status_code == 500
     assert "Retry-After" not in response.headers
+
+
+def test_the_database_going_away_before_the_request_ends_keeps_the_response(app):
+    """The database stops between the view and the end of the request: the ROLLBACK that ends the request's
+    session fails. The app's teardowns (run as a server runs them at the end of each request; the test
+    client keeps the test's app context instead) drop the dead connection and raise nothing, so the response
+    already made is sent instead of a bare 500, and the next request gets a fresh connection."""
+    assert db.session.scalar(select(func.count(Incident.id))) == 0  # a transaction is open
+    failed = []
+
+    def rollback_fails(conn):
+        if not failed:
+            failed.append(True)
+            raise OperationalError("ROLLBACK", {}, psycopg.OperationalError("server closed the connection"))
+
+    event.listen(db.engine, "rollback", rollback_fails)
+    try:
+        app.do_teardown_appcontext(None)
+    finally:
+        event.remove(db.engine, "rollback", rollback_fails)
+    assert failed, "the closing rollback was not reached"
+    assert db.session.scalar(select(func.count(Incident.id))) == 0

@@ -165,7 +165,9 @@ def _month_or_404(text: str) -> tuple[int, int]:
 def details_page(units: list[Unit], year: int, month: int, *, back_url: str, pdf_url: str, filename: str):
     """The detail table of `units` (each a page) for a month: the page or its PDF."""
     row = month_row(year, month)
-    views = [(unit, portal.unit_month(unit, year, month, row=row)) for unit in units]
+    result = standings(year, month, row=row)
+    scored = (result, portal.month_rulebook(result))  # once for every unit's page
+    views = [(unit, portal.unit_month(unit, year, month, row=row, scored=scored)) for unit in units]
     return document_page(
         "documents/details.html",
         filename=filename,

@@ -224,13 +224,23 @@ def _rule(rulebook: Rulebook, code: str) -> Rule | None:
         return None
 
 
-def unit_month(unit: Unit, year: int, month: int, *, row: Month | None = _UNREAD) -> UnitMonth:  # type: ignore[assignment]
+def unit_month(
+    unit: Unit,
+    year: int,
+    month: int,
+    *,
+    row: Month | None = _UNREAD,  # type: ignore[assignment]
+    scored: tuple[MonthResult, Rulebook] | None = None,
+) -> UnitMonth:
     """The unit's row of the month's standings, with its items' details (`row`: the month's row when the
-    caller has read it, None when it has none)."""
+    caller has read it, None when it has none; `scored`: the month's standings and rulebook when the caller
+    shows many units, so they are read once and not once per unit)."""
     if row is _UNREAD:
         row = month_row(year, month)
-    result = standings(year, month, row=row)
-    rulebook = month_rulebook(result)
+    if scored is None:
+        result = standings(year, month, row=row)
+        scored = (result, month_rulebook(result))
+    result, rulebook = scored
     unit_result = result.unit(unit.code)
     return UnitMonth(
         year=year,

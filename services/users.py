@@ -16,6 +16,7 @@ import re
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from models import Role, Unit, User, db
 from services import DomainError
@@ -42,7 +43,10 @@ def by_username(username: str) -> User | None:
 
 
 def list_users() -> list[User]:
-    return list(db.session.scalars(select(User).order_by(User.role, User.username)))
+    # Each row shows its unit: loaded with the users, not one query per unit user (200 units, 200 queries).
+    return list(
+        db.session.scalars(select(User).options(joinedload(User.unit)).order_by(User.role, User.username))
+    )
 
 
 def _check_role_unit(role: str | None, unit: Unit | None) -> None:

@@ -28,6 +28,8 @@ class Incident(db.Model):
         # The incidents list: a month (or one unit's month) newest first, a page at a time.
         Index("ix_incident_occurred_id", "occurred_at", "id"),
         Index("ix_incident_unit_occurred", "unit_id", "occurred_at"),
+        # The live standings: a month's D19a whose overdue D19b lands in it, by deadline.
+        Index("ix_incident_rule_deadline", "rule_code", "deadline"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, event, inspect
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.base import UTCDateTime, db
 
@@ -32,6 +32,60 @@ class Month(db.Model):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
+    # One row per unit of the snapshot, kept equal to it by `_keep_unit_results` below.
+    unit_results: Mapped[list[MonthUnitResult]] = relationship(
+        back_populates="month_row", cascade="all, delete-orphan"
+    )
+
     @property
     def label(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
+
+
+class MonthUnitResult(db.Model):
+    """One unit's line of a frozen month's snapshot, as a row.
+
+    The live standings need the grades of the year's earlier months (`replace_staff`): a small indexed
+    query on these rows instead of reading eleven snapshots of every item of every unit. The snapshot stays
+    the record; these rows are rewritten from it whenever it changes, and are read only while the month is
+    not open (a month without them, e.g. restored from an older backup, is read from its snapshot).
+    """
+
+    __tablename__ = "month_unit_result"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month_id: Mapped[int] = mapped_column(ForeignKey("month.id"), index=True)
+    unit_code: Mapped[str] = mapped_column(String(32))
+    rank: Mapped[int]
+    score: Mapped[int]
+    deductions: Mapped[int]
+    bonus: Mapped[int]
+    grade: Mapped[str] = mapped_column(String(12))
+
+    month_row: Mapped[Month] = relationship(back_populates="unit_results")
+
+
+def unit_results_of(snapshot: dict | None) -> list[MonthUnitResult]:
+    """The rows of a snapshot (`services.standings.result_to_dict`'s form)."""
+    return [
+        MonthUnitResult(
+            unit_code=u["code"],
+            rank=u["rank"],
+            score=u["score"],
+            deductions=u["deductions"],
+            bonus=u["bonus"],
+            grade=u["grade"],
+        )
+        for u in (snapshot or {}).get("units", [])
+    ]
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_unit_results(session: Session, _context, _instances) -> None:
+    """Whoever sets a month's snapshot (close, reopen, a test), its rows follow in the same flush."""
+    for row in [*session.new, *session.dirty]:
+        if not isinstance(row, Month):
+            continue
+        if row in session.new or inspect(row).attrs.snapshot.history.has_changes():
+            with session.no_autoflush:
+                row.unit_results = unit_results_of(row.snapshot)

@@ -19,8 +19,8 @@ from scoring.calendar import (
     working_days,
 )
 from scoring.detect import Replacement, detect_d13, detect_d16, replacements, unknown_staff
-from scoring.flags import month_flags
-from scoring.month import grade_for, score_month, signed_points
+from scoring.flags import flag_rules, flags_from_groups, month_flags
+from scoring.month import grade_for, score_month, score_month_counts, signed_points
 from scoring.quarter import (
     quarter_candidates,
     quarter_ineligible,
@@ -55,6 +55,7 @@ from scoring.types import (
     RosterEntry,
     Rule,
     Rulebook,
+    RuleCount,
     RuleKind,
     Settings,
     UnitIn,
@@ -79,6 +80,7 @@ __all__ = [
     "Rule",
     "RuleKind",
     "Rulebook",
+    "RuleCount",
     "RulebookError",
     "Settings",
     "UnitIn",
@@ -88,6 +90,8 @@ __all__ = [
     "default_rulebook_path",
     "detect_d13",
     "detect_d16",
+    "flag_rules",
+    "flags_from_groups",
     "format_month",
     "grade_for",
     "is_working_day",
@@ -110,6 +114,7 @@ __all__ = [
     "rulebook_from_stored",
     "rulebook_to_dict",
     "score_month",
+    "score_month_counts",
     "score_year",
     "signed_points",
     "unknown_staff",

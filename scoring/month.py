@@ -9,11 +9,11 @@ Must not import Flask, SQLAlchemy, models or anything that reads a clock: only t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 
 from scoring.calendar import format_month
-from scoring.flags import month_flags
+from scoring.flags import flag_rules, flags_from_groups
 from scoring.ranking import rank_units
 from scoring.types import (
     Grade,
@@ -22,13 +22,23 @@ from scoring.types import (
     MonthResult,
     Rule,
     Rulebook,
+    RuleCount,
     RuleKind,
     Settings,
     UnitIn,
     UnitResult,
 )
 
-__all__ = ["derived_item", "grade_for", "incident_items", "score_month", "score_unit", "signed_points"]
+__all__ = [
+    "derived_item",
+    "grade_for",
+    "incident_items",
+    "month_score",
+    "score_month",
+    "score_month_counts",
+    "score_unit",
+    "signed_points",
+]
 
 
 def signed_points(rule: Rule, count: int = 1, *, exempt: bool = False) -> int:
@@ -52,6 +62,11 @@ def grade_for(score: int, settings: Settings) -> Grade:
     if score >= settings.qualified_from:
         return Grade.QUALIFIED
     return Grade.UNQUALIFIED
+
+
+def month_score(deductions: int, bonus: int, settings: Settings) -> int:
+    """三(一) 扣完为止 / 三(二) 不超过20分: the floor and the cap apply to the month's totals."""
+    return max(0, settings.base_score - deductions) + min(settings.bonus_cap, bonus)
 
 
 def score_month(
@@ -105,14 +120,28 @@ def score_unit(
     ordered = tuple(sorted(items, key=_item_key))
     deductions = -sum(i.points for i in ordered if i.points < 0)
     bonus = sum(i.points for i in ordered if i.points > 0)
-    # 三(一) 扣完为止 / 三(二) 不超过20分: floor and cap apply to the month's totals.
-    score = max(0, settings.base_score - deductions) + min(settings.bonus_cap, bonus)
+    groups = ((i.rule_code, i.count, (i.incident_id,)) for i in ordered)
+    return _unit_result(unit, ordered, deductions, bonus, groups, rules, settings, label, earlier_unqualified)
+
+
+def _unit_result(
+    unit: UnitIn,
+    items: tuple[Item, ...],
+    deductions: int,
+    bonus: int,
+    groups: Iterable[tuple[str, int, Iterable[int | None]]],
+    rules: Mapping[str, Rule],
+    settings: Settings,
+    label: str,
+    earlier_unqualified: int,
+) -> UnitResult:
+    score = month_score(deductions, bonus, settings)
     grade = grade_for(score, settings)
-    flags = month_flags(ordered, rules, settings, label, grade is Grade.UNQUALIFIED, earlier_unqualified)
+    flags = flags_from_groups(groups, rules, settings, label, grade is Grade.UNQUALIFIED, earlier_unqualified)
     return UnitResult(
         code=unit.code,
         name=unit.name,
-        items=ordered,
+        items=items,
         deductions=deductions,
         bonus=bonus,
         score=score,
@@ -120,6 +149,108 @@ def score_unit(
         rank=0,
         flags=flags,
     )
+
+
+def score_month_counts(
+    rulebook: Rulebook,
+    units: Sequence[UnitIn],
+    counts: Iterable[RuleCount],
+    overdue: Iterable[IncidentIn],
+    year: int,
+    month: int,
+    today: date,
+    earlier_unqualified: Mapping[str, int] | Callable[[frozenset[str]], Mapping[str, int]] | None = None,
+) -> MonthResult:
+    """`score_month` from the database's sums instead of one item per incident: the same scores, grades,
+    ranks and flags, with every unit's `items` left empty (the caller loads them with `score_month` when a
+    page lists them).
+
+    `counts` are the month's confirmed incidents summed per (unit, rule, exempt) (`RuleCount`s, or plain
+    tuples in its order), with or without the ids of the rules a flag names (`flag_rules`; without them a
+    flag comes without its "incident:<id>" reasons, for the caller to fill in from the items). `overdue` are
+    the rectification rule's incidents (D19a, any month) whose derived item (D19b) may land in this month:
+    only their derived items are read here, their own items are in `counts`. Raises ValueError where
+    `score_month` would (without naming the incident: the caller reruns `score_month` for the message).
+
+    `earlier_unqualified` is as in `score_month`, or a function given the codes of the units unqualified
+    this month that returns their earlier unqualified months: only those can raise `replace_staff`, so the
+    caller reads earlier months for them alone.
+    """
+    rules = {r.code: r for r in rulebook.rules}
+    settings = rulebook.settings
+    derived = rulebook.role_rule("overdue_rule")
+    named = flag_rules(rulebook.rules, settings)
+    label = format_month(year, month)
+
+    # Per unit: [deductions, bonus, groups of the rules a flag names].
+    totals: dict[str, list] = {}
+    for unit in units:
+        if unit.code in totals:
+            raise ValueError(f"单位代码 {unit.code} 重复")
+        totals[unit.code] = [0, 0, []]
+    per_count: dict[tuple[str, bool], int] = {}
+    for unit_code, rule_code, exempt, count, ids, smallest, without_deadline in counts:
+        total = totals.get(unit_code)
+        if total is None:  # "Exact readings": inactive units' incidents are ignored
+            continue
+        points = per_count.get((rule_code, exempt))
+        if points is None:
+            rule = rules.get(rule_code)
+            if rule is None:
+                raise ValueError(f"规则代码 {rule_code} 不在规则手册中")
+            if rule.derived:
+                raise ValueError(f"规则 {rule_code} 由评分推导,不能直接录入")
+            points = per_count[(rule_code, exempt)] = signed_points(rule, 1, exempt=exempt)
+        if not smallest >= 1:
+            raise ValueError("事件的次数/人数 count 必须是不小于 1 的整数")
+        if without_deadline and "deadline" in rules[rule_code].requires:
+            raise ValueError(f"规则 {rule_code} 必须填写整改期限 deadline")
+        points *= count  # points × count per incident, summed: the same as the sum of the items
+        if points < 0:
+            total[0] -= points
+        elif points > 0:
+            total[1] += points
+        if rule_code in named:
+            total[2].append((rule_code, count, ids))
+    if derived is not None:
+        for incident in overdue:
+            total = totals.get(incident.unit_code)
+            rule = rules.get(incident.rule_code)
+            if total is None or rule is None or "deadline" not in rule.requires or incident.deadline is None:
+                continue
+            item = derived_item(incident, derived, today)
+            if item is None or (item.occurred_on.year, item.occurred_on.month) != (year, month):
+                continue
+            if item.points < 0:
+                total[0] -= item.points
+            elif item.points > 0:
+                total[1] += item.points
+            total[2].append((item.rule_code, item.count, (item.incident_id,)))
+
+    if callable(earlier_unqualified):
+        unqualified = frozenset(
+            code
+            for code, (deductions, bonus, _groups) in totals.items()
+            if grade_for(month_score(deductions, bonus, settings), settings) is Grade.UNQUALIFIED
+        )
+        earlier = earlier_unqualified(unqualified) if unqualified else {}
+    else:
+        earlier = earlier_unqualified or {}
+    results = [
+        _unit_result(
+            unit,
+            (),
+            totals[unit.code][0],
+            totals[unit.code][1],
+            totals[unit.code][2],
+            rules,
+            settings,
+            label,
+            earlier.get(unit.code, 0),
+        )
+        for unit in units
+    ]
+    return MonthResult(year=year, month=month, rulebook_key=rulebook.key, units=rank_units(results))
 
 
 def incident_items(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Grade(StrEnum):
@@ -145,6 +146,24 @@ class IncidentIn:
     exempt: bool = False
     deadline: date | None = None
     rectified_on: date | None = None
+
+
+class RuleCount(NamedTuple):
+    """A unit's confirmed incidents of one month under one rule, summed by the database.
+
+    A tuple, not a dataclass: a month has thousands of them and they are made straight from database rows.
+    `ids` matter only for the rules a flag names (`scoring.flags.flag_rules`): None (not read) raises the
+    same flags without their "incident:<id>" reasons. `smallest` and `without_deadline` let the scoring
+    refuse what `score_month` would refuse for one of the incidents.
+    """
+
+    unit_code: str
+    rule_code: str
+    exempt: bool  # these incidents carry the exemption (三(一)6, D06)
+    count: int  # the sum of their counts
+    ids: tuple[int, ...] | None = None
+    smallest: int = 1  # the smallest count among them
+    without_deadline: int = 0  # how many have no deadline
 
 
 @dataclass(frozen=True)

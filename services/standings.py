@@ -2,17 +2,36 @@
 
 Open months are scored live from confirmed incidents; closed and published months come from the
 snapshot stored when they were closed, so they never move.
+
+The live ranking (scores, grades, ranks, flags) is scored from the database's sums per unit, rule and
+exemption (`scoring.score_month_counts`), not from one object per incident: that is what keeps it close to
+the database's own speed. Each unit's items (one per incident) are loaded by the itemized `score_month`
+the first time a page asks for them (`LazyItems`), once for the whole month.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from threading import Lock
 
 from sqlalchemy import String, func, select, text, type_coerce
 
 from models import AuditLog, Incident, IncidentStatus, Month, MonthStatus, Unit, db
-from scoring import Flag, Grade, IncidentIn, Item, MonthResult, UnitIn, UnitResult, score_month
+from scoring import (
+    Flag,
+    Grade,
+    IncidentIn,
+    Item,
+    MonthResult,
+    Rulebook,
+    RuleCount,
+    UnitIn,
+    UnitResult,
+    score_month,
+    score_month_counts,
+)
 from scoring.calendar import month_bounds
 from services.clock import hall_today, hall_tz, month_utc_range
 from services.rulebooks import rulebook_for_month
@@ -54,8 +73,17 @@ def active_units() -> list[UnitIn]:
 def incidents_for_month(year: int, month: int) -> list[IncidentIn]:
     """Confirmed incidents dated in the month, plus the rectification rule's (D19a) whose overdue rule's
     item (D19b) may land in it."""
-    start, end = month_utc_range(year, month)
-    first, last = month_bounds(year, month)
+    return _merged(_dated_incidents(year, month), _overdue_incidents(year, month))
+
+
+def _merged(dated: list[IncidentIn], overdue: list[IncidentIn]) -> list[IncidentIn]:
+    out = {i.id: i for i in dated}
+    for incident in overdue:
+        out.setdefault(incident.id, incident)
+    return list(out.values())
+
+
+def _incident_rows():
     # occurred_at is read as the database gives it (SQLite: text) and turned into a hall date below:
     # building an aware datetime per row is most of the time of a month with thousands of incidents.
     columns = (
@@ -68,23 +96,55 @@ def incidents_for_month(year: int, month: int) -> list[IncidentIn]:
         Incident.deadline,
         Incident.rectified_on,
     )
-    base = select(*columns).join(Unit, Unit.id == Incident.unit_id).where(Unit.active.is_(True))
-    # Two queries rather than one with OR, so each can use its own index (status+occurred_at; rule_code):
-    # with the OR the database scans every confirmed incident of every month. The D19a query checks the
-    # status in Python, or SQLite (without statistics) would pick the status index and scan them all.
-    dated = db.session.execute(
-        base.where(
+    return select(*columns).join(Unit, Unit.id == Incident.unit_id).where(Unit.active.is_(True))
+
+
+def _incidents_in(rows, day_of) -> list[IncidentIn]:
+    return [
+        IncidentIn(
+            id=i,
+            unit_code=code,
+            rule_code=rule,
+            occurred_on=day_of(at),
+            count=count or 1,
+            exempt=bool(exempt),
+            deadline=deadline,
+            rectified_on=rectified,
+        )
+        for i, code, rule, at, count, exempt, deadline, rectified in rows
+    ]
+
+
+def _dated_incidents(year: int, month: int) -> list[IncidentIn]:
+    """Confirmed incidents dated in the month (of active units)."""
+    start, end = month_utc_range(year, month)
+    # Two queries (this and `_overdue_incidents`) rather than one with OR, so each can use its own index
+    # (status+occurred_at; rule_code): with the OR the database scans every confirmed incident of every
+    # month.
+    rows = db.session.execute(
+        _incident_rows().where(
             Incident.status == IncidentStatus.CONFIRMED,
             Incident.occurred_at >= start,
             Incident.occurred_at < end,
         )
-    ).all()
+    )
+    return _incidents_in(rows, _hall_day(start, end))
+
+
+def _overdue_incidents(year: int, month: int, rulebook: Rulebook | None = None) -> list[IncidentIn]:
+    """Confirmed incidents of the rectification rule (D19a) whose overdue item (D19b) may land in the
+    month (of active units), whatever month they are dated in."""
+    first, last = month_bounds(year, month)
     # The rulebook scoring this month says which rule carries a deadline (D19a in 2023).
-    rectification = rulebook_for_month(year, month).role_code("rectification_rule")
-    overdue = [
+    rectification = (rulebook or rulebook_for_month(year, month)).role_code("rectification_rule")
+    # The status is checked in Python, or SQLite (without statistics) would pick the status index and scan
+    # every confirmed incident.
+    rows = [
         row[:-1]
         for row in db.session.execute(
-            base.add_columns(Incident.status).where(
+            _incident_rows()
+            .add_columns(Incident.status)
+            .where(
                 Incident.rule_code == (rectification or ""),  # "": this rulebook has no such rule
                 Incident.deadline >= first - timedelta(days=1),
                 Incident.deadline <= last - timedelta(days=1),
@@ -92,21 +152,210 @@ def incidents_for_month(year: int, month: int) -> list[IncidentIn]:
         )
         if row[-1] == IncidentStatus.CONFIRMED
     ]
-    out: dict[int, IncidentIn] = {}
-    for rows, day_of in ((dated, _hall_day(start, end)), (overdue, _stored_hall_day)):
-        for i, code, rule, at, count, exempt, deadline, rectified in rows:
-            if i not in out:
-                out[i] = IncidentIn(
-                    id=i,
-                    unit_code=code,
-                    rule_code=rule,
-                    occurred_on=day_of(at),
-                    count=count or 1,
-                    exempt=bool(exempt),
-                    deadline=deadline,
-                    rectified_on=rectified,
+    return _incidents_in(rows, _stored_hall_day)
+
+
+def month_counts(
+    year: int, month: int, unit_codes: dict[int, str], *, only_these: bool = False
+) -> list[RuleCount]:
+    """The month's confirmed incidents summed per (unit, rule, exemption) by the database, in one scan of
+    the (status, occurred_at) index. No ids: the flags' "incident:<id>" reasons come with the items
+    (`_MonthItems`). `only_these`: read only the units of `unit_codes` (a few of them)."""
+    start, end = month_utc_range(year, month)
+    query = (
+        select(
+            Incident.unit_id,
+            Incident.rule_code,
+            Incident.exempt,
+            func.sum(Incident.count),
+            func.min(Incident.count),
+            func.count() - func.count(Incident.deadline),
+        )
+        .where(
+            Incident.status == IncidentStatus.CONFIRMED,
+            Incident.occurred_at >= start,
+            Incident.occurred_at < end,
+        )
+        .group_by(Incident.unit_id, Incident.rule_code, Incident.exempt)
+    )
+    if only_these:
+        query = query.where(Incident.unit_id.in_(sorted(unit_codes)))
+    code_of = unit_codes.get
+    # Plain tuples in RuleCount's order: a month has thousands of rows, and this loop is most of the
+    # Python time of a live ranking.
+    return [
+        (code, rule, exempt, total, None, smallest, without_deadline)  # type: ignore[misc]
+        for unit_id, rule, exempt, total, smallest, without_deadline in db.session.execute(query)
+        if (code := code_of(unit_id)) is not None  # else an inactive unit's
+    ]
+
+
+class _MonthItems:
+    """A live month's items and the flags' reasons, scored once by the itemized `score_month` when a page
+    first reads any of them."""
+
+    def __init__(
+        self,
+        year: int,
+        month: int,
+        today: date,
+        rulebook: Rulebook,
+        units: list[UnitIn],
+        overdue: list[IncidentIn],
+        earlier: dict[str, int],
+    ) -> None:
+        self.year, self.month, self.today = year, month, today
+        self.rulebook, self.units, self.overdue, self.earlier = rulebook, units, overdue, earlier
+        self._result: dict[str, UnitResult] | None = None
+        self._lock = Lock()
+
+    def unit(self, code: str) -> UnitResult | None:
+        with self._lock:
+            if self._result is None:
+                incidents = _merged(_dated_incidents(self.year, self.month), self.overdue)
+                result = score_month(
+                    self.rulebook, self.units, incidents, self.year, self.month, self.today, self.earlier
                 )
-    return list(out.values())
+                self._result = {u.code: u for u in result.units}
+            return self._result.get(code)
+
+    def items(self, code: str) -> tuple[Item, ...]:
+        unit = self.unit(code)
+        return unit.items if unit else ()
+
+    def reasons(self, code: str, flag: str) -> tuple[str, ...]:
+        unit = self.unit(code)
+        return next((f.reasons for f in unit.flags if f.code == flag), ()) if unit else ()
+
+
+class _Lazy(Sequence):
+    """A read-only sequence (like the tuple it stands for) that loads on first use."""
+
+    __slots__ = ()
+
+    def _all(self) -> tuple:
+        raise NotImplementedError
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __iter__(self) -> Iterator:
+        return iter(self._all())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._all()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Lazy):
+            other = other._all()
+        return self._all() == other
+
+    def __hash__(self) -> int:
+        return hash(self._all())
+
+    def __add__(self, other):
+        return self._all() + tuple(other)
+
+    def __radd__(self, other):
+        return tuple(other) + self._all()
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
+class LazyItems(_Lazy):
+    """A unit's items (`UnitResult.items`) of a live month."""
+
+    __slots__ = ("_code", "_month")
+
+    def __init__(self, month: _MonthItems, code: str) -> None:
+        self._month, self._code = month, code
+
+    def _all(self) -> tuple[Item, ...]:
+        return self._month.items(self._code)
+
+
+class LazyReasons(_Lazy):
+    """A flag's reasons (`Flag.reasons`) of a live month: the "incident:<id>" ones need the items."""
+
+    __slots__ = ("_code", "_flag", "_month")
+
+    def __init__(self, month: _MonthItems, code: str, flag: str) -> None:
+        self._month, self._code, self._flag = month, code, flag
+
+    def _all(self) -> tuple[str, ...]:
+        return self._month.reasons(self._code, self._flag)
+
+
+def _units_by_id() -> dict[int, UnitIn]:
+    rows = db.session.execute(
+        select(Unit.id, Unit.code, Unit.name, Unit.display_order)
+        .where(Unit.active.is_(True))
+        .order_by(Unit.code)
+    )
+    return {i: UnitIn(code=c, name=n, display_order=o) for i, c, n, o in rows}
+
+
+def _score_counts(
+    year: int,
+    month: int,
+    today: date,
+    earlier_unqualified,
+    units: dict[int, UnitIn] | None = None,
+    *,
+    grades_only: bool = False,
+) -> MonthResult:
+    """The live ranking from the database's sums, each unit's items loaded when first read.
+
+    `earlier_unqualified`: a mapping, None, or a function (codes of the units unqualified this month,
+    rulebook) -> their earlier unqualified months. `grades_only`: for an earlier month's grades (no flag
+    reasons, no items; `units` may be a few)."""
+    everyone = units is None
+    units = _units_by_id() if units is None else units
+    listed = list(units.values())
+    rulebook = rulebook_for_month(year, month)
+    counts = month_counts(
+        year, month, {i: u.code for i, u in units.items()}, only_these=grades_only and not everyone
+    )
+    overdue = _overdue_incidents(year, month, rulebook)
+    earlier = earlier_unqualified
+    asked: dict[str, int] = {}
+    if callable(earlier_unqualified):
+
+        def earlier(codes: frozenset[str]) -> dict[str, int]:
+            asked.update(earlier_unqualified(codes, rulebook))
+            return asked
+
+    try:
+        result = score_month_counts(rulebook, listed, counts, overdue, year, month, today, earlier)
+    except ValueError:
+        # A row the sums cannot score as they stand (a count of 0, read as 1; or a bad row): the itemized
+        # scoring gives the result or the error naming the incident.
+        return _score_live(year, month, today, _exact(year, month, today, earlier_unqualified))
+    if grades_only:
+        return result
+    used = asked if callable(earlier_unqualified) else (earlier_unqualified or {})
+    details = _MonthItems(year, month, today, rulebook, listed, overdue, used)
+    return dataclasses.replace(
+        result,
+        units=tuple(
+            dataclasses.replace(
+                u,
+                items=LazyItems(details, u.code),
+                flags=tuple(Flag(f.code, LazyReasons(details, u.code, f.code)) for f in u.flags),
+            )
+            for u in result.units
+        ),
+    )
+
+
+def _exact(year: int, month: int, today: date, earlier_unqualified) -> dict[str, int] | None:
+    if callable(earlier_unqualified):
+        return _earlier_unqualified(year, month, today)
+    return earlier_unqualified
 
 
 def _stored_hall_day(stored: str | datetime) -> date:
@@ -154,22 +403,89 @@ def _score_live(
     )
 
 
-def _earlier_unqualified(year: int, month: int, today: date) -> dict[str, int]:
-    """Unqualified months of the same year before this one, per unit (replace_staff reads it)."""
+def _earlier_unqualified(
+    year: int, month: int, today: date, units: dict[int, UnitIn] | None = None
+) -> dict[str, int]:
+    """Unqualified months of the same year before this one, per unit (replace_staff reads it): frozen months
+    from their result rows (or snapshots), open ones scored live."""
+    counts, open_months = _frozen_unqualified(year, month)
+    for m in open_months:
+        _add_unqualified(counts, _score_counts(year, m, today, None, units, grades_only=True))
+    return counts
+
+
+def _earlier_unqualified_of(year: int, month: int, today: date, units: dict[int, UnitIn]):
+    """`_earlier_unqualified` as `score_month_counts` asks for it: for the units unqualified this month only,
+    and only as far as `replace_staff` looks (at least min − 1 earlier months, or not). The frozen months are
+    read at once (a query or two, whatever the data); the open ones are scored live, for those units alone,
+    month by month until each of them has reached the count or the months run out."""
+    counts, open_months = _frozen_unqualified(year, month)
+
+    def of(codes: frozenset[str], rulebook: Rulebook) -> dict[str, int]:
+        enough = rulebook.settings.replace_staff_min_unqualified - 1
+        for m in open_months:
+            wanted = {i: u for i, u in units.items() if u.code in codes and counts.get(u.code, 0) < enough}
+            if not wanted:
+                break
+            _add_unqualified(counts, _score_counts(year, m, today, None, wanted, grades_only=True))
+        return counts
+
+    return of
+
+
+def _add_unqualified(counts: dict[str, int], result: MonthResult) -> None:
+    for unit in result.units:
+        if unit.grade == Grade.UNQUALIFIED:
+            counts[unit.code] = counts.get(unit.code, 0) + 1
+
+
+_FROZEN_SQL = """
+SELECT m.month, m.status, COUNT(r.id), NULL
+FROM month AS m LEFT JOIN month_unit_result AS r ON r.month_id = m.id
+WHERE m.year = :year AND m.month < :month
+GROUP BY m.month, m.status
+UNION ALL
+SELECT NULL, NULL, COUNT(*), r.unit_code
+FROM month_unit_result AS r JOIN month AS m ON m.id = r.month_id
+WHERE m.year = :year AND m.month < :month AND m.status != :open AND r.grade = 'unqualified'
+GROUP BY r.unit_code
+"""
+
+
+def _frozen_unqualified(year: int, month: int) -> tuple[dict[str, int], list[int]]:
+    """Unqualified months per unit among the frozen months of the year before `month`, and the earlier
+    months that must be scored live (open, or frozen without a readable snapshot)."""
     counts: dict[str, int] = {}
-    statuses = db.session.execute(
-        select(Month.month, Month.status).where(Month.year == year, Month.month < month)
-    ).all()
-    grades = _snapshot_grades(year, sorted(m for m, status in statuses if status != MonthStatus.OPEN))
+    if month <= 1:
+        return counts, []
+    # One statement: each earlier month with its status and number of result rows, then each unit's
+    # unqualified months among the frozen months that have rows.
+    frozen, kept = set(), []
+    for m, status, n, code in db.session.execute(
+        text(_FROZEN_SQL), {"year": year, "month": month, "open": MonthStatus.OPEN.value}
+    ):
+        if code is not None:
+            counts[code] = n
+        elif status != MonthStatus.OPEN:
+            frozen.add(m)
+            if n:
+                kept.append(m)
+    grades = _snapshot_grades(year, sorted(frozen.difference(kept)))
+    live = []
     for m in range(1, month):
+        if m in kept:
+            continue
         pairs = grades.get(m)
         if pairs is None:
-            earlier = _frozen(year, m) or _score_live(year, m, today, None)
-            pairs = [(unit.code, str(unit.grade)) for unit in earlier.units]
+            snapshot = _frozen(year, m) if m in frozen else None
+            if snapshot is None:
+                live.append(m)
+                continue
+            pairs = [(unit.code, str(unit.grade)) for unit in snapshot.units]
         for code, grade in pairs:
             if grade == Grade.UNQUALIFIED:
                 counts[code] = counts.get(code, 0) + 1
-    return counts
+    return counts, live
 
 
 # The grades of frozen months, keyed by the month row's version: a frozen month changes only when it is
@@ -239,7 +555,8 @@ def _frozen(year: int, month: int) -> MonthResult | None:
 def live_standings(year: int, month: int) -> MonthResult:
     """Score the month from the database now, whatever its status (used to freeze it at closing)."""
     today = hall_today()
-    return _score_live(year, month, today, _earlier_unqualified(year, month, today))
+    units = _units_by_id()
+    return _score_counts(year, month, today, _earlier_unqualified_of(year, month, today, units), units)
 
 
 _UNREAD = object()

@@ -20,14 +20,31 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+def whole_number(text: str | None, *, low: int = 1, high: int = MAX_ID) -> int | None:
+    """`text` as a whole number in low..high, else None. Only ASCII digits count: `str.isdigit()` is also
+    true of "²" and "①", which `int()` refuses, and of "١٢" (Arabic-Indic), which no form sends."""
+    text = (text or "").strip()
+    if not text or len(text) > len(str(high)) or not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+def row_id(value) -> int:
+    """WTForms' `coerce` for a field that names a row: text of a whole number in 0..MAX_ID, else ValueError (a
+    form error), so an id beyond any id column never reaches a query (SQLite and PostgreSQL raise on it)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value  # a choice of the form's own (0 for "all"), compared when the select is drawn
+    number = whole_number(str(value) if value is not None else None, low=0)
+    if number is None:
+        raise ValueError(f"not an id: {value!r}")
+    return number
+
+
 def int_arg(name: str) -> int | None:
     """A query parameter that names a row or a page: a whole number in 1..MAX_ID, else None (so a page
     falls back to the first and an id names nothing, instead of a database error)."""
-    text = (request.args.get(name) or "").strip()
-    if not text.isdigit() or len(text) > 10:
-        return None
-    value = int(text)
-    return value if 1 <= value <= MAX_ID else None
+    return whole_number(request.args.get(name))
 
 
 def safe_next(target: str | None) -> str | None:

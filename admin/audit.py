@@ -22,6 +22,7 @@ from auth.access import role_required
 from htmx import render_page_or_block
 from models import AuditLog, Incident, Role, Staff, Unit, User, db
 from scoring import RuleKind, parse_month
+from security import whole_number
 from services.clock import to_hall
 from services.dashboard import AuditFilter, audit_actions, audit_page, audit_users
 from services.rulebooks import rulebook_for_month
@@ -229,7 +230,7 @@ def audit_list():
             date_to=form.date_to.data,
         )
     page_text = request.args.get("page", "1")
-    page = int(page_text) if page_text.isdigit() and 0 < int(page_text) < 100000 else 1
+    page = whole_number(page_text, high=99999) or 1
     rows, total = audit_page(filters, page, PER_PAGE)
     names = load_names(rows)
     lines = [

@@ -16,6 +16,7 @@ from admin import bp
 from auth.access import role_required
 from models import Role
 from scoring import parse_month
+from security import whole_number
 from services import DomainError, exports, yearly
 from services.clock import hall_today
 from services.standings import check_month_in_range
@@ -151,7 +152,7 @@ def tallies_export(year: int):
 def year_summary(year: int | None):
     if year is None:
         text = (request.args.get("year") or "").strip()
-        chosen = int(text) if text.isdigit() and len(text) == 4 else hall_today().year
+        chosen = whole_number(text, low=1000, high=9999) or hall_today().year
         return redirect(url_for("admin.year_summary", year=chosen))
     _year_months_or_404(year)
     summary = yearly.summary(year)

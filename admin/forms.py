@@ -29,6 +29,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Num
 
 from models import Role, Staff, Unit, db
 from scoring import ROLE_SETTINGS, Rulebook, Settings, parse_month
+from security import row_id
 from services.calendar_admin import normalize_windows, unit_by_code
 from services.rulebooks import by_key, effective_day_problem
 from services.users import MIN_PASSWORD, by_username
@@ -275,7 +276,7 @@ class DismissForm(FlaskForm):
 class DetectionBulkForm(FlaskForm):
     ids = SelectMultipleField(
         _l("选中的记录"),
-        coerce=int,
+        coerce=row_id,  # an id beyond any id column is a form error, not a database error
         validate_choice=False,
         validators=[DataRequired(message=_l("请先勾选要处理的记录"))],
     )
@@ -361,7 +362,7 @@ class AuditFilterForm(FlaskForm):
         csrf = False  # a GET filter changes nothing
 
     action = SelectField(_l("操作"), validators=[Optional()], validate_choice=False)
-    user = SelectField(_l("操作人"), validators=[Optional()], coerce=int, validate_choice=False)
+    user = SelectField(_l("操作人"), validators=[Optional()], coerce=row_id, validate_choice=False)
     target = StringField(_l("对象"), validators=[Optional(), Length(max=80)])
     date_from = DateField(_l("起始日期"), validators=[Optional()])
     date_to = DateField(_l("截止日期"), validators=[Optional()])

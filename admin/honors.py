@@ -14,6 +14,7 @@ from admin import bp
 from admin.forms import ActionForm
 from auth.access import role_required
 from models import Role, db
+from security import whole_number
 from services import DomainError, honors
 from services.rulebooks import rulebook_for_month
 
@@ -39,9 +40,10 @@ def honor_list():
 def _ids(name: str) -> list[int]:
     out = []
     for value in request.form.getlist(name):
-        if not value.isdigit():
+        number = whole_number(value)
+        if number is None:
             raise DomainError(_("所选内容无效,请刷新页面后重试"))
-        out.append(int(value))
+        out.append(number)
     return out
 
 
@@ -55,8 +57,8 @@ def _page(kind: str, year: int, quarter: int, *, error: str | None = None, reaso
     chosen_staff = {e.staff_pk for e in roll.entries if e.kind == "individual"} if roll else set()
     if error is not None and request.method == "POST" and request.endpoint == "admin.honor_select":
         # Keep what the admin ticked when the choice was refused.
-        chosen_units = {int(v) for v in request.form.getlist("unit") if v.isdigit()}
-        chosen_staff = {int(v) for v in request.form.getlist("staff") if v.isdigit()}
+        chosen_units = {whole_number(v) for v in request.form.getlist("unit")} - {None}
+        chosen_staff = {whole_number(v) for v in request.form.getlist("staff")} - {None}
     return render_template(
         "admin/honor_period.html",
         kind=kind,

@@ -21,6 +21,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from security import MAX_ID
+
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 EVIDENCE_ACCEPT = "image/jpeg,image/png,image/heic,image/heif,.jpg,.jpeg,.png,.heic,.heif"
 
@@ -44,11 +46,17 @@ class DayField(DateField):
 
 
 class WholeNumberField(IntegerField):
+    """An integer, counts and ids alike: one beyond any id column (±2^31-1) is a form error, not a database
+    error when it is looked up (SQLite and PostgreSQL both raise on 99999999999999999999)."""
+
     def process_formdata(self, valuelist):
         try:
             super().process_formdata(valuelist)
         except ValueError as error:
             raise ValueError(str(_l("请填写整数"))) from error
+        if self.data is not None and not -MAX_ID <= self.data <= MAX_ID:
+            self.data = None
+            raise ValueError(str(_l("数字超出范围")))
 
 
 def _select(label, **kwargs) -> SelectField:

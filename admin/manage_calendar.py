@@ -16,6 +16,7 @@ from htmx import is_htmx, render_block
 from models import Role, db
 from scoring import format_month, next_month
 from scoring.calendar import prev_month
+from security import whole_number
 from services import DomainError
 from services.calendar_admin import add_outage, day_cell, month_grid, recent_outages, toggle_day
 from services.clock import from_hall, hall_today
@@ -28,13 +29,9 @@ def _year_month() -> tuple[int, int]:
     year_text, month_text = request.args.get("year", ""), request.args.get("month", "")
     if not year_text and not month_text:
         return today.year, today.month
-    if (
-        year_text.isdigit()
-        and month_text.isdigit()
-        and 2000 <= int(year_text) <= 2100
-        and 1 <= int(month_text) <= 12
-    ):
-        return int(year_text), int(month_text)
+    year, month = whole_number(year_text, low=2000, high=2100), whole_number(month_text, high=12)
+    if year is not None and month is not None:
+        return year, month
     flash(_("年份或月份无效,已显示本月"), "error")
     return today.year, today.month
 

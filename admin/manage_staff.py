@@ -13,6 +13,7 @@ from admin import bp, flow
 from admin.forms import LeaveForm, StaffEndForm, StaffForm, StaffMoveForm, unit_choices
 from auth.access import role_required
 from models import Role, Staff, Unit, db
+from security import whole_number
 from services import roster
 from services.calendar_admin import add_leave, leaves_of, list_units
 from services.clock import hall_today
@@ -22,7 +23,7 @@ from services.clock import hall_today
 @role_required(Role.ADMIN, Role.LEADER)
 def staff_list():
     unit_text = request.args.get("unit", "")
-    unit_id = int(unit_text) if unit_text.isdigit() else None
+    unit_id = whole_number(unit_text)
     show_ended = request.args.get("ended") == "1"
     today = hall_today()
     rows = []
@@ -49,8 +50,8 @@ def staff_list():
 def staff_new():
     form = StaffForm()
     form.unit_id.choices = unit_choices(_("请选择单位"))
-    if request.method == "GET" and request.args.get("unit", "").isdigit():
-        form.unit_id.data = int(request.args["unit"])
+    if request.method == "GET" and whole_number(request.args.get("unit")):
+        form.unit_id.data = whole_number(request.args.get("unit"))
     if form.validate_on_submit():
         unit = db.session.get(Unit, form.unit_id.data)
         response = flow.apply(

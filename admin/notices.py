@@ -15,7 +15,7 @@ from htmx import render_page_or_block
 from models import Role, Unit, db
 from models.notice import LETTER_FLAGS, NOTICE_STATES, Notice, NoticeAttachment
 from scoring import format_month, parse_month
-from security import int_arg
+from security import int_arg, whole_number
 from services import notices as notice_service
 from services.clock import hall_today
 from services.rulebooks import rulebook_for_month
@@ -66,7 +66,7 @@ def notice_list():
     unit_id = None
     unit_text = (args.get("unit_id") or "").strip()
     if unit_text:
-        unit_id = int(unit_text) if unit_text.isdigit() else None
+        unit_id = whole_number(unit_text)
         if unit_id not in {u.id for u in units}:
             errors.append(_("所选单位不存在"))
     state = (args.get("state") or "").strip() or None

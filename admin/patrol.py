@@ -27,7 +27,7 @@ from admin.incident_forms import EVIDENCE_ACCEPT, PatrolTapForm, PatrolUndoForm
 from auth.access import role_required
 from models import Incident, IncidentStatus, Role, Unit, db
 from scoring import Rule, signed_points
-from security import int_arg
+from security import int_arg, whole_number
 from services import DomainError
 from services import evidence as evidence_service
 from services import patrol as patrol_service
@@ -324,7 +324,7 @@ def patrol_record_save(incident_id: int):
         if not form.validate_on_submit():
             raise DomainError(next(iter(e for errs in form.errors.values() for e in errs), _("提交无效")))
         text = (form.staff_pk.data or "").strip()
-        if text and not text.isdigit():
+        if text and whole_number(text) is None:
             raise DomainError(_("人员无效"))
         uploads = evidence_service.read_uploads(form.evidence.data)
         stored = patrol_service.add_details(

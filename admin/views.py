@@ -15,6 +15,7 @@ from auth.access import STAFF_ROLES, role_required
 from htmx import is_htmx, render_page_or_block
 from models import Job, MonthStatus, Role, Unit, db
 from scoring import format_month, parse_month
+from security import whole_number
 from services import DomainError, jobs
 from services import dashboard as board
 from services.standings import check_month_in_range, month_row, standings, standings_json
@@ -44,8 +45,9 @@ def month_options(selected: str) -> list[str]:
 def year_arg() -> int:
     text = (request.args.get("year") or "").strip()
     if text:
-        if text.isdigit() and 2000 <= int(text) <= 2100:
-            return int(text)
+        year = whole_number(text, low=2000, high=2100)
+        if year is not None:
+            return year
         flash(_("年份应为 2000 至 2100 之间的四位数字,已显示今年"), "error")
     return board.current_month()[0]
 

@@ -485,6 +485,8 @@ def overview(today: date | None = None) -> tuple[list[PeriodLine], list[PeriodLi
 def parse_period(text: str) -> tuple[str, int, int] | None:
     """ "2026-Q3" → ("quarter", 2026, 3); "2026" → ("year", 2026, 0); else None."""
     text = (text or "").strip()
+    if not text.isascii():  # "²²²²" is digits to str.isdigit(), not to int()
+        return None
     if len(text) == 7 and text[4:6] == "-Q" and text[:4].isdigit() and text[6] in "1234":
         return "quarter", int(text[:4]), int(text[6])
     if len(text) == 4 and text.isdigit():

@@ -2,6 +2,7 @@
 
 - a login starts a new session: whatever the cookie held before is dropped and a fresh nonce is stored, so
   no session id from before the login (fixed by an attacker) survives it;
+- logging out lists the session's nonce as ended (`EndedSession`), so a copy of the cookie is refused too;
 - the session holds the user's id *and* session version (`User.get_id`): raising the version (own or reset
   password, disabled, role changed) ends every session of that user at its next request;
 - an idle timeout (`SESSION_IDLE_MINUTES`, 30 by default; `UNIT_SESSION_IDLE_MINUTES` may give the unit
@@ -15,14 +16,27 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import UTC, datetime
 
-from flask import current_app, flash, g, make_response, redirect, request, session, url_for
+from flask import (
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    make_response,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy import delete, select
 
 import htmx
 from extensions import login_manager
 from models import Role, User, db
+from models.user import EndedSession
 
 # Requests that are not the user at work: they keep no session alive and are never sent elsewhere.
 PASSIVE_BLUEPRINTS = {"kiosk", "api"}
@@ -39,12 +53,18 @@ def now() -> float:
 
 
 def load_user(user_id: str) -> User | None:
-    """Flask-Login's user loader: `<id>.<session version>`; a stale version or a disabled user is no one."""
+    """Flask-Login's user loader: `<id>.<session version>`; a stale version, a disabled user or a session
+    ended by its logout is no one. One query: the user and whether this session's nonce was ended."""
     id_text, _dot, version_text = (user_id or "").partition(".")
     if not (id_text.isdigit() and version_text.isdigit()) or len(id_text) > 10:
         return None  # a session from before versions, or a forged one
-    user = db.session.get(User, int(id_text))
-    if user is None or not user.active or (user.session_version or 1) != int(version_text):
+    nonce = str(session.get("nonce") or "") if has_request_context() else ""
+    ended = select(EndedSession.nonce).where(EndedSession.nonce == nonce).exists()
+    row = db.session.execute(select(User, ended).where(User.id == int(id_text))).first()
+    if row is None:
+        return None
+    user, was_ended = row
+    if was_ended or not user.active or (user.session_version or 1) != int(version_text):
         return None
     return user
 
@@ -62,7 +82,10 @@ def session_fields(user: User, at: float | None = None) -> dict:
 
 
 def start_session(user: User) -> None:
-    """Log `user` in on a brand-new session (nothing of the previous cookie carries over)."""
+    """Log `user` in on a brand-new session (nothing of the previous cookie carries over). Another user's
+    session in the same browser is ended as by its logout; the caller commits."""
+    if current_user.is_authenticated and current_user.id != user.id:
+        end_session()
     session.clear()
     login_user(user)
     fields = session_fields(user)
@@ -74,6 +97,23 @@ def start_session(user: User) -> None:
 
 
 def end_session() -> None:
+    """This session is over: out of the cookie, and its nonce refused should a copy of the cookie come
+    back before it would have expired anyway. The caller commits."""
+    nonce, login_at = session.get("nonce"), session.get("login_at")
+    if current_user.is_authenticated and isinstance(nonce, str) and isinstance(login_at, int):
+        _, longest = _limits()
+        ends_at = datetime.fromtimestamp(login_at + longest, UTC)
+        db.session.execute(
+            delete(EndedSession).where(EndedSession.ends_at < datetime.fromtimestamp(now(), UTC))
+        )
+        if ends_at > datetime.fromtimestamp(now(), UTC) and db.session.get(EndedSession, nonce) is None:
+            db.session.add(EndedSession(nonce=nonce[:64], user_id=current_user.id, ends_at=ends_at))
+    logout_user()
+    session.clear()
+
+
+def expire_session() -> None:
+    """An expired session: out of the cookie (any copy of it is expired too)."""
     logout_user()
     session.clear()
 
@@ -129,7 +169,7 @@ def check_session():
         if passive:
             g._login_user = login_manager.anonymous_user()
             return None
-        end_session()
+        expire_session()
         flash(_("长时间未操作,已自动退出,请重新登录"), "info")
         # The view answers an anonymous user as it always does (login page, public content).
         return _to_login_if_htmx()

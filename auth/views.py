@@ -117,6 +117,7 @@ def login():
 @login_required
 def logout():
     end_session()
+    db.session.commit()
     flash(_("已退出登录"), "info")
     return redirect(url_for("auth.login"))
 

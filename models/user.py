@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from flask import current_app, has_app_context
@@ -10,7 +11,7 @@ from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from models.base import db
+from models.base import UTCDateTime, db
 from models.unit import Unit
 
 
@@ -62,3 +63,17 @@ class User(UserMixin, db.Model):
     @property
     def label(self) -> str:
         return self.display_name or self.username
+
+
+class EndedSession(db.Model):
+    """A login session ended by its logout, kept until it would have expired anyway (`ends_at`).
+
+    The session lives in the signed cookie, so a copy of the cookie taken before the logout would still be
+    accepted; the user loader refuses a session whose nonce is listed here (in the same query that loads
+    the user, so it costs no extra round trip)."""
+
+    __tablename__ = "ended_session"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from auth import sessions
 from models import AuditLog, User, db
+from models.user import EndedSession
 from services.passwords import one_time_password, password_problem
 from tests.conftest import PASSWORD
 
@@ -107,6 +108,48 @@ def test_login_starts_a_new_session(client, make, clock):
     assert log_in(client, "boss").status_code == 302
     with client.session_transaction() as session:
         assert session["nonce"] != first["nonce"] and len(session["nonce"]) >= 20
+
+
+def test_a_copy_of_the_cookie_is_worth_nothing_after_logout(app, client, make, clock):
+    """The session is a signed cookie: its logout lists its nonce as ended, so a copy taken before is
+    refused; the list keeps a nonce only until that session would have expired anyway."""
+    boss = make.user("admin", username="boss")
+    log_in(client, "boss")
+    with client.session_transaction() as session:
+        copy = dict(session)
+    thief = app.test_client()
+    with thief.session_transaction() as session:
+        session.update(copy)
+    assert get(thief, "/admin/").status_code == 200  # the copy works while the session lives
+    fresh()
+    client.post("/logout")
+    fresh()
+    assert goes_to_login(get(thief, "/admin/"))
+    ended = db.session.scalars(select(EndedSession)).all()
+    assert [(e.nonce, e.user_id) for e in ended] == [(copy["nonce"], boss.id)]
+    # Another login, by the same user, is a new session and works.
+    assert log_in(client, "boss").status_code == 302 and get(client, "/admin/").status_code == 200
+    # 13 hours on, the next logout clears the nonces whose sessions are over anyway.
+    clock.move(13 * 60)
+    log_in(client, "boss")
+    fresh()
+    client.post("/logout")
+    fresh()
+    assert [e.nonce for e in db.session.scalars(select(EndedSession))] != [copy["nonce"]]
+    assert db.session.scalar(select(func.count()).select_from(EndedSession)) == 1
+
+
+def test_logging_in_as_another_user_ends_the_first_session(app, client, make):
+    make.user("admin", username="boss")
+    make.user("leader", username="chief")
+    log_in(client, "boss")
+    with client.session_transaction() as session:
+        copy = dict(session)
+    log_in(client, "chief")
+    thief = app.test_client()
+    with thief.session_transaction() as session:
+        session.update(copy)
+    assert goes_to_login(get(thief, "/admin/"))
 
 
 def test_a_session_without_the_version_is_no_one(client, make):

@@ -121,7 +121,9 @@ def live():
     version = kiosk.current_version()
     if request.args.get("v") == version.tag:
         response = make_response("", 204)
-    elif version.tag in request.if_none_match:
+    elif request.if_none_match.contains_weak(version.tag):
+        # Weak too: a proxy that compresses the fragment (nginx's gzip) turns the ETag weak, and an exact
+        # match would then send the whole fragment on every poll.
         response = make_response("", 304)
     else:
         response = make_response(_fragment(version, token))

@@ -122,13 +122,23 @@ class _Ticker:
         if self.progress and self.done % PROGRESS_EVERY == 0:
             self.progress(self.done, self.total)
 
+    def advance(self, rows: int) -> None:
+        """`rows` more written at once (a bulk insert): always reported."""
+        self.done += rows
+        if self.progress:
+            self.progress(self.done, self.total)
+
     def finish(self) -> None:
         if self.progress:
             self.progress(self.total, self.total)
 
 
 def apply(
-    kind: str, records: list[dict], progress: Progress | None = None, notes: dict | None = None
+    kind: str,
+    records: list[dict],
+    progress: Progress | None = None,
+    notes: dict | None = None,
+    state: dict | None = None,
 ) -> dict:
     """Write an error-free parse result; returns a summary. Services flush, the caller commits once.
 
@@ -138,7 +148,10 @@ def apply(
     module = _module(kind)
     ticker = _Ticker(len(records), progress)
     try:
-        written = module.apply(records, ticker)
+        written = module.apply(records, ticker, **(state or {}))
+    except ImportRejected:
+        db.session.rollback()
+        raise
     except DomainError as error:
         db.session.rollback()
         raise ImportRejected([RowError(ticker.row, "", "", str(error))]) from error
@@ -161,7 +174,8 @@ def import_file(kind: str, filename: str, data: bytes, progress: Progress | None
     if result.skipped:
         notes["skipped"] = result.skipped
     notes["rows"] = len(rows)  # the file's rows, also those that needed no write
-    return apply(kind, result.records, progress, notes)
+    del rows  # the checked records are all the writing needs: the file's cells can go (memory)
+    return apply(kind, result.records, progress, notes, result.state)
 
 
 def notes_text(notes: dict) -> list[str]:

@@ -24,6 +24,9 @@ class ParseResult:
     # What the file holds that is imported but worth saying (a note, not an error), as summary keys:
     # unknown staff ids of a clock file with their punch counts, rows of inactive units, D15 rows to link.
     notes: dict = field(default_factory=dict)
+    # What the kind's `apply` needs from its `parse` (its keyword arguments), e.g. the last incident id
+    # seen when the file was checked, so that the writing re-checks only what came in since.
+    state: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

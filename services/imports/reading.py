@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
-import unicodedata
+import re
 import zipfile
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import PurePath
@@ -64,6 +65,17 @@ def file_error(message: str) -> ImportRejected:
     return ImportRejected([RowError(0, "", "", message)])
 
 
+# Limits of what an import reads, checked before anything is held in memory: a file within them is read
+# row by row in a few tens of megabytes; one beyond them is refused with a Chinese message, nothing written.
+MAX_ROWS = 200_000  # data rows (a year of a large hall's incidents is about 100,000)
+MAX_COLUMNS = 64  # cells in a row (every kind has at most 9 columns)
+MAX_UNCOMPRESSED = 512 * 1024 * 1024  # an .xlsx's declared uncompressed size, all parts together
+MAX_SHARED_STRINGS = 32 * 1024 * 1024  # the texts of the cells, read whole by openpyxl
+MAX_PART = 8 * 1024 * 1024  # any other part read whole (styles, the workbook); sheets are streamed
+MAX_ZIP_ENTRIES = 1000
+_XLSX_SHEET_PREFIX = "xl/worksheets/"
+
+
 def read_table(filename: str, data: bytes) -> Table:
     """The rows of a .csv or .xlsx file. A file that cannot be read raises ImportRejected (Chinese)."""
     suffix = PurePath(filename or "").suffix.lower()
@@ -80,6 +92,13 @@ def read_table(filename: str, data: bytes) -> Table:
     return _read_csv(_decode(data))
 
 
+_ENCODING_HELP = "请在 Excel 中另存为“CSV UTF-8(逗号分隔)”或“CSV(逗号分隔)”(GB18030)后再导入"
+
+
+# Control characters (Unicode category Cc) but tab, CR and LF: a binary file, not a CSV.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def _decode(data: bytes) -> str:
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode text" is UTF-16
         try:
@@ -92,76 +111,271 @@ def _decode(data: bytes) -> str:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            try:
-                text = data.decode("gb18030")
-            except UnicodeDecodeError as error:
-                raise file_error(
-                    "文件编码无法识别,请保存为 UTF-8 或 GB18030(Excel 的“CSV(逗号分隔)”)"
-                ) from error
-    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\r\n")
-    if controls:
+            text = _decode_gb18030(data)
+    if _CONTROLS.search(text):
         raise file_error("文件不是文本格式的 CSV(含有控制字符,可能是二进制文件被改了扩展名)")
     return text
+
+
+def _decode_gb18030(data: bytes) -> str:
+    """GB18030 as Chinese Excel saves it; refuses a file in another encoding rather than import it garbled.
+
+    GB18030 maps almost every byte pair to some character, so a Big5 or Shift-JIS file usually "decodes":
+    into kana, Greek, box drawing, private-use and rare extension characters instead of the common Chinese
+    characters (GB2312) and punctuation a Chinese sheet is made of. Too many of those and the file is not
+    GB18030.
+    """
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and _plausible_chinese(text):
+        return text
+    guess = _other_encoding(data)
+    named = f"看起来是{guess}编码," if guess else ""
+    raise file_error(f"文件编码无法识别({named}只支持 UTF-8 和 GB18030),{_ENCODING_HELP}")
+
+
+def _plausible_chinese(text: str) -> bool:
+    """Whether GB18030-decoded text reads as a Chinese sheet. Measured on Python's codecs: a Big5 sheet of
+    traditional names comes out half kana, Greek, box drawing or private-use characters; a Shift-JIS one
+    comes out all rare characters (outside GB2312); a sheet of simplified names saved by Excel has a few
+    rare characters at most (王堃, 李喆)."""
+    counts = Counter(ch for ch in text if ch >= "\x80")
+    total = sum(counts.values())
+    rare = strange = 0
+    for ch, n in counts.items():
+        kind = _kind(ch)
+        if kind == "rare":
+            rare += n
+        elif kind == "strange":
+            strange += n
+    return strange <= max(1, total // 10) and rare + strange <= max(2, total // 3)
+
+
+def _kind(ch: str) -> str:
+    """ "usual": what a Chinese sheet is made of (a GB2312 character, CJK punctuation, full-width forms);
+    "rare": a Chinese character outside GB2312 (rare or traditional); "strange": anything else, such as
+    kana, Greek, Cyrillic, pinyin, box drawing (GB2312 rows 4 to 9, where Big5's common characters land) or
+    private use."""
+    code = ord(ch)
+    if 0x3000 <= code <= 0x303F or 0xFF00 <= code <= 0xFFEF or 0x2010 <= code <= 0x2027:
+        return "usual"  # 、。《》「」, full-width forms, — … “ ”
+    try:
+        encoded = ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return "rare" if 0x3400 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF else "strange"
+    return "strange" if len(encoded) == 2 and 0xA4 <= encoded[0] <= 0xA9 else "usual"
+
+
+def _other_encoding(data: bytes) -> str:
+    """What the file probably is, to say so: Shift-JIS (Japanese, with kana) or Big5 (traditional)."""
+    for codec, label in (("big5", "繁体中文 Big5 "), ("shift_jis", "日文 Shift-JIS ")):
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        chars = [ch for ch in text if ch >= "\x80"]
+        if not chars:
+            continue
+        kana = sum(1 for ch in chars if 0x3040 <= ord(ch) <= 0x30FF or 0xFF66 <= ord(ch) <= 0xFF9F)
+        cjk = sum(1 for ch in chars if 0x4E00 <= ord(ch) <= 0x9FFF or 0x3000 <= ord(ch) <= 0x303F)
+        if codec == "shift_jis" and kana and kana + cjk >= 0.8 * len(chars):
+            return label
+        if codec == "big5" and cjk >= 0.8 * len(chars):
+            return label
+    return ""
 
 
 def _read_csv(text: str) -> Table:
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        return _table(enumerate(reader, start=1))
     except csv.Error as error:
         raise file_error(f"CSV 格式有误:{error}") from error
-    return _table(records)
 
 
 def _read_xlsx(data: bytes) -> Table:
-    import openpyxl
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.styles.stylesheet import apply_stylesheet
 
+    _check_zip(data)
+    broken = "无法读取 Excel 文件:文件已损坏或不是 .xlsx 工作簿"
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many kinds (BadZipFile, KeyError, XML errors) for bad files
-        raise file_error("无法读取 Excel 文件:文件已损坏或不是 .xlsx 工作簿") from error
+        # openpyxl's reader, part by part: its load_workbook also reads every sheet once through to learn
+        # its size when the sheet does not say it (openpyxl's own files), holding every row it passes.
+        reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as error:
+        raise file_error(broken) from error
     try:
-        sheet = workbook.worksheets[0] if workbook.worksheets else None
-        if sheet is None:
+        reader.read_manifest()
+        reader.read_strings()
+        reader.read_workbook()
+        apply_stylesheet(reader.archive, reader.wb)
+        sheets = [
+            rel.target
+            for _sheet, rel in reader.parser.find_sheets()
+            if rel.target in reader.valid_files and "chartsheet" not in rel.Type
+        ]
+        if not sheets:
             raise file_error("Excel 文件中没有工作表")
-        # Some programs write a wrong sheet size into the file; read every row whatever it claims.
-        sheet.reset_dimensions()
-        records = [list(row) for row in sheet.iter_rows(values_only=True)]
+        with reader.archive.open(sheets[0]) as source:  # the first sheet's XML, streamed
+            return _table(_sheet_rows(source, reader.shared_strings, reader.wb))
     except ImportRejected:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as error:
-        raise file_error("无法读取 Excel 文件:文件已损坏或不是 .xlsx 工作簿") from error
+    except Exception as error:  # openpyxl raises many kinds (BadZipFile, KeyError, XML errors) for bad files
+        raise file_error(broken) from error
     finally:
-        workbook.close()
-    return _table(records)
+        reader.archive.close()
+
+
+def _check_zip(data: bytes) -> None:
+    """Refuse a workbook that would expand beyond the limits, from the sizes its zip declares (Python's
+    zipfile stops at the declared size, so a part cannot grow past it unnoticed)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise file_error("无法读取 Excel 文件:文件已损坏或不是 .xlsx 工作簿") from error
+    too_big = "Excel 文件解压后过大(超过 {} MB),请拆分成几个文件,或另存为 CSV 后再导入"
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise file_error(f"Excel 文件包含的部件过多(超过 {MAX_ZIP_ENTRIES} 个),不像是普通的工作簿,未导入")
+    if sum(e.file_size for e in entries) > MAX_UNCOMPRESSED:
+        raise file_error(too_big.format(MAX_UNCOMPRESSED // 2**20))
+    for entry in entries:
+        if entry.filename.startswith(_XLSX_SHEET_PREFIX):
+            continue
+        limit = MAX_SHARED_STRINGS if entry.filename.endswith("sharedStrings.xml") else MAX_PART
+        if entry.file_size > limit:
+            raise file_error(too_big.format(limit // 2**20))
+
+
+_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_ROW, _CELL, _VALUE, _INLINE, _SHEET_DATA = (f"{_NS}{t}" for t in ("row", "c", "v", "is", "sheetData"))
+_TEXT = f"{_NS}t"
+
+
+def _sheet_rows(source, strings: list, workbook):
+    """(spreadsheet row number, cell values) of each row of the sheet's XML, one row in memory at a time.
+
+    openpyxl's own reader pads every row to its widest cell and fills every missing row, and holds a whole
+    row element before it looks at it: a sheet of a few hundred kilobytes can claim a cell in the last of
+    16,384 columns or a row 1,048,576 down. Here each cell is read and dropped as it ends, and a row wider
+    than MAX_COLUMNS stops the reading.
+    """
+    from xml.etree.ElementTree import iterparse
+
+    from openpyxl.utils.cell import column_index_from_string
+    from openpyxl.utils.datetime import from_excel, from_ISO8601
+
+    dates, durations, epoch = workbook._date_formats, workbook._timedelta_formats, workbook.epoch
+    number, values, column, data = 0, [], 0, None
+    for event, element in iterparse(source, events=("start", "end")):
+        tag = element.tag
+        if event == "start":
+            if tag == _ROW:
+                number = int(element.get("r") or number + 1)
+                values, column = [], 0
+            elif tag == _SHEET_DATA:
+                data = element
+            continue
+        if tag == _CELL:
+            ref = element.get("r")
+            column = column_index_from_string(ref.rstrip("0123456789")) if ref else column + 1
+            if column > MAX_COLUMNS:
+                raise file_error(f"第{number}行超过 {MAX_COLUMNS} 列,请只保留导入所需的列")
+            kind = element.get("t", "n")
+            if kind == "inlineStr":
+                value = "".join(t.text or "" for t in element.iter(_TEXT)) or None
+            else:
+                value = element.findtext(_VALUE) or None
+                if value is not None:
+                    if kind == "n":
+                        value = float(value) if "." in value or "E" in value or "e" in value else int(value)
+                        style = int(element.get("s", 0))
+                        if style in dates:
+                            try:
+                                value = from_excel(value, epoch, timedelta=style in durations)
+                            except (OverflowError, ValueError):
+                                value = "#VALUE!"
+                    elif kind == "s":
+                        value = strings[int(value)]
+                    elif kind == "b":
+                        value = value not in ("0", "false")
+                    elif kind == "d":
+                        value = from_ISO8601(value)
+            if value is not None:
+                values.extend([None] * (column - 1 - len(values)))
+                values.append(value)
+            element.clear()
+        elif tag == _ROW:
+            yield number, values
+            element.clear()
+            if data is not None:
+                data.clear()  # the cleared rows would otherwise stay its children
 
 
 def blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _table(records: list[list[Any]]) -> Table:
-    """Header = the first non-empty row; data rows keep their spreadsheet numbers; blank rows are skipped."""
-    header_at = next((i for i, r in enumerate(records) if any(not blank(v) for v in r)), None)
-    if header_at is None:
-        raise file_error("文件是空的")
-    header = [cell_text(v).lstrip("\ufeff").strip().lower() for v in records[header_at]]
-    while header and not header[-1]:
-        header.pop()
+class Row(Mapping):
+    """One data row: the header's names to the cells, light enough for 100,000 of them (a tuple of values
+    and the header's index shared by every row). `row[None]` holds the cells beyond the header, like
+    csv.DictReader's restkey."""
+
+    __slots__ = ("_index", "_values", "_extra")
+
+    def __init__(self, index: dict, values: tuple, extra: list | None = None):
+        self._index, self._values, self._extra = index, values, extra
+
+    def __getitem__(self, name):
+        if name is None:
+            if self._extra is None:
+                raise KeyError(name)
+            return self._extra
+        position = self._index[name]
+        return self._values[position] if position < len(self._values) else None
+
+    def __iter__(self):
+        yield from self._index
+        if self._extra is not None:
+            yield None
+
+    def __len__(self) -> int:
+        return len(self._index) + (self._extra is not None)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+def _table(records: Iterable[tuple[int, list[Any]]]) -> Table:
+    """Header = the first non-empty row; data rows keep their spreadsheet numbers; blank rows are skipped.
+    At most MAX_ROWS data rows and MAX_COLUMNS cells a row, checked as the rows come."""
+    header = None
     rows, numbers = [], []
-    for index in range(header_at + 1, len(records)):
-        values = records[index]
+    strings: dict[str, str] = {}  # one object per distinct short text (codes, rules, empty cells)
+    for number, values in records:
+        if len(values) > MAX_COLUMNS:
+            raise file_error(f"第{number}行超过 {MAX_COLUMNS} 列,请只保留导入所需的列")
         if all(blank(v) for v in values):
             continue
-        row: dict[Any, Any] = {
-            name: (values[i] if i < len(values) else None) for i, name in enumerate(header)
-        }
-        extra = [v for v in values[len(header) :] if not blank(v)]
-        if extra:
-            row[None] = extra  # like csv.DictReader's restkey: cells beyond the header
-        rows.append(row)
-        numbers.append(index + 1)
+        if header is None:
+            header = [cell_text(v).lstrip("\ufeff").strip().lower() for v in values]
+            while header and not header[-1]:
+                header.pop()
+            index = {name: i for i, name in enumerate(header)}
+            continue
+        if len(rows) >= MAX_ROWS:
+            raise file_error(f"文件超过 {MAX_ROWS:,} 行数据,请拆分成几个文件分别导入")
+        kept = tuple(strings.setdefault(v, v) if isinstance(v, str) and len(v) <= 16 else v for v in values)
+        extra = [v for v in kept[len(header) :] if not blank(v)] or None
+        rows.append(Row(index, kept[: len(header)], extra))
+        numbers.append(number)
+    if header is None:
+        raise file_error("文件是空的")
     return Table(rows, columns=header, row_numbers=numbers)
 
 

@@ -599,3 +599,235 @@ def test_incident_dates_keep_the_bounds_of_every_entry_path(hall):
     ]
     assert errors == expected
     assert "0001-01-01 早于考核细则的生效日期" in errors[3]
+
+
+# ---------------------------------------------------------------- limits (issue 10, item 4)
+
+UNITS_HEADER = "code,name,windows,display_order,active\n"
+
+
+def xlsx_bytes(rows: list[list]) -> bytes:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in rows:
+        ws.append(row)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def declaring(data: bytes, part: str, size: int) -> bytes:
+    """The same .xlsx with `part`'s uncompressed size in the zip's directory set to `size`, as a zip bomb
+    declares it (the bytes themselves stay small)."""
+    import struct
+
+    raw = bytearray(data)
+    name = part.encode()
+    at = raw.find(b"PK\x01\x02")
+    while at != -1:
+        length = struct.unpack_from("<H", raw, at + 28)[0]
+        if raw[at + 46 : at + 46 + length] == name:
+            struct.pack_into("<I", raw, at + 24, size)
+            return bytes(raw)
+        at = raw.find(b"PK\x01\x02", at + 4)
+    raise AssertionError(f"no {part} in the workbook")
+
+
+def test_an_xlsx_declaring_gigabytes_is_refused_before_it_is_opened(hall):
+    small = xlsx_bytes([UNITS_HEADER.strip().split(","), ["U09", "新单位", "1", 1, "true"]])
+    bomb = declaring(small, "xl/worksheets/sheet1.xml", 4 * 2**30 - 1)
+    assert len(bomb) < 10_000
+    errors = rejected("units", "bomb.xlsx", bomb)
+    assert errors == ["文件: Excel 文件解压后过大(超过 512 MB),请拆分成几个文件,或另存为 CSV 后再导入"]
+
+
+def test_a_part_read_whole_beyond_its_limit_is_refused(hall):
+    """Styles (and shared strings, 32 MB) are read whole by openpyxl: each has its own, smaller limit."""
+    small = xlsx_bytes([UNITS_HEADER.strip().split(","), ["U09", "新单位", "1", 1, "true"]])
+    errors = rejected("units", "bomb.xlsx", declaring(small, "xl/styles.xml", 100 * 2**20))
+    assert errors == ["文件: Excel 文件解压后过大(超过 8 MB),请拆分成几个文件,或另存为 CSV 后再导入"]
+
+
+def test_a_real_highly_compressed_sheet_beyond_the_limit_is_refused(hall, monkeypatch):
+    from services.imports import reading
+
+    monkeypatch.setattr(reading, "MAX_UNCOMPRESSED", 2**20)  # 1 MB, so the test stays small and quick
+    rows = [UNITS_HEADER.strip().split(",")] + [[f"U{n:05d}", "单位", "1", n, "true"] for n in range(20_000)]
+    data = xlsx_bytes(rows)
+    assert len(data) < 2**20  # compressed it fits; expanded it does not
+    errors = rejected("units", "big.xlsx", data)
+    assert errors == ["文件: Excel 文件解压后过大(超过 1 MB),请拆分成几个文件,或另存为 CSV 后再导入"]
+
+
+def test_a_cell_far_to_the_right_is_refused_without_padding_the_row(hall):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(UNITS_HEADER.strip().split(","))
+    ws.append(["U09", "新单位", "1", 1, "true"])
+    ws.cell(row=3, column=16_384, value="x")  # column XFD, the last Excel has
+    out = io.BytesIO()
+    wb.save(out)
+    errors = rejected("units", "wide.xlsx", out.getvalue())
+    assert errors == ["文件: 第3行超过 64 列,请只保留导入所需的列"]
+
+
+def test_a_csv_row_with_too_many_cells_is_refused(hall):
+    errors = rejected("units", "wide.csv", (UNITS_HEADER + "U09,新单位,1,1,true" + ",x" * 80 + "\n").encode())
+    assert errors == ["文件: 第2行超过 64 列,请只保留导入所需的列"]
+
+
+@pytest.mark.parametrize("name", ["many.csv", "many.xlsx"])
+def test_too_many_rows_are_refused_and_nothing_is_written(hall, monkeypatch, name):
+    from services.imports import reading
+
+    monkeypatch.setattr(reading, "MAX_ROWS", 3)
+    rows = [[f"U{n:02d}", f"单位{n}", "1", n, "true"] for n in range(10, 14)]
+    if name.endswith(".csv"):
+        data = (UNITS_HEADER + "".join(",".join(map(str, r)) + "\n" for r in rows)).encode()
+    else:
+        data = xlsx_bytes([UNITS_HEADER.strip().split(","), *rows])
+    assert rejected("units", name, data) == ["文件: 文件超过 3 行数据,请拆分成几个文件分别导入"]
+    monkeypatch.setattr(reading, "MAX_ROWS", 4)
+    assert import_file("units", name, data)["created"] == 4  # at the limit it imports
+
+
+def test_blank_rows_and_blank_cells_do_not_count_against_the_limits(hall, monkeypatch):
+    from services.imports import reading
+
+    monkeypatch.setattr(reading, "MAX_ROWS", 1)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(UNITS_HEADER.strip().split(","))
+    ws.append(["U09", "新单位", "1", 1, "true"])
+    ws.cell(row=50_000, column=3).number_format = "0.00"  # a formatted, empty cell far down
+    out = io.BytesIO()
+    wb.save(out)
+    table = read_table("u.xlsx", out.getvalue())
+    assert [dict(r) for r in table] == [
+        {"code": "U09", "name": "新单位", "windows": "1", "display_order": 1, "active": "true"}
+    ]
+
+
+# ---------------------------------------------------------------- encodings (issue 10, item 14)
+
+TRADITIONAL = UNITS_HEADER + "U09,臺北市稅務局服務櫃檯,1;2,1,true\nU10,國稅局綜合窗口,3,2,true\n"
+JAPANESE = UNITS_HEADER + "U09,東京都税務署の窓口,1,1,true\nU10,ハローワーク相談窓口,2,2,true\n"
+
+
+def test_a_big5_csv_is_refused_not_imported_garbled(hall):
+    data = TRADITIONAL.encode("big5")
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    errors = rejected("units", "big5.csv", data)
+    assert len(errors) == 1
+    assert "文件编码无法识别(看起来是繁体中文 Big5 编码,只支持 UTF-8 和 GB18030)" in errors[0]
+    assert "CSV UTF-8(逗号分隔)" in errors[0]
+
+
+def test_a_shift_jis_csv_is_refused_not_imported_garbled(hall):
+    errors = rejected("units", "sjis.csv", JAPANESE.encode("shift_jis"))
+    assert len(errors) == 1
+    assert "文件编码无法识别(看起来是日文 Shift-JIS 编码,只支持 UTF-8 和 GB18030)" in errors[0]
+
+
+@pytest.mark.parametrize("codec", ["big5", "shift_jis", "cp950", "cp932"])
+def test_longer_big5_and_shift_jis_files_are_refused(hall, codec):
+    """A longer sheet of traditional Chinese or Japanese names, written by Python's codecs."""
+    text = TRADITIONAL if codec in ("big5", "cp950") else JAPANESE
+    body = text.split("\n", 1)[1]
+    many = text + body.replace("U09", "U11").replace("U10", "U12") * 3
+    errors = rejected("units", "other.csv", many.encode(codec))
+    assert errors[0].startswith("文件: 文件编码无法识别")
+
+
+def test_gb18030_from_chinese_excel_still_imports_with_rare_name_characters(hall):
+    """Chinese Excel's "CSV (逗号分隔)" is GB18030: common characters, full-width punctuation, and now and
+    then a rare character of a name (堃, 喆, 昇) or a traditional one."""
+    text = (
+        "staff_id,name,unit_code,category,window,start_date,end_date\n"
+        "S101,王堃,U01,W,2,2024-03-01,\n"
+        "S102,李喆,U01,C,,2024-03-01,\n"
+        "S103,陈昇(借调),U02,W,4,2024-03-01,\n"
+        "S104,欧阳娜娜,U02,W,3,2024-03-01,\n"
+    )
+    data = text.encode("gb18030")
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    assert import_file("staff", "staff.csv", data)["staff_created"] == 4
+    db.session.commit()
+    names = set(db.session.scalars(select(Staff.name).where(Staff.staff_id.in_(["S101", "S102", "S103"]))))
+    assert names == {"王堃", "李喆", "陈昇(借调)"}
+
+
+def test_gb18030_incidents_with_chinese_notes_import(hall):
+    text = (
+        "occurred_at,unit_code,rule_code,staff_id,count,note,deadline,rectified_on,exempt\n"
+        "2024-03-05 09:10,U01,D01,S001,,巡查发现迟到,“早上九点”未到岗,,\n"
+    ).replace(",“早上九点”未到岗,,", ",,,")
+    summary = import_file("incidents", "i.csv", text.encode("gb18030"))
+    assert summary["created"] == 1
+    assert db.session.scalar(select(Incident.note)) == "巡查发现迟到"
+
+
+# ---------------------------------------------------------------- writing in one short transaction
+
+
+def test_a_duplicate_written_between_the_check_and_the_write_is_refused(hall):
+    """The file is checked without a lock; what another import wrote meanwhile is checked again when the
+    rows are written, and the second import writes nothing."""
+    one = (
+        "occurred_at,unit_code,rule_code,staff_id,count,note,deadline,rectified_on,exempt\n"
+        "2024-03-05 09:10,U01,D01,S001,,巡查发现迟到,,,\n"
+        "2024-03-06 09:10,U02,D08,,,,,,\n"
+    ).encode()
+    first, second = parse("incidents", read_table("a.csv", one)), parse("incidents", read_table("b.csv", one))
+    assert first.ok and second.ok
+    imports.apply("incidents", first.records, state=first.state)
+    db.session.commit()
+    before = counts()
+    with pytest.raises(ImportRejected) as info:
+        imports.apply("incidents", second.records, state=second.state)
+    db.session.rollback()
+    assert counts() == before
+    held = db.session.scalar(select(Incident.id).where(Incident.rule_code == "D01"))
+    assert [str(e) for e in info.value.errors] == [
+        f"第2行与已有记录重复(记录编号 {held})",
+        f"第3行与已有记录重复(记录编号 {held + 1})",
+    ]
+
+
+def test_bulk_written_incidents_are_what_the_desk_writes(hall):
+    """History, audit row and the unit's notification of each imported incident, as services.incidents
+    writes them for the desk, and a D15 row linked to the violation of the same file."""
+    from models import Notification
+
+    text = (
+        "occurred_at,unit_code,rule_code,staff_id,count,note,deadline,rectified_on,exempt\n"
+        "2024-03-05 09:10,U01,D01,S001,2,巡查发现迟到,,,\n"
+        "2024-03-05 09:10,U01,D15,,,,,,\n"
+        "2024-03-07 10:00,U02,B01,,,,,,\n"
+    )
+    summary = import_file("incidents", "i.csv", text.encode())
+    db.session.commit()
+    assert summary["created"] == 3 and summary["linked"] == 1
+    d01, d15, b01 = db.session.scalars(select(Incident).order_by(Incident.occurred_at, Incident.rule_code))
+    assert d15.linked_id == d01.id and d01.recorded_by_id is None and d01.source == "import"
+    assert (d01.staff.staff_id, d01.window, d01.count, to_hall(d01.occurred_at).hour) == ("S001", "1", 2, 9)
+    history = db.session.scalar(select(IncidentHistory).where(IncidentHistory.incident_id == d01.id))
+    from services.incidents import snapshot
+
+    assert history.action == "created" and history.snapshot == snapshot(d01)
+    assert (
+        db.session.scalar(select(IncidentHistory.snapshot).where(IncidentHistory.incident_id == d15.id))[
+            "linked_id"
+        ]
+        == d01.id
+    )
+    audit = db.session.scalar(select(AuditLog).where(AuditLog.target == f"incident:{b01.id}"))
+    assert audit.action == "incident.created" and audit.after == snapshot(b01)
+    titles = dict(db.session.execute(select(Notification.link, Notification.title)).all())
+    assert (
+        titles[f"/portal/items/{d01.id}"].startswith("新增扣分记录:D01 ")
+        and "3月5日" in titles[f"/portal/items/{d01.id}"]
+    )
+    assert titles[f"/portal/items/{b01.id}"].startswith("新增加分记录:B01 ")

@@ -9,6 +9,7 @@ many instead, to look further on a developer's machine.
 from __future__ import annotations
 
 import copy
+import re
 from datetime import date, datetime
 
 import pytest
@@ -290,3 +291,74 @@ def test_every_post_route_answers_hostile_forms_without_a_500_or_a_write(app, wo
     if role != ANON:
         # The fuzz reaches past the forms' checks: some of its requests were accepted.
         assert any(300 <= status < 400 or status == 200 for status in log.statuses), log.statuses
+
+
+# The inputs issue 10 names as 500s, each answered cleanly (a 404, a 400, or the page or form with a message).
+ISSUE_EXAMPLES = [
+    (Role.ADMIN.value, "GET", "/admin/users/99999999999999999999/edit", None, {404}),
+    (Role.ADMIN.value, "GET", "/admin/patrol/record?unit_id=99999999999999999999", None, {200, 422}),
+    (Role.ADMIN.value, "GET", "/admin/detections?job=99999999999999999999", None, {200}),
+    (Role.ADMIN.value, "GET", "/admin/import?job=99999999999999999999", None, {200}),
+    (Role.ADMIN.value, "GET", "/admin/standings?month=9999-12", None, {200}),
+    (Role.ADMIN.value, "GET", "/admin/standings?month=0001-01", None, {200}),
+    (Role.ADMIN.value, "GET", "/admin/incidents?month=9999-12", None, {200, 422}),
+    (Role.ADMIN.value, "GET", "/admin/months/9999-12/bulletin", None, {404, 422}),
+    (Role.ADMIN.value, "GET", "/admin/months/0001-01/bulletin", None, {404, 422}),
+    (ANON, "POST", "/login", {"username": "fuzz-\x00admin", "password": PASSWORD}, {400}),
+    (
+        Role.INSPECTOR.value,
+        "POST",
+        "/admin/patrol/tap",
+        {"unit_id": "1", "window": "1", "rule_code": "D01", "client_key": "k1", "date": "0001-01-01"},
+        {422},
+    ),
+]
+
+
+@pytest.mark.parametrize("role, method, url, data, statuses", ISSUE_EXAMPLES)
+def test_the_issues_examples_are_answered_cleanly(app, world, fuzzing, role, method, url, data, statuses):
+    _, saved_users = fuzzing
+    log = fuzz.Log()
+    counts = fuzz.count_query()
+    client = Sessions(app, world, saved_users, log)(role)
+    before = fuzz.row_counts(counts)
+    response = client.open(url, method=method, data=data)
+    assert response.status_code in statuses, (response.status_code, response.get_data(as_text=True)[:300])
+    assert fuzz.row_counts(counts) == before
+    if response.mimetype == "text/html" and response.status_code != 200:
+        body = response.get_data(as_text=True)
+        assert re.search(r"[\u4e00-\u9fff]", body), "the answer speaks Chinese"
+
+
+def test_next_with_a_newline_after_login_stays_on_the_site(app, world):
+    _user_id, username = world.users[Role.ADMIN.value]
+    response = app.test_client().post(
+        "/login?next=/%0A/evil.example", data={"username": username, "password": PASSWORD}
+    )
+    assert response.status_code == 302 and "evil.example" not in response.headers["Location"]
+
+
+def test_the_fuzzer_notices_a_500_and_a_refused_request_that_writes(app, world, fuzzing, monkeypatch):
+    """The checks themselves: a view that raises, and one that writes a row and answers 422, are caught."""
+    from models import Unit
+
+    def raises():
+        raise ZeroDivisionError("boom")
+
+    def writes_then_refuses():
+        db.session.add(Unit(code="FZ-W", name="写入", windows="1", display_order=0, active=True))
+        db.session.commit()
+        return "refused", 422
+
+    _, saved_users = fuzzing
+    log = fuzz.Log()
+    counts = fuzz.count_query()
+    client = Sessions(app, world, saved_users, log)(Role.ADMIN.value)
+    monkeypatch.setitem(app.view_functions, "admin.unit_list", raises)
+    fuzz.send(client, "GET", "/admin/units", [], None, {}, log)
+    monkeypatch.setitem(app.view_functions, "admin.unit_new", writes_then_refuses)
+    fuzz.send(client, "POST", "/admin/units/new", [], [("code", "x")], {}, log, counts)
+    failures = sorted(log.failures)
+    assert len(failures) == 2, failures
+    assert failures[0].startswith("500 ZeroDivisionError at tests/app/test_fuzz.py")
+    assert failures[1] == "refused POST wrote ['unit']"

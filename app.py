@@ -168,9 +168,11 @@ def _register_errors(app: Flask) -> None:
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
     # WAL lets the hall screens read while a long import writes; SQLite ignores FKs unless asked.
+    # One writer at a time: a login or the desk form waits (up to 30 s) for an import's write, which is
+    # one short transaction (services.imports), instead of failing at once with "database is locked".
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()

@@ -146,12 +146,13 @@ def test_without_redis_url_a_job_runs_in_a_thread_of_the_web_process(app, clerk,
     from services import detections
 
     job = jobs.start("detect", run_admin_job, detections.run, 2024, 3, started_by=admin.id)
+    job_id = job.id
     assert job.result["runner"]["pid"] == os.getpid()
     threads = [t for t in __import__("threading").enumerate() if t.name == f"job-{job.id}"]
     for thread in threads:
         thread.join(60)
     db.session.expire_all()
-    job = db.session.get(Job, job.id)
+    job = db.session.get(Job, job_id)
     assert job.status == "done" and job.result["proposed"] == 2
     assert proposed_count() == 2
 
@@ -307,3 +308,19 @@ def test_a_job_queued_while_redis_is_down_fails_at_once(app, monkeypatch, make):
 
     job = jobs.start("detect", detections.run, 2024, 3, started_by=admin.id)
     assert job.status == "failed" and "Redis" in job.message
+
+
+def test_the_worker_command_runs_the_queued_jobs(app, runner, queued, clerk, make):
+    """`flask worker --burst`: each job in a forked child (its own database connections), then it exits."""
+    admin = make.user("admin")
+    from admin.views import run_admin_job
+    from services import detections
+
+    job_id = jobs.start("detect", run_admin_job, detections.run, 2024, 3, started_by=admin.id).id
+    db.session.remove()
+    result = runner.invoke(args=["worker", "--burst", "--queue", queued])
+    assert result.exit_code == 0, result.output
+    assert f"任务 worker 已启动,队列:{queued}" in result.output
+    job = db.session.get(Job, job_id)
+    assert job.status == "done" and job.result["proposed"] == 2
+    assert proposed_count() == 2

@@ -44,7 +44,8 @@ class Incident(db.Model):
     deadline: Mapped[date | None]
     rectified_on: Mapped[date | None]
     exempt: Mapped[bool] = mapped_column(default=False)
-    linked_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))  # D15 -> its violation
+    # D15 -> its violation; indexed: an incident's page lists the records linked to it
+    linked_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"), index=True)
     status: Mapped[str] = mapped_column(String(12), default=IncidentStatus.CONFIRMED)
     void_reason: Mapped[str | None] = mapped_column(Text)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -222,12 +222,24 @@ class LeaveForm(FlaskForm):
     )
 
 
+def hall_years(form, field) -> None:
+    """A typed date or time within 2000..2100 (the years the hall's pickers offer): 0001-01-01 00:00 in hall
+    time is before the first day a datetime holds in UTC, and the day after 9999-12-31 does not exist, so
+    such a date would be an error on its way to the database rather than a message."""
+    if field.data is not None and not 2000 <= field.data.year <= 2100:
+        raise ValidationError(_l("请填写 2000 年至 2100 年之间的日期"))
+
+
 class OutageForm(FlaskForm):
     start_at = DateTimeLocalField(
-        _l("故障开始时间"), format="%Y-%m-%dT%H:%M", validators=[InputRequired(message=_l("请填写开始时间"))]
+        _l("故障开始时间"),
+        format="%Y-%m-%dT%H:%M",
+        validators=[InputRequired(message=_l("请填写开始时间")), hall_years],
     )
     end_at = DateTimeLocalField(
-        _l("故障结束时间"), format="%Y-%m-%dT%H:%M", validators=[InputRequired(message=_l("请填写结束时间"))]
+        _l("故障结束时间"),
+        format="%Y-%m-%dT%H:%M",
+        validators=[InputRequired(message=_l("请填写结束时间")), hall_years],
     )
     note = StringField(
         _l("说明"), validators=[Optional(), Length(max=200, message=_l("说明不能超过 200 个字符"))]
@@ -364,8 +376,8 @@ class AuditFilterForm(FlaskForm):
     action = SelectField(_l("操作"), validators=[Optional()], validate_choice=False)
     user = SelectField(_l("操作人"), validators=[Optional()], coerce=row_id, validate_choice=False)
     target = StringField(_l("对象"), validators=[Optional(), Length(max=80)])
-    date_from = DateField(_l("起始日期"), validators=[Optional()])
-    date_to = DateField(_l("截止日期"), validators=[Optional()])
+    date_from = DateField(_l("起始日期"), validators=[Optional(), hall_years])
+    date_to = DateField(_l("截止日期"), validators=[Optional(), hall_years])
 
     def validate_date_to(self, field):
         if field.data and self.date_from.data and field.data < self.date_from.data:

@@ -453,6 +453,9 @@ def favoured(kind: str) -> list[str]:
 
 
 MAX_SWEPT = 10
+# Every text field gets a long text in the sweep: a column shorter than the form lets through is a
+# PostgreSQL error (SQLite does not check a VARCHAR's length).
+LONG_TEXT = "中" * 3000
 
 
 def field_sweep(specs: dict[str, FieldSpec], raw_names: list[str], world: World, start: int):
@@ -468,7 +471,10 @@ def field_sweep(specs: dict[str, FieldSpec], raw_names: list[str], world: World,
     swept = names if len(names) <= MAX_SWEPT else names[:: -(-len(names) // MAX_SWEPT)]
     for i, name in enumerate(swept):
         kind = (specs.get(name) or FieldSpec(name, "text")).kind
-        values = [favoured(kind)[(start + i) % len(favoured(kind))], HOSTILE[(start + 7 * i) % len(HOSTILE)]]
+        first = (
+            LONG_TEXT if kind in ("text", "password") else favoured(kind)[(start + i) % len(favoured(kind))]
+        )
+        values = [first, HOSTILE[(start + 7 * i) % len(HOSTILE)]]
         for value in values[: 2 if bigger() else 1]:
             yield name, [(n, value if n == name else base[n]) for n in names]
 

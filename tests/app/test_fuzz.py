@@ -27,8 +27,8 @@ from tests.conftest import PASSWORD
 
 ANON = "anonymous"
 ROLES = [ANON, Role.ADMIN.value, Role.INSPECTOR.value, Role.LEADER.value, Role.UNIT.value]
-GET_EXAMPLES = 40
-POST_EXAMPLES = 60
+GET_EXAMPLES = 30
+POST_EXAMPLES = 45
 # Documents cost ~0.3 s each to draw: the sweep sends each one its hostile query as an admin and a unit
 # user only (the other roles read the same views), and hypothesis fuzzes their HTML twins' parameters.
 DOCUMENT = (".pdf", ".xlsx")

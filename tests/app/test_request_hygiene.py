@@ -194,3 +194,32 @@ def test_huge_ids_in_a_form_are_refused_and_write_nothing(app, client, login, ma
     response = client.post(url, data=data)
     assert 400 <= response.status_code < 500, response.status_code
     assert _counts(app) == before
+
+
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        ("2024-03-20T09:30", "0001-01-01T00:00"),
+        ("0001-01-01T00:00", "2024-03-20T09:30"),
+        ("2024-03-20T09:30", "9999-12-31T23:59"),
+    ],
+)
+def test_an_outage_at_the_edge_of_the_calendar_is_a_form_error_and_writes_nothing(
+    app, client, login, start, end
+):
+    login("admin")
+    before = _counts(app)
+    response = client.post("/admin/calendar/outages", data={"start_at": start, "end_at": end, "note": "x"})
+    assert response.status_code == 422
+    assert "请填写 2000 年至 2100 年之间的日期" in response.text
+    assert _counts(app) == before
+
+
+@pytest.mark.parametrize(
+    "query", ["date_from=0001-01-01", "date_to=9999-12-31", "date_from=0001-01-01&date_to=9999-12-31"]
+)
+def test_the_audit_log_filtered_at_the_edge_of_the_calendar_says_so(client, login, query):
+    login("admin")
+    response = client.get(f"/admin/audit?{query}")
+    assert response.status_code in (200, 422)
+    assert "请填写 2000 年至 2100 年之间的日期" in response.text

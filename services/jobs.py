@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 ABANDONED_MESSAGE = "服务器在任务运行期间重新启动,任务已中断,未完成的更改没有保存;请重新运行"
 # A job is minutes long: one still "running" after this long is abandoned whatever process it names.
 ABANDONED_AFTER = timedelta(hours=6)
+TIMEOUT_MESSAGE = "任务运行超过时限,已停止,未完成的更改没有保存;请重新运行"
 DEFAULT_QUEUE = "hallscore"
 # RQ's own default (180 s) is too short for a 100,000-row import; a job past this is stopped and failed.
 DEFAULT_TIMEOUT = 3600
@@ -134,7 +135,8 @@ def _run(app: Flask, job_id: int, user_id: int | None, work: Callable, args: tup
             except Exception as error:  # the job reports it; the screen must not hang on "running"
                 log.exception("job %s failed", job_id)
                 db.session.rollback()
-                result, status, message = {"error": str(error)}, "failed", str(error)
+                text = TIMEOUT_MESSAGE if type(error).__name__ == "JobTimeoutException" else str(error)
+                result, status, message = {"error": text}, "failed", text
             _finish(job_id, status, result, message)
         finally:
             db.session.remove()

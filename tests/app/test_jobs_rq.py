@@ -324,3 +324,13 @@ def test_the_worker_command_runs_the_queued_jobs(app, runner, queued, clerk, mak
     job = db.session.get(Job, job_id)
     assert job.status == "done" and job.result["proposed"] == 2
     assert proposed_count() == 2
+
+
+def test_a_job_past_its_time_limit_is_stopped_and_failed_in_chinese(app, queued, make, tmp_path, monkeypatch):
+    monkeypatch.setitem(app.config, "JOBS_TIMEOUT", 1)
+    admin = make.user("admin")
+    job_id = jobs.start("detect", stop_at_first_run, str(tmp_path / "hang"), started_by=admin.id).id
+    work_burst(app)
+    db.session.expire_all()
+    job = db.session.get(Job, job_id)
+    assert job.status == "failed" and job.message == jobs.TIMEOUT_MESSAGE and (job.done, job.total) == (1, 2)

@@ -188,28 +188,30 @@ def score_month_counts(
         if unit.code in totals:
             raise ValueError(f"单位代码 {unit.code} 重复")
         totals[unit.code] = [0, 0, []]
-    per_count: dict[tuple[str, bool], int] = {}
+    # Signed points of one count, per rule: [not exempt, exempt] (checked once per rule, not per row).
+    per_count: dict[str, list[int]] = {}
     for unit_code, rule_code, exempt, count, ids, smallest, without_deadline in counts:
         total = totals.get(unit_code)
         if total is None:  # "Exact readings": inactive units' incidents are ignored
             continue
-        points = per_count.get((rule_code, exempt))
+        points = per_count.get(rule_code)
         if points is None:
             rule = rules.get(rule_code)
             if rule is None:
                 raise ValueError(f"规则代码 {rule_code} 不在规则手册中")
             if rule.derived:
                 raise ValueError(f"规则 {rule_code} 由评分推导,不能直接录入")
-            points = per_count[(rule_code, exempt)] = signed_points(rule, 1, exempt=exempt)
+            points = per_count[rule_code] = [signed_points(rule, 1), signed_points(rule, 1, exempt=True)]
         if not smallest >= 1:
             raise ValueError("事件的次数/人数 count 必须是不小于 1 的整数")
         if without_deadline and "deadline" in rules[rule_code].requires:
             raise ValueError(f"规则 {rule_code} 必须填写整改期限 deadline")
-        points *= count  # points × count per incident, summed: the same as the sum of the items
-        if points < 0:
-            total[0] -= points
-        elif points > 0:
-            total[1] += points
+        # points × count per incident, summed: the same as the sum of the items.
+        signed = points[1 if exempt else 0] * count
+        if signed < 0:
+            total[0] -= signed
+        elif signed > 0:
+            total[1] += signed
         if rule_code in named:
             total[2].append((rule_code, count, ids))
     if derived is not None:

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from threading import Lock
 
-from sqlalchemy import String, func, select, text, type_coerce
+from sqlalchemy import String, cast, func, literal, null, select, text, type_coerce, union_all
 
 from models import AuditLog, Incident, IncidentStatus, Month, MonthStatus, Unit, db
 from scoring import (
@@ -155,21 +155,52 @@ def _overdue_incidents(year: int, month: int, rulebook: Rulebook | None = None) 
     return _incidents_in(rows, _stored_hall_day)
 
 
-def month_counts(
-    year: int, month: int, unit_codes: dict[int, str], *, only_these: bool = False
-) -> list[RuleCount]:
-    """The month's confirmed incidents summed per (unit, rule, exemption) by the database, in one scan of
-    the (status, occurred_at) index. No ids: the flags' "incident:<id>" reasons come with the items
-    (`_MonthItems`). `only_these`: read only the units of `unit_codes` (a few of them)."""
+def month_sums(
+    year: int, month: int, rulebook: Rulebook, unit_ids: list[int] | None = None
+) -> tuple[dict[int, UnitIn], list[RuleCount], list[IncidentIn]]:
+    """What a live ranking reads, in one statement (each statement is a round trip, and on a busy server a
+    wait): the active units; the month's confirmed incidents summed per (unit, rule, exemption) by the
+    database, in one scan of the (status, occurred_at) index; the rectification rule's incidents (D19a)
+    whose overdue item (D19b) may land in the month (the (rule_code, deadline) index). `unit_ids`: only
+    these units (an earlier month's grades for a few units).
+
+    No ids for the sums: the flags' "incident:<id>" reasons come with the items (`_MonthItems`)."""
     start, end = month_utc_range(year, month)
-    query = (
+    first, last = month_bounds(year, month)
+    rectification = rulebook.role_code("rectification_rule") or ""  # "": this rulebook has no such rule
+    # The overdue rows come first: their column types (dates, text) are the statement's.
+    overdue = select(
+        literal("o"),
+        Incident.unit_id,
+        Incident.rule_code,
+        Incident.exempt,
+        Incident.count,
+        null(),
+        null(),
+        Incident.id,
+        Incident.deadline,
+        Incident.rectified_on,
+        cast(Incident.occurred_at, String),  # text on both databases, as the units' names below
+        Incident.status,  # checked below, or SQLite (no statistics) would scan by the status index
+    ).where(
+        Incident.rule_code == rectification,
+        Incident.deadline >= first - timedelta(days=1),
+        Incident.deadline <= last - timedelta(days=1),
+    )
+    sums = (
         select(
+            literal("s"),
             Incident.unit_id,
             Incident.rule_code,
             Incident.exempt,
             func.sum(Incident.count),
             func.min(Incident.count),
             func.count() - func.count(Incident.deadline),
+            null(),
+            null(),
+            null(),
+            null(),
+            null(),
         )
         .where(
             Incident.status == IncidentStatus.CONFIRMED,
@@ -178,16 +209,54 @@ def month_counts(
         )
         .group_by(Incident.unit_id, Incident.rule_code, Incident.exempt)
     )
-    if only_these:
-        query = query.where(Incident.unit_id.in_(sorted(unit_codes)))
-    code_of = unit_codes.get
-    # Plain tuples in RuleCount's order: a month has thousands of rows, and this loop is most of the
-    # Python time of a live ranking.
-    return [
-        (code, rule, exempt, total, None, smallest, without_deadline)  # type: ignore[misc]
-        for unit_id, rule, exempt, total, smallest, without_deadline in db.session.execute(query)
-        if (code := code_of(unit_id)) is not None  # else an inactive unit's
+    units = select(
+        literal("u"),
+        Unit.id,
+        Unit.code,
+        null(),
+        Unit.display_order,
+        null(),
+        null(),
+        null(),
+        null(),
+        null(),
+        Unit.name,
+        null(),
+    ).where(Unit.active.is_(True))
+    if unit_ids is not None:
+        overdue = overdue.where(Incident.unit_id.in_(unit_ids))
+        sums = sums.where(Incident.unit_id.in_(unit_ids))
+        units = units.where(Unit.id.in_(unit_ids))
+    rows = db.session.execute(union_all(overdue, sums, units)).all()
+
+    active = {
+        unit_id: UnitIn(code=code, name=name, display_order=order)
+        for kind, unit_id, code, _e, order, _s, _w, _i, _d, _r, name, _st in rows
+        if kind == "u"
+    }
+    code_of = {unit_id: unit.code for unit_id, unit in active.items()}.get
+    # Plain tuples in RuleCount's order: a month has thousands of rows, and this loop is most of the Python
+    # time of a live ranking.
+    counts = [
+        (code, rule, exempt, total, None, smallest, without_deadline)
+        for kind, unit_id, rule, exempt, total, smallest, without_deadline, *_rest in rows
+        if kind == "s" and (code := code_of(unit_id)) is not None  # else an inactive unit's
     ]
+    late = [
+        IncidentIn(
+            id=i,
+            unit_code=code,
+            rule_code=rule,
+            occurred_on=_stored_hall_day(at),
+            count=count or 1,
+            exempt=bool(exempt),
+            deadline=deadline,
+            rectified_on=rectified,
+        )
+        for kind, unit_id, rule, exempt, count, _s, _w, i, deadline, rectified, at, status in rows
+        if kind == "o" and status == IncidentStatus.CONFIRMED and (code := code_of(unit_id)) is not None
+    ]
+    return dict(sorted(active.items(), key=lambda pair: pair[1].code)), counts, late  # type: ignore[return-value]
 
 
 class _MonthItems:
@@ -290,15 +359,6 @@ class LazyReasons(_Lazy):
         return self._month.reasons(self._code, self._flag)
 
 
-def _units_by_id() -> dict[int, UnitIn]:
-    rows = db.session.execute(
-        select(Unit.id, Unit.code, Unit.name, Unit.display_order)
-        .where(Unit.active.is_(True))
-        .order_by(Unit.code)
-    )
-    return {i: UnitIn(code=c, name=n, display_order=o) for i, c, n, o in rows}
-
-
 def _score_counts(
     year: int,
     month: int,
@@ -313,20 +373,15 @@ def _score_counts(
     `earlier_unqualified`: a mapping, None, or a function (codes of the units unqualified this month,
     rulebook) -> their earlier unqualified months. `grades_only`: for an earlier month's grades (no flag
     reasons, no items; `units` may be a few)."""
-    everyone = units is None
-    units = _units_by_id() if units is None else units
-    listed = list(units.values())
     rulebook = rulebook_for_month(year, month)
-    counts = month_counts(
-        year, month, {i: u.code for i, u in units.items()}, only_these=grades_only and not everyone
-    )
-    overdue = _overdue_incidents(year, month, rulebook)
+    units, counts, overdue = month_sums(year, month, rulebook, None if units is None else list(units))
+    listed = list(units.values())
     earlier = earlier_unqualified
     asked: dict[str, int] = {}
     if callable(earlier_unqualified):
 
         def earlier(codes: frozenset[str]) -> dict[str, int]:
-            asked.update(earlier_unqualified(codes, rulebook))
+            asked.update(earlier_unqualified(codes, rulebook, units))
             return asked
 
     try:
@@ -414,14 +469,14 @@ def _earlier_unqualified(
     return counts
 
 
-def _earlier_unqualified_of(year: int, month: int, today: date, units: dict[int, UnitIn]):
+def _earlier_unqualified_of(year: int, month: int, today: date):
     """`_earlier_unqualified` as `score_month_counts` asks for it: for the units unqualified this month only,
     and only as far as `replace_staff` looks (at least min − 1 earlier months, or not). The frozen months are
     read at once (a query or two, whatever the data); the open ones are scored live, for those units alone,
     month by month until each of them has reached the count or the months run out."""
     counts, open_months = _frozen_unqualified(year, month)
 
-    def of(codes: frozenset[str], rulebook: Rulebook) -> dict[str, int]:
+    def of(codes: frozenset[str], rulebook: Rulebook, units: dict[int, UnitIn]) -> dict[str, int]:
         enough = rulebook.settings.replace_staff_min_unqualified - 1
         for m in open_months:
             wanted = {i: u for i, u in units.items() if u.code in codes and counts.get(u.code, 0) < enough}
@@ -555,8 +610,7 @@ def _frozen(year: int, month: int) -> MonthResult | None:
 def live_standings(year: int, month: int) -> MonthResult:
     """Score the month from the database now, whatever its status (used to freeze it at closing)."""
     today = hall_today()
-    units = _units_by_id()
-    return _score_counts(year, month, today, _earlier_unqualified_of(year, month, today, units), units)
+    return _score_counts(year, month, today, _earlier_unqualified_of(year, month, today))
 
 
 _UNREAD = object()

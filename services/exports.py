@@ -92,10 +92,12 @@ def _detail_columns() -> list[str]:
     return [_(c) for c in DETAIL_COLUMNS]
 
 
-def _write_detail(ws: Worksheet, row: int, view: UnitMonth, lead: list | None = None) -> int:
+def _write_detail(ws, row: int, view: UnitMonth, lead: list | None = None) -> int:
     """The sections, subtotals, score, grade and rank of one unit's month from `row`; returns the next row.
 
-    `lead`: values of leading columns repeated on every line (the month, on a year's sheet)."""
+    `lead`: values of leading columns repeated on every line (the month, on a year's sheet), which is a
+    services.xlsx_stream sheet (no merged cells there)."""
+    write = ws.put if lead else (lambda r, c, value, style: put(ws, r, c, value, style=style))
     lead = lead or []
     width = len(lead) + len(DETAIL_COLUMNS)
     first = len(lead) + 1  # the detail table's first column
@@ -107,7 +109,7 @@ def _write_detail(ws: Worksheet, row: int, view: UnitMonth, lead: list | None = 
             style = {"": "hs-wrap" if wrap else "hs-cell", "section": "hs-section"}.get(kind)
             if kind == "total":
                 style = "hs-total-wrap" if wrap else "hs-total"
-            put(ws, row, col, value, style=style)
+            write(row, col, value, style)
         if merge and not lead:
             ws.merge_cells(start_row=row, start_column=first, end_row=row, end_column=width)
         row += 1
@@ -252,30 +254,45 @@ def details_xlsx(year: int, months: list[int]) -> bytes:
     order = {
         code: (o, code) for code, o in db.session.execute(select(Unit.code, Unit.display_order)).tuples()
     }
-    wb, first_ws = new_workbook()
     taken: set[str] = set()
     codes = sorted(names, key=lambda c: order.get(c, (10**9, c)))
+    if len(keys) > 1:
+        return _year_details(year, keys, codes, names, views)
+    wb, first_ws = new_workbook()
     if not codes:
         first_ws.title = _("考核评分明细表")
         title(first_ws, _("没有参加考核的单位"), len(DETAIL_COLUMNS))
     for n, code in enumerate(codes):
         ws = first_ws if n == 0 else wb.create_sheet()
         ws.title = sheet_title(names[code], taken)
-        if len(keys) == 1:
-            _detail_sheet(ws, names[code], views[keys[0]][code])
-            continue
-        columns = [_("月份"), *_detail_columns()]
-        title(ws, _("%(unit)s %(year)d年 考核评分明细表", unit=names[code], year=year), len(columns))
-        header(ws, 3, columns)
+        _detail_sheet(ws, names[code], views[keys[0]][code])
+    return to_bytes(wb)
+
+
+def _year_details(year: int, keys: list, codes: list[str], names: dict, views: dict) -> bytes:
+    """Several months of every unit, one sheet each, the months one below the other with a 月份 column:
+    written by services.xlsx_stream (a year of a large hall is a million cells)."""
+    from services.xlsx_stream import StreamBook
+
+    book = StreamBook()
+    taken: set[str] = set()
+    if not codes:
+        sheet = book.sheet(sheet_title(_("考核评分明细表"), taken))
+        sheet.title(_("没有参加考核的单位"), len(DETAIL_COLUMNS))
+    columns = [_("月份"), *_detail_columns()]
+    for code in codes:
+        ws = book.sheet(sheet_title(names[code], taken))
+        ws.title(_("%(unit)s %(year)d年 考核评分明细表", unit=names[code], year=year), len(columns))
+        ws.header(3, columns)
         row = 4
         for key in keys:
             view = views[key].get(code)
             if view is None:
                 continue  # not scored that month (inactive then)
             row = _write_detail(ws, row, view, lead=[_("%(m)d月", m=key[1])])
-        widths(ws, [7, *DETAIL_WIDTHS])
-        print_setup(ws, header_row=3)
-    return to_bytes(wb)
+        ws.widths = [7, *DETAIL_WIDTHS]
+        ws.header_row = 3
+    return book.to_bytes()
 
 
 def rankings_xlsx(year: int, month: int) -> bytes:

@@ -341,19 +341,61 @@ def _lock_and_recheck(records: list[dict], since_id: int | None) -> None:
         raise ImportRejected(sorted(problems, key=lambda e: e.row_number))
 
 
-def apply(records: list[dict], ticker, since_id: int | None = None) -> dict:
-    """Write the checked rows in one short transaction: bulk INSERTs of the incidents, their history
-    (created), their audit rows (incident.created) and the units' notifications, as
-    services.incidents.create writes them one by one (the same rows, a hundred times faster)."""
-    from sqlalchemy import insert
+_INCIDENT_COLUMNS = (
+    "id", "unit_id", "staff_pk", "window", "rule_code", "occurred_at", "count", "note", "public_text",
+    "deadline", "rectified_on", "exempt", "linked_id", "status", "source", "recorded_by_id", "created_at",
+)  # fmt: skip
+_HISTORY_COLUMNS = ("incident_id", "at", "by_id", "action", "reason", "snapshot")
+_AUDIT_COLUMNS = ("at", "user_id", "action", "target", "before", "after")
+_NOTIFICATION_COLUMNS = ("unit_id", "kind", "title", "link", "key", "created_at")
 
+
+class _Rows:
+    """The rows of one table as the database driver takes them: each value through its column type's
+    bind processor (UTC datetimes, JSON) once, before the write lock, so that under it only the driver's
+    executemany runs."""
+
+    def __init__(self, table, columns: tuple[str, ...]):
+        from sqlalchemy import insert
+
+        dialect = db.session.get_bind().dialect
+        self.columns = columns
+        self.processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+        self.sql = str(compiled)
+        self.positional = bool(compiled.positiontup)
+        if self.positional and tuple(compiled.positiontup) != columns:
+            raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
+        self.rows: list = []
+
+    def process(self, column: str, value):
+        """`value` as the driver takes it for `column`: to compute once what many rows share."""
+        proc = self.processors[self.columns.index(column)]
+        return value if proc is None else proc(value)
+
+    def add(self, *values, processed: tuple[str, ...] = ()) -> None:
+        """One row; the values of the `processed` columns are already as the driver takes them."""
+        row = tuple(
+            value if proc is None or name in processed else proc(value)
+            for name, proc, value in zip(self.columns, self.processors, values, strict=True)
+        )
+        self.rows.append(row if self.positional else dict(zip(self.columns, row, strict=True)))
+
+    def write(self) -> None:
+        connection = db.session.connection()
+        for start in range(0, len(self.rows), CHUNK * 5):
+            connection.exec_driver_sql(self.sql, self.rows[start : start + CHUNK * 5])
+
+
+def _build(records: list[dict], ids: list[int]) -> tuple[list[_Rows], dict]:
+    """Every row the import writes (incidents, their history, audit rows and notifications), as
+    services.incidents.create writes them one by one, and the summary."""
     from models import AuditLog, IncidentHistory
     from models.notification import Notification
     from services.audit import acting_user_id
     from services.notifications import item_link
     from services.rulebooks import rulebook_for_month
 
-    _lock_and_recheck(records, since_id)
     units = {
         code: (pk, active) for code, pk, active in db.session.execute(select(Unit.code, Unit.id, Unit.active))
     }
@@ -361,6 +403,7 @@ def apply(records: list[dict], ticker, since_id: int | None = None) -> dict:
     user_id = acting_user_id()
     now = utc_now()
     titles: dict[tuple[int, int, str], str] = {}
+    day_titles: dict[tuple[int, int, int, str], str] = {}  # one string per day and rule (memory)
 
     def title(rec: dict) -> str:
         at = rec["hall_at"]
@@ -372,91 +415,54 @@ def apply(records: list[dict], ticker, since_id: int | None = None) -> dict:
             titles[key] = (
                 f"新增{what}记录:{rec['rule_code']} {rule.title}" if rule else f"新增{what}记录:{key[2]}"
             )
-        return f"{titles[key]}({at.month}月{at.day}日)"[:200]
+        day = (at.year, at.month, at.day, rec["rule_code"])
+        if day not in day_titles:
+            day_titles[day] = f"{titles[key]}({at.month}月{at.day}日)"[:200]
+        return day_titles[day]
 
+    incidents = _Rows(Incident.__table__, _INCIDENT_COLUMNS)
+    history = _Rows(IncidentHistory.__table__, _HISTORY_COLUMNS)
+    audit = _Rows(AuditLog.__table__, _AUDIT_COLUMNS)
+    notes = _Rows(Notification.__table__, _NOTIFICATION_COLUMNS)
+    at = incidents.process("created_at", now)  # the same time on every row, processed once
     made: dict[int, int] = {}  # file row -> incident id
     linked, pending = 0, []
-    incident_table = Incident.__table__
     # Violations first, so that a D15 row can point at the violation written from the same file.
-    plain = [r for r in records if not r["needs_link"]]
-    links = [r for r in records if r["needs_link"]]
-    ids = iter(_new_ids(len(records)))
-    for group in (plain, links):
-        for start in range(0, len(group), CHUNK):
-            chunk = group[start : start + CHUNK]
-            ticker.at(chunk[0]["row"])
-            params = []
-            for rec in chunk:
-                made[rec["row"]] = pk = next(ids)
-                link_id = None
-                if rec["needs_link"]:
-                    link_id = made[rec["link_row"]] if rec["link_row"] is not None else rec["link_id"]
-                    rec["linked_id"] = link_id
-                params.append(
-                    {
-                        "id": pk,
-                        "unit_id": units[rec["unit_code"]][0],
-                        "staff_pk": staff[rec["staff_id"]] if rec["staff_id"] else None,
-                        "window": rec["window"] or None,
-                        "rule_code": rec["rule_code"],
-                        "occurred_at": rec["occurred_at"],
-                        "count": rec["count"],
-                        "note": rec["note"] or "",
-                        "public_text": "",
-                        "deadline": rec["deadline"],
-                        "rectified_on": rec["rectified_on"],
-                        "exempt": rec["exempt"],
-                        "linked_id": link_id,
-                        "status": IncidentStatus.CONFIRMED.value,
-                        "source": "import",
-                        "recorded_by_id": user_id,
-                        "created_at": now,
-                    }
-                )
-            db.session.execute(insert(incident_table), params)
-            history, audit, notes = [], [], []
-            for rec, values in zip(chunk, params, strict=True):
-                pk = values["id"]
-                shot = _snapshot(rec)
-                history.append(
-                    {
-                        "incident_id": pk,
-                        "at": now,
-                        "by_id": user_id,
-                        "action": "created",
-                        "reason": "",
-                        "snapshot": shot,
-                    }
-                )
-                audit.append(
-                    {
-                        "at": now,
-                        "user_id": user_id,
-                        "action": "incident.created",
-                        "target": f"incident:{pk}",
-                        "before": None,
-                        "after": shot,
-                    }
-                )
-                notes.append(
-                    {
-                        "unit_id": units[rec["unit_code"]][0],
-                        "kind": "incident",
-                        "title": title(rec),
-                        "link": item_link(pk),
-                        "key": None,
-                        "created_at": now,
-                    }
-                )
-                if rec["needs_link"]:
-                    if rec["linked_id"] is not None:
-                        linked += 1
-                    else:
-                        pending.append(pk)
-            db.session.execute(insert(IncidentHistory.__table__), history)
-            db.session.execute(insert(AuditLog.__table__), audit)
-            db.session.execute(insert(Notification.__table__), notes)
-            ticker.advance(len(chunk))
+    ordered = [r for r in records if not r["needs_link"]] + [r for r in records if r["needs_link"]]
+    for rec, pk in zip(ordered, ids, strict=True):
+        made[rec["row"]] = pk
+        link_id = None
+        if rec["needs_link"]:
+            link_id = made[rec["link_row"]] if rec["link_row"] is not None else rec["link_id"]
+            if link_id is not None:
+                linked += 1
+            else:
+                pending.append(pk)
+        unit_id = units[rec["unit_code"]][0]
+        incidents.add(
+            pk,
+            unit_id,
+            staff[rec["staff_id"]] if rec["staff_id"] else None,
+            rec["window"] or None,
+            rec["rule_code"],
+            rec["occurred_at"],
+            rec["count"],
+            rec["note"] or "",
+            "",
+            rec["deadline"],
+            rec["rectified_on"],
+            rec["exempt"],
+            link_id,
+            IncidentStatus.CONFIRMED.value,
+            "import",
+            user_id,
+            at,
+            processed=("created_at",),
+        )
+        shot = history.process("snapshot", _snapshot(rec, link_id))  # one text for history and audit
+        history.add(pk, at, user_id, "created", "", shot, processed=("at", "snapshot"))
+        audit.add(at, user_id, "incident.created", f"incident:{pk}", None, shot, processed=("at", "after"))
+        notes.add(unit_id, "incident", title(rec), item_link(pk), None, at, processed=("created_at",))
     inactive = sum(1 for r in records if not units[r["unit_code"]][1])
     summary: dict = {"created": len(records)}
     if linked:
@@ -466,13 +472,37 @@ def apply(records: list[dict], ticker, since_id: int | None = None) -> dict:
         summary["pending_link_ids"] = sorted(pending)
     if inactive:
         summary["inactive_unit_rows"] = inactive
+    return [incidents, history, audit, notes], summary
+
+
+def apply(records: list[dict], ticker, since_id: int | None = None) -> dict:
+    """Write the checked rows in one short transaction.
+
+    Every row is built first, without any lock (the ids taken ahead, see _new_ids); then the write lock,
+    the re-check of what came in since the file was checked, and the driver's bulk INSERTs, which is all
+    a login or the desk form waits for on SQLite."""
+    ids = _new_ids(len(records))
+    tables, summary = _build(records, ids)
+    _lock_and_recheck(records, since_id)
+    if ids and not _ids_still_free(ids):  # SQLite: someone wrote an incident meanwhile (rare)
+        ids = _new_ids(len(records))
+        tables, summary = _build(records, ids)
+    for done, rows in enumerate(tables):
+        ticker.at(records[0]["row"] if records else 0)
+        rows.write()
+        ticker.advance(len(records) * (done + 1) // len(tables) - ticker.done)
     return summary
+
+
+def _ids_still_free(ids: list[int]) -> bool:
+    return (db.session.scalar(select(func.max(Incident.id))) or 0) < ids[0]
 
 
 def _new_ids(n: int) -> list[int]:
     """`n` incident ids, taken before the rows are inserted so that their history, audit rows and links
     can name them in the same bulk INSERTs (RETURNING of many rows goes row by row on SQLite). PostgreSQL:
-    from the id sequence; SQLite: after the highest id, safe under the write lock _lock_and_recheck took."""
+    from the id sequence; SQLite: after the highest id, checked again under the write lock
+    (_ids_still_free)."""
     from sqlalchemy import text
 
     if db.engine.dialect.name == "postgresql":
@@ -486,7 +516,7 @@ def _new_ids(n: int) -> list[int]:
     return list(range(top + 1, top + n + 1))
 
 
-def _snapshot(rec: dict) -> dict:
+def _snapshot(rec: dict, linked_id: int | None) -> dict:
     """services.incidents.snapshot of the incident this row becomes (its history and audit rows)."""
     return {
         "unit": rec["unit_code"],
@@ -500,7 +530,7 @@ def _snapshot(rec: dict) -> dict:
         "deadline": rec["deadline"].isoformat() if rec["deadline"] else None,
         "rectified_on": rec["rectified_on"].isoformat() if rec["rectified_on"] else None,
         "exempt": rec["exempt"],
-        "linked_id": rec.get("linked_id"),
+        "linked_id": linked_id,
         "status": IncidentStatus.CONFIRMED.value,
         "void_reason": None,
     }

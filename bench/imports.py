@@ -11,7 +11,9 @@ It builds a fresh database (200 units, two window staff each), writes a 100,000-
 .xlsx and as .csv (GB18030, as Chinese Excel saves it), then imports each into an empty incident table in
 a child process of its own, through the import job (`services.jobs.start` with the admin page's work
 function), so that the child's peak resident memory (`ru_maxrss`) is the import's and nothing else's.
-Each figure is printed next to its aim. Last, it times `services.exports.details_xlsx` for the year.
+Each figure is printed next to its aim, with the CPU time of the process beside the elapsed time (the
+machine is shared: the elapsed time grows with the load, the CPU time much less). Last, it times
+`services.exports.details_xlsx` for the year, over the 100,000 incidents just imported.
 """
 
 from __future__ import annotations
@@ -186,9 +188,9 @@ def child(args: argparse.Namespace) -> int:
         from models import db
 
         base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         job = start_job("import", args.user, _import_work, "incidents", Path(args.file).name, data)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         result = job.result or {}
         db.session.remove()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -196,6 +198,7 @@ def child(args: argparse.Namespace) -> int:
         json.dumps(
             {
                 "seconds": seconds,
+                "cpu": cpu,
                 "peak_mb": peak_mb,
                 "base_mb": base_mb,
                 "status": job.status,
@@ -259,7 +262,8 @@ def bench(label: str, url: str, schema: str | None, folder: Path, rows: int) -> 
                 raise SystemExit(f"{label} {name}: not imported: {figures} (held {held})")
             lines.append(
                 f"{label:<11} 导入 {rows:,} 行 {name:<15} {figures['seconds']:6.1f} s(目标 ≤ "
-                f"{AIM_IMPORT_SECONDS:.0f} s){verdict(figures['seconds'] <= AIM_IMPORT_SECONDS)};"
+                f"{AIM_IMPORT_SECONDS:.0f} s){verdict(figures['seconds'] <= AIM_IMPORT_SECONDS)},"
+                f"其中本进程 CPU {figures['cpu']:.1f} s;"
                 f"进程内存峰值 {figures['peak_mb']:.0f} MB(目标 ≤ {AIM_IMPORT_MB:.0f} MB)"
                 f"{verdict(figures['peak_mb'] <= AIM_IMPORT_MB)},其中应用启动后 {figures['base_mb']:.0f} MB"
             )
@@ -275,12 +279,13 @@ def bench(label: str, url: str, schema: str | None, folder: Path, rows: int) -> 
 def export_year(label: str) -> str:
     from services.exports import details_xlsx
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     body = details_xlsx(YEAR, list(range(1, 13)))
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     return (
         f"{label:<11} 导出 {YEAR} 年全部 {UNITS} 个单位的考核评分明细表 {seconds:6.1f} s(目标 ≤ "
-        f"{AIM_EXPORT_SECONDS:.0f} s){verdict(seconds <= AIM_EXPORT_SECONDS)},文件 {len(body) / 1e6:.1f} MB"
+        f"{AIM_EXPORT_SECONDS:.0f} s){verdict(seconds <= AIM_EXPORT_SECONDS)},其中本进程 CPU {cpu:.1f} s,"
+        f"文件 {len(body) / 1e6:.1f} MB"
     )
 
 

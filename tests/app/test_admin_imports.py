@@ -264,3 +264,36 @@ def test_unit_form_refuses_to_drop_a_window_someone_holds(client, login, hall):
     assert "窗口 1 仍有在岗人员,不能从市税务局删除;请先调整人员岗位" in response.get_data(as_text=True)
     db.session.refresh(hall)
     assert hall.windows == "1;2"
+
+
+def test_a_zip_bomb_workbook_is_refused_on_the_page_and_not_kept(client, login, app):
+    """A workbook whose sheet declares 4 GB: refused before it is opened, with a Chinese message; the
+    upload is not stored for a confirmation."""
+    from tests.app.test_imports import declaring
+
+    login("admin")
+    book = openpyxl.Workbook()
+    book.active.append(["code", "name", "windows", "display_order", "active"])
+    book.active.append(["SW01", "市税务局", "1;2", 1, "true"])
+    out = io.BytesIO()
+    book.save(out)
+    bomb = declaring(out.getvalue(), "xl/worksheets/sheet1.xml", 4 * 2**30 - 1)
+    folder = Path(app.instance_path) / "imports"
+    held = set(folder.iterdir()) if folder.exists() else set()
+    response = upload(client, "units", bomb, "units.xlsx")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Excel 文件解压后过大(超过 512 MB)" in html and "确认导入" not in html
+    assert units() == 0 and (set(folder.iterdir()) if folder.exists() else set()) == held
+
+
+@pytest.mark.parametrize(("codec", "named"), [("big5", "繁体中文 Big5"), ("shift_jis", "日文 Shift-JIS")])
+def test_a_big5_or_shift_jis_csv_is_refused_on_the_page(client, login, codec, named):
+    login("admin")
+    name = "臺北市稅務局" if codec == "big5" else "東京都の窓口"
+    data = f"code,name,windows,display_order,active\nSW01,{name},1;2,1,true\n".encode(codec)
+    response = upload(client, "units", data, "units.csv")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f"文件编码无法识别(看起来是{named} 编码,只支持 UTF-8 和 GB18030)" in html
+    assert "确认导入" not in html and units() == 0

@@ -452,7 +452,7 @@ def favoured(kind: str) -> list[str]:
     }.get(kind, HOSTILE)
 
 
-MAX_SWEPT = 10
+MAX_SWEPT = 8
 # Every text field gets a long text in the sweep: a column shorter than the form lets through is a
 # PostgreSQL error (SQLite does not check a VARCHAR's length).
 LONG_TEXT = "中" * 3000

@@ -330,14 +330,16 @@ def kill_tree(pid: int) -> None:
 def watch(db, url: str, process: subprocess.Popen, kill_after: float | None) -> dict:
     """Poll until the process writes; kill it then (kill_after=0), `kill_after` s later, or never (None).
 
-    Returns when it started writing, when it ended, and whether it was killed before finishing.
+    Returns when it started writing, when it was last seen writing, when it ended, and whether it was
+    killed before finishing.
     """
     start = time.perf_counter()
-    first_write = None
+    first_write = last_write = None
     while process.poll() is None:
         now = time.perf_counter() - start
-        if first_write is None and db.writing(url):
-            first_write = now
+        if (first_write is None or kill_after is None) and db.writing(url):
+            first_write = now if first_write is None else first_write
+            last_write = now
         if first_write is not None and kill_after is not None and now - first_write >= kill_after:
             if process.poll() is None:
                 kill_tree(process.pid)
@@ -346,7 +348,8 @@ def watch(db, url: str, process: subprocess.Popen, kill_after: float | None) -> 
             break
         time.sleep(0.01)
     process.wait()
-    return {"first_write": first_write, "end": time.perf_counter() - start, "killed": False}
+    end = time.perf_counter() - start
+    return {"first_write": first_write, "last_write": last_write, "end": end, "killed": False}
 
 
 # ---------------------------------------------------------------- cases
@@ -488,7 +491,8 @@ def run_case(db, case: CliCase, results: list) -> None:
     expected = without_times(state(url), case.skip)
     if without_times(before, case.skip) == expected:
         print(f"  (note: {case.name} changed nothing when run uninterrupted)")
-    window = (timing["end"] - timing["first_write"]) if timing["first_write"] is not None else 0.0
+    # From its first write to the last moment it was seen writing (its commit, give or take a poll).
+    window = (timing["last_write"] - timing["first_write"]) if timing["first_write"] is not None else 0.0
     print(
         f"  {case.name}: uninterrupted run {timing['end']:.1f} s, first write at "
         f"{(timing['first_write'] or 0):.1f} s, write phase {window:.2f} s"

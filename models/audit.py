@@ -16,7 +16,7 @@ class AuditLog(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)  # the page's user filter
     action: Mapped[str] = mapped_column(String(40), index=True)  # e.g. incident.create
     target: Mapped[str] = mapped_column(String(80), default="")  # e.g. incident:12
     before: Mapped[dict | None] = mapped_column(JSON)

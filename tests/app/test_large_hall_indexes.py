@@ -27,3 +27,37 @@ def test_an_incident_page_still_lists_its_linked_record(login, client, make):
     linked = make.incident(unit, "D15", linked=violation)
     html = client.get(f"/admin/incidents/{violation.id}").get_data(as_text=True)
     assert f'href="/admin/incidents/{linked.id}"' in html
+
+
+def test_the_audit_filters_list_each_action_and_user_once_in_order(app, make):
+    from models import AuditLog
+    from services import dashboard
+
+    quiet = make.user("admin", username="quiet")  # never in the log
+    busy = make.user("admin", username="busy")
+    other = make.user("leader", username="another")
+    db.session.query(AuditLog).delete()
+    for action, user in [
+        ("unit.create", busy),
+        ("month.close", other),
+        ("unit.create", busy),
+        ("incident.created", None),
+        ("month.close", busy),
+    ]:
+        db.session.add(AuditLog(action=action, user_id=user.id if user else None))
+    db.session.commit()
+    assert dashboard.audit_actions() == ["incident.created", "month.close", "unit.create"]
+    assert [u.username for u in dashboard.audit_users()] == ["another", "busy"]
+    assert quiet not in dashboard.audit_users()
+    indexes = inspect(db.engine).get_indexes("audit_log")
+    assert any(ix["column_names"] == ["user_id"] for ix in indexes), indexes
+
+
+def test_the_audit_filters_of_an_empty_log_are_empty(app):
+    from models import AuditLog
+    from services import dashboard
+
+    db.session.query(AuditLog).delete()
+    db.session.commit()
+    assert dashboard.audit_actions() == []
+    assert dashboard.audit_users() == []

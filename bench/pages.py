@@ -41,7 +41,7 @@ def targets(url: str) -> list[tuple[str, str]]:
     from sqlalchemy import func, select
 
     from app import create_app
-    from models import Incident, Month, MonthStatus, Notification, RulebookVersion, Staff, Unit, User, db
+    from models import Incident, Month, MonthStatus, RulebookVersion, Staff, Unit, User, db
     from models.notice import Notice
     from services.clock import hall_today
 
@@ -77,9 +77,6 @@ def targets(url: str) -> list[tuple[str, str]]:
                 for flag in row.get("flags", []):
                     if flag in ("discipline_report", "leadership_report"):
                         flag_letter = flag
-        inbox = db.session.scalar(
-            select(Notification.id).where(Notification.unit_id == uid).order_by(Notification.id).limit(1)
-        )
     a = "admin"
     out = [
         (a, "/admin/"),
@@ -154,8 +151,6 @@ def targets(url: str) -> list[tuple[str, str]]:
         out.append(("unit1", f"/portal/notices/{own_notice}"))
     if flag_letter:
         out.append((a, f"/admin/letters/{pub}/{flag_letter}"))
-    if inbox is not None:
-        out.append(("unit1", f"/portal/inbox/{inbox}"))
     return out
 
 
@@ -267,7 +262,7 @@ def main() -> int:
                     f"{args.clients} clients  <-- over the aim",
                     flush=True,
                 )
-                over.append((who, path, alone))
+                over.append((who, path, f"{alone:.0f} ms alone"))
                 continue
             r = measure(
                 args.port, cookies[who], path, args.clients, args.requests, args.warmup, args.max_seconds
@@ -281,10 +276,10 @@ def main() -> int:
                 flush=True,
             )
             if mark:
-                over.append((who, path, r["p99"]))
+                over.append((who, path, f"p99 {r['p99']:.0f} ms"))
         print(f"\n{len(pages) - len(over)} of {len(pages)} pages within p99 < {AIM_MS:.0f} ms.")
-        for who, path, p99 in over:
-            print(f"  over: {who} {path} p99 {p99:.0f} ms (alone, when not load-tested)")
+        for who, path, figure in over:
+            print(f"  over: {who} {path} {figure}")
     return 0
 
 

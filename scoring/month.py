@@ -9,7 +9,7 @@ Must not import Flask, SQLAlchemy, models or anything that reads a clock: only t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 
 from scoring.calendar import format_month
@@ -160,6 +160,8 @@ def score_month_counts(
     month: int,
     today: date,
     earlier_unqualified: Mapping[str, int] | Callable[[frozenset[str]], Mapping[str, int]] | None = None,
+    *,
+    unit_keys: Mapping[Hashable, str] | None = None,
 ) -> MonthResult:
     """`score_month` from the database's sums instead of one item per incident: the same scores, grades,
     ranks and flags, with every unit's `items` left empty (the caller loads them with `score_month` when a
@@ -171,6 +173,9 @@ def score_month_counts(
     the rectification rule's incidents (D19a, any month) whose derived item (D19b) may land in this month:
     only their derived items are read here, their own items are in `counts`. Raises ValueError where
     `score_month` would (without naming the incident: the caller reruns `score_month` for the message).
+
+    `unit_keys`: the counts name their unit by another key (the database's id), mapped to its code here
+    (a key not in it, or a code not in `units`, is an inactive unit's).
 
     `earlier_unqualified` is as in `score_month`, or a function given the codes of the units unqualified
     this month that returns their earlier unqualified months: only those can raise `replace_staff`, so the
@@ -188,10 +193,11 @@ def score_month_counts(
         if unit.code in totals:
             raise ValueError(f"单位代码 {unit.code} 重复")
         totals[unit.code] = [0, 0, []]
+    by_key = totals if unit_keys is None else {k: totals[c] for k, c in unit_keys.items() if c in totals}
     # Signed points of one count, per rule: [not exempt, exempt] (checked once per rule, not per row).
     per_count: dict[str, list[int]] = {}
-    for unit_code, rule_code, exempt, count, ids, smallest, without_deadline in counts:
-        total = totals.get(unit_code)
+    for unit_key, rule_code, exempt, count, ids, smallest, without_deadline in counts:
+        total = by_key.get(unit_key)
         if total is None:  # "Exact readings": inactive units' incidents are ignored
             continue
         points = per_count.get(rule_code)

@@ -18,7 +18,7 @@ from threading import Lock
 
 from sqlalchemy import String, cast, func, literal, null, select, text, type_coerce, union_all
 
-from models import AuditLog, Incident, IncidentStatus, Month, MonthStatus, Unit, db
+from models import AuditLog, Incident, IncidentStatus, Month, MonthStatus, MonthUnitResult, Unit, db
 from scoring import (
     Flag,
     Grade,
@@ -26,7 +26,6 @@ from scoring import (
     Item,
     MonthResult,
     Rulebook,
-    RuleCount,
     UnitIn,
     UnitResult,
     score_month,
@@ -156,51 +155,32 @@ def _overdue_incidents(year: int, month: int, rulebook: Rulebook | None = None) 
 
 
 def month_sums(
-    year: int, month: int, rulebook: Rulebook, unit_ids: list[int] | None = None
-) -> tuple[dict[int, UnitIn], list[RuleCount], list[IncidentIn]]:
-    """What a live ranking reads, in one statement (each statement is a round trip, and on a busy server a
-    wait): the active units; the month's confirmed incidents summed per (unit, rule, exemption) by the
-    database, in one scan of the (status, occurred_at) index; the rectification rule's incidents (D19a)
-    whose overdue item (D19b) may land in the month (the (rule_code, deadline) index). `unit_ids`: only
-    these units (an earlier month's grades for a few units).
+    year: int, month: int, rulebook: Rulebook, unit_ids: list[int] | None = None, *, frozen: bool = False
+) -> tuple[dict[int, UnitIn], list, list[IncidentIn], list | None]:
+    """What a live ranking reads, in two statements (each is a round trip, and on a busy server a wait):
 
-    No ids for the sums: the flags' "incident:<id>" reasons come with the items (`_MonthItems`)."""
+    - the month's confirmed incidents summed per (unit, rule, exemption) by the database, in one scan of
+      the (status, occurred_at) index: narrow rows, as many as the (unit, rule) pairs in use;
+    - the active units, with the rectification rule's incidents (D19a) whose overdue item (D19b) may land
+      in the month (the (rule_code, deadline) index): a few hundred rows.
+
+    `unit_ids`: only these units (an earlier month's grades for a few units). No ids for the sums: the
+    flags' "incident:<id>" reasons come with the items (`_MonthItems`). `frozen`: the second statement
+    also reads what `_frozen_unqualified` needs (the year's earlier months and their result rows)."""
     start, end = month_utc_range(year, month)
     first, last = month_bounds(year, month)
     rectification = rulebook.role_code("rectification_rule") or ""  # "": this rulebook has no such rule
-    # The overdue rows come first: their column types (dates, text) are the statement's.
-    overdue = select(
-        literal("o"),
-        Incident.unit_id,
-        Incident.rule_code,
-        Incident.exempt,
-        Incident.count,
-        null(),
-        null(),
-        Incident.id,
-        Incident.deadline,
-        Incident.rectified_on,
-        cast(Incident.occurred_at, String),  # text on both databases, as the units' names below
-        Incident.status,  # checked below, or SQLite (no statistics) would scan by the status index
-    ).where(
-        Incident.rule_code == rectification,
-        Incident.deadline >= first - timedelta(days=1),
-        Incident.deadline <= last - timedelta(days=1),
-    )
+    # Rows in RuleCount's order (the unit by its id), handed to the scoring as they come: a month has
+    # thousands of them, and a Python pass over them, or a join for the units' codes, costs a third more.
     sums = (
         select(
-            literal("s"),
             Incident.unit_id,
             Incident.rule_code,
             Incident.exempt,
             func.sum(Incident.count),
+            null(),
             func.min(Incident.count),
             func.count() - func.count(Incident.deadline),
-            null(),
-            null(),
-            null(),
-            null(),
-            null(),
         )
         .where(
             Incident.status == IncidentStatus.CONFIRMED,
@@ -209,39 +189,45 @@ def month_sums(
         )
         .group_by(Incident.unit_id, Incident.rule_code, Incident.exempt)
     )
+    # The overdue rows come first: their column types (dates) are the statement's.
+    overdue = select(
+        Incident.unit_id,
+        Incident.id,
+        Incident.rule_code,
+        cast(Incident.occurred_at, String),  # text on both databases, as the units' names below
+        Incident.count,
+        Incident.exempt,
+        Incident.deadline,
+        Incident.rectified_on,
+        Incident.status,  # checked below, or SQLite (no statistics) would scan by the status index
+    ).where(
+        Incident.rule_code == rectification,
+        Incident.deadline >= first - timedelta(days=1),
+        Incident.deadline <= last - timedelta(days=1),
+    )
     units = select(
-        literal("u"),
-        Unit.id,
-        Unit.code,
-        null(),
-        Unit.display_order,
-        null(),
-        null(),
-        null(),
-        null(),
-        null(),
-        Unit.name,
-        null(),
+        Unit.id, Unit.display_order, Unit.code, Unit.name, null(), null(), null(), null(), literal("unit")
     ).where(Unit.active.is_(True))
     if unit_ids is not None:
-        overdue = overdue.where(Incident.unit_id.in_(unit_ids))
         sums = sums.where(Incident.unit_id.in_(unit_ids))
+        overdue = overdue.where(Incident.unit_id.in_(unit_ids))
         units = units.where(Unit.id.in_(unit_ids))
-    rows = db.session.execute(union_all(overdue, sums, units)).all()
 
-    active = {
-        unit_id: UnitIn(code=code, name=name, display_order=order)
-        for kind, unit_id, code, _e, order, _s, _w, _i, _d, _r, name, _st in rows
-        if kind == "u"
-    }
+    parts = [overdue, units]
+    if frozen:
+        parts += _frozen_parts(year, month)
+
+    overdue_rows, frozen_rows = [], []
+    active: dict[int, UnitIn] = {}
+    for row in db.session.execute(union_all(*parts)):
+        kind = row[-1]
+        if kind == "unit":
+            active[row[0]] = UnitIn(code=row[2], name=row[3], display_order=row[1])
+        elif kind == IncidentStatus.CONFIRMED:
+            overdue_rows.append(row)
+        elif kind in ("month", "unqualified"):
+            frozen_rows.append((kind, row[0], row[1], row[2]))
     code_of = {unit_id: unit.code for unit_id, unit in active.items()}.get
-    # Plain tuples in RuleCount's order: a month has thousands of rows, and this loop is most of the Python
-    # time of a live ranking.
-    counts = [
-        (code, rule, exempt, total, None, smallest, without_deadline)
-        for kind, unit_id, rule, exempt, total, smallest, without_deadline, *_rest in rows
-        if kind == "s" and (code := code_of(unit_id)) is not None  # else an inactive unit's
-    ]
     late = [
         IncidentIn(
             id=i,
@@ -253,10 +239,39 @@ def month_sums(
             deadline=deadline,
             rectified_on=rectified,
         )
-        for kind, unit_id, rule, exempt, count, _s, _w, i, deadline, rectified, at, status in rows
-        if kind == "o" and status == IncidentStatus.CONFIRMED and (code := code_of(unit_id)) is not None
+        for unit_id, i, rule, at, count, exempt, deadline, rectified, _status in overdue_rows
+        if (code := code_of(unit_id)) is not None
     ]
-    return dict(sorted(active.items(), key=lambda pair: pair[1].code)), counts, late  # type: ignore[return-value]
+    counts = db.session.execute(sums).all()
+    units_by_code = dict(sorted(active.items(), key=lambda pair: pair[1].code))
+    return units_by_code, counts, late, (frozen_rows if frozen else None)
+
+
+def _frozen_parts(year: int, month: int) -> list:
+    """The year's months before `month` (month, number of result rows, status), and each unit's unqualified
+    months among the frozen ones with rows (count, unit code): in the columns of `month_sums`' second
+    statement."""
+    nothing = [null()] * 5
+    months = (
+        select(Month.month, func.count(MonthUnitResult.id), Month.status, *nothing, literal("month"))
+        .select_from(Month)
+        .outerjoin(MonthUnitResult, MonthUnitResult.month_id == Month.id)
+        .where(Month.year == year, Month.month < month)
+        .group_by(Month.month, Month.status)
+    )
+    unqualified = (
+        select(func.count(), null(), MonthUnitResult.unit_code, *nothing, literal("unqualified"))
+        .select_from(MonthUnitResult)
+        .join(Month, Month.id == MonthUnitResult.month_id)
+        .where(
+            Month.year == year,
+            Month.month < month,
+            Month.status != MonthStatus.OPEN,
+            MonthUnitResult.grade == Grade.UNQUALIFIED.value,
+        )
+        .group_by(MonthUnitResult.unit_code)
+    )
+    return [months, unqualified]
 
 
 class _MonthItems:
@@ -370,12 +385,18 @@ def _score_counts(
 ) -> MonthResult:
     """The live ranking from the database's sums, each unit's items loaded when first read.
 
-    `earlier_unqualified`: a mapping, None, or a function (codes of the units unqualified this month,
-    rulebook) -> their earlier unqualified months. `grades_only`: for an earlier month's grades (no flag
+    `earlier_unqualified`: a mapping, None, a function (codes of the units unqualified this month,
+    rulebook, units) -> their earlier unqualified months, or `_EARLIER`: that function, with the frozen
+    months read in the same statement as the units. `grades_only`: for an earlier month's grades (no flag
     reasons, no items; `units` may be a few)."""
     rulebook = rulebook_for_month(year, month)
-    units, counts, overdue = month_sums(year, month, rulebook, None if units is None else list(units))
+    units, counts, overdue, frozen = month_sums(
+        year, month, rulebook, None if units is None else list(units), frozen=earlier_unqualified is _EARLIER
+    )
+    by_id = {unit_id: unit.code for unit_id, unit in units.items()}
     listed = list(units.values())
+    if earlier_unqualified is _EARLIER:
+        earlier_unqualified = _earlier_unqualified_of(year, month, today, frozen)
     earlier = earlier_unqualified
     asked: dict[str, int] = {}
     if callable(earlier_unqualified):
@@ -385,7 +406,9 @@ def _score_counts(
             return asked
 
     try:
-        result = score_month_counts(rulebook, listed, counts, overdue, year, month, today, earlier)
+        result = score_month_counts(
+            rulebook, listed, counts, overdue, year, month, today, earlier, unit_keys=by_id
+        )
     except ValueError:
         # A row the sums cannot score as they stand (a count of 0, read as 1; or a bad row): the itemized
         # scoring gives the result or the error naming the incident.
@@ -407,8 +430,11 @@ def _score_counts(
     )
 
 
+_EARLIER = object()
+
+
 def _exact(year: int, month: int, today: date, earlier_unqualified) -> dict[str, int] | None:
-    if callable(earlier_unqualified):
+    if callable(earlier_unqualified) or earlier_unqualified is _EARLIER:
         return _earlier_unqualified(year, month, today)
     return earlier_unqualified
 
@@ -469,12 +495,13 @@ def _earlier_unqualified(
     return counts
 
 
-def _earlier_unqualified_of(year: int, month: int, today: date):
+def _earlier_unqualified_of(year: int, month: int, today: date, frozen_rows: list | None = None):
     """`_earlier_unqualified` as `score_month_counts` asks for it: for the units unqualified this month only,
     and only as far as `replace_staff` looks (at least min − 1 earlier months, or not). The frozen months are
     read at once (a query or two, whatever the data); the open ones are scored live, for those units alone,
-    month by month until each of them has reached the count or the months run out."""
-    counts, open_months = _frozen_unqualified(year, month)
+    month by month until each of them has reached the count or the months run out. `frozen_rows`: what
+    `_frozen_parts` read (else read here)."""
+    counts, open_months = _frozen_unqualified(year, month, frozen_rows)
 
     def of(codes: frozenset[str], rulebook: Rulebook, units: dict[int, UnitIn]) -> dict[str, int]:
         enough = rulebook.settings.replace_staff_min_unqualified - 1
@@ -494,37 +521,23 @@ def _add_unqualified(counts: dict[str, int], result: MonthResult) -> None:
             counts[unit.code] = counts.get(unit.code, 0) + 1
 
 
-_FROZEN_SQL = """
-SELECT m.month, m.status, COUNT(r.id), NULL
-FROM month AS m LEFT JOIN month_unit_result AS r ON r.month_id = m.id
-WHERE m.year = :year AND m.month < :month
-GROUP BY m.month, m.status
-UNION ALL
-SELECT NULL, NULL, COUNT(*), r.unit_code
-FROM month_unit_result AS r JOIN month AS m ON m.id = r.month_id
-WHERE m.year = :year AND m.month < :month AND m.status != :open AND r.grade = 'unqualified'
-GROUP BY r.unit_code
-"""
-
-
-def _frozen_unqualified(year: int, month: int) -> tuple[dict[str, int], list[int]]:
+def _frozen_unqualified(year: int, month: int, rows: list | None = None) -> tuple[dict[str, int], list[int]]:
     """Unqualified months per unit among the frozen months of the year before `month`, and the earlier
-    months that must be scored live (open, or frozen without a readable snapshot)."""
+    months that must be scored live (open, or frozen without a readable snapshot). `rows`: those of
+    `_frozen_parts`, when read with the units already."""
     counts: dict[str, int] = {}
     if month <= 1:
         return counts, []
-    # One statement: each earlier month with its status and number of result rows, then each unit's
-    # unqualified months among the frozen months that have rows.
+    if rows is None:
+        rows = [(r[-1], r[0], r[1], r[2]) for r in db.session.execute(union_all(*_frozen_parts(year, month)))]
     frozen, kept = set(), []
-    for m, status, n, code in db.session.execute(
-        text(_FROZEN_SQL), {"year": year, "month": month, "open": MonthStatus.OPEN.value}
-    ):
-        if code is not None:
-            counts[code] = n
-        elif status != MonthStatus.OPEN:
-            frozen.add(m)
+    for kind, number, n, text_ in rows:
+        if kind == "unqualified":
+            counts[text_] = number
+        elif text_ != MonthStatus.OPEN:
+            frozen.add(number)
             if n:
-                kept.append(m)
+                kept.append(number)
     grades = _snapshot_grades(year, sorted(frozen.difference(kept)))
     live = []
     for m in range(1, month):
@@ -610,7 +623,7 @@ def _frozen(year: int, month: int) -> MonthResult | None:
 def live_standings(year: int, month: int) -> MonthResult:
     """Score the month from the database now, whatever its status (used to freeze it at closing)."""
     today = hall_today()
-    return _score_counts(year, month, today, _earlier_unqualified_of(year, month, today))
+    return _score_counts(year, month, today, _EARLIER)
 
 
 _UNREAD = object()

@@ -363,8 +363,13 @@ class _Rows:
         self.processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
         compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
         self.sql = str(compiled)
-        self.positional = bool(compiled.positiontup)
-        if self.positional and tuple(compiled.positiontup) != columns:
+        if not compiled.positiontup:  # psycopg's %(name)s: the same INSERT with %s, so rows stay tuples
+            quote = dialect.identifier_preparer.quote
+            names = ", ".join(quote(name) for name in columns)
+            self.sql = (
+                f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
+            )
+        elif tuple(compiled.positiontup) != columns:
             raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
         self.rows: list = []
 
@@ -379,7 +384,7 @@ class _Rows:
             value if proc is None or name in processed else proc(value)
             for name, proc, value in zip(self.columns, self.processors, values, strict=True)
         )
-        self.rows.append(row if self.positional else dict(zip(self.columns, row, strict=True)))
+        self.rows.append(row)
 
     def write(self) -> None:
         connection = db.session.connection()

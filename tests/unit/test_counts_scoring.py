@@ -152,6 +152,21 @@ def test_sums_score_rank_and_flag_exactly_as_the_items(month):
 
 @PROFILE
 @given(months())
+def test_units_named_by_database_ids(month):
+    """The service hands the rows over with the unit's id (`unit_keys` maps it to the code)."""
+    rulebook, units, incidents, today, earlier = month
+    itemized, summed, _ = both(*month)
+    counts, overdue = sums(rulebook, incidents)
+    ids = {code: n for n, code in enumerate(UNIT_CODES + ["U99"], 100)}
+    keyed = [c._replace(unit_code=ids[c.unit_code]) for c in counts]
+    by_id = score_month_counts(
+        rulebook, units, keyed, overdue, YEAR, MONTH, today, earlier, unit_keys={n: c for c, n in ids.items()}
+    )
+    assert ranking(by_id) == ranking(summed)
+
+
+@PROFILE
+@given(months())
 def test_without_ids_the_same_flags_are_raised(month):
     """The live standings read no ids: the same flag codes, their "month:" reasons, the rest filled in later
     from the items (services/standings.py, LazyReasons)."""

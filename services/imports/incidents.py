@@ -378,6 +378,17 @@ class _Rows:
         proc = self.processors[self.columns.index(column)]
         return value if proc is None else proc(value)
 
+    def process_json(self, column: str, value):
+        """A JSON value processed once; on PostgreSQL as its text (psycopg's Json wrapper would keep the
+        whole dict of every row in memory until the write)."""
+        if db.session.get_bind().dialect.name != "postgresql":
+            return self.process(column, value)
+        import json
+
+        from psycopg.types.json import Json
+
+        return Json(json.dumps(value), dumps=_as_is)
+
     def add(self, *values, processed: tuple[str, ...] = ()) -> None:
         """One row; the values of the `processed` columns are already as the driver takes them."""
         row = tuple(
@@ -390,6 +401,10 @@ class _Rows:
         connection = db.session.connection()
         for start in range(0, len(self.rows), CHUNK * 5):
             connection.exec_driver_sql(self.sql, self.rows[start : start + CHUNK * 5])
+
+
+def _as_is(text: str) -> str:
+    return text
 
 
 def _build(records: list[dict], ids: list[int]) -> tuple[list[_Rows], dict]:
@@ -464,7 +479,7 @@ def _build(records: list[dict], ids: list[int]) -> tuple[list[_Rows], dict]:
             at,
             processed=("created_at",),
         )
-        shot = history.process("snapshot", _snapshot(rec, link_id))  # one text for history and audit
+        shot = history.process_json("snapshot", _snapshot(rec, link_id))  # one text for history and audit
         history.add(pk, at, user_id, "created", "", shot, processed=("at", "snapshot"))
         audit.add(at, user_id, "incident.created", f"incident:{pk}", None, shot, processed=("at", "after"))
         notes.add(unit_id, "incident", title(rec), item_link(pk), None, at, processed=("created_at",))

@@ -454,8 +454,14 @@ class WorkerCase(CliCase):
 
     def cleanup(self) -> None:
         from redis import Redis
+        from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
 
         connection = Redis.from_url(REDIS_URL)
+        ids = set()
+        for registry in (FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry):
+            ids |= set(registry(self.queue, connection=connection).get_job_ids(cleanup=False))
+        for job_id in ids:
+            connection.delete(f"rq:job:{job_id}", f"rq:results:{job_id}", f"rq:executions:{job_id}")
         for key in connection.scan_iter(f"rq:*{self.queue}*"):
             connection.delete(key)
 

@@ -90,6 +90,7 @@ _NEWEST_SETTLED = (
 _lock = Lock()
 _settings_cache: dict[tuple, dict] = {}
 _working_cache: dict[tuple, bool] = {}
+_settled_cache: dict[tuple, tuple | None] = {}  # (database, window's boundary) -> newest settled change
 _view_cache: dict[tuple, ScreenView] = {}
 _pending: dict[str, dict[str, tuple[datetime, str]]] = {}  # database -> screen -> (contact, address)
 _last_flush: dict[str, datetime] = {}
@@ -245,24 +246,31 @@ def _working(day: date) -> bool:
         return day.weekday() < 5
 
 
+def _newest(statement, **params) -> tuple | None:
+    # A pooled connection and a statement built once: the ORM session's bookkeeping would double its cost.
+    with db.engine.connect() as conn:
+        row = conn.execute(statement, params).first()
+    return tuple(row) if row else None
+
+
 def current_version() -> Version:
     """The screen's version, without rendering or scoring: one indexed one-row query when nothing changed.
 
     It moves with any change (incident, month, settings, units: each writes an audit row), a new hall
     day, entering or leaving quiet hours, and a new screen template.
     """
-    # A pooled connection and a statement built once: the ORM session's bookkeeping would double its cost.
     # While desks log incidents every second, every poll would find a new version and each process would
     # score and render again: KIOSK_SETTLE_SECONDS lets the version move once per that many seconds at most
     # (a boundary of the wall clock, so every worker gives the same tag); 0 shows each change at once.
+    # Within a window the answer only moves for a change committed late, so each process asks once per
+    # window: an unchanged poll then costs no query at all (the late change shows at the next boundary).
     settle = current_app.config.get("KIOSK_SETTLE_SECONDS", 0)
-    with db.engine.connect() as conn:
-        if settle > 0:
-            now_s = utcnow().timestamp()
-            cutoff = datetime.fromtimestamp(now_s - now_s % settle, UTC)
-            row = conn.execute(_NEWEST_SETTLED, {"cutoff": cutoff}).first()
-        else:
-            row = conn.execute(_NEWEST_CHANGE).first()
+    if settle > 0:
+        now_s = utcnow().timestamp()
+        cutoff = datetime.fromtimestamp(now_s - now_s % settle, UTC)
+        row = cached(_settled_cache, (_db_key(), cutoff), lambda: _newest(_NEWEST_SETTLED, cutoff=cutoff))
+    else:
+        row = _newest(_NEWEST_CHANGE)
     marker, changed_at = (row[0], row[1]) if row else (0, None)
     # The row's time is in the keys too: in tests the audit ids start again after each wipe.
     base = (_db_key(), marker, changed_at)
@@ -603,6 +611,7 @@ def clear_caches() -> None:
     with _lock:
         _settings_cache.clear()
         _working_cache.clear()
+        _settled_cache.clear()
         _view_cache.clear()
         _pending.clear()
         _last_flush.clear()

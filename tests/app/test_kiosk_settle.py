@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from models import AuditLog, db, utcnow
 from services import kiosk
@@ -40,11 +40,19 @@ def test_a_change_waits_for_the_next_boundary_then_shows(client, make):
     make.incident(unit, "D03")  # written just now: after the last boundary of an hour
     db.session.commit()
     assert version(client) == settled
-    poll = client.get("/kiosk/live", headers={"If-None-Match": f'"{settled}"'})
+    statements = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        poll = client.get("/kiosk/live", headers={"If-None-Match": f'"{settled}"'})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
     assert poll.status_code == 304
+    assert not [s for s in statements if "audit_log" in s]  # asked once per window and process
 
     db.session.execute(update(AuditLog).values(at=utcnow() - timedelta(hours=2)))  # the boundary passed
     db.session.commit()
+    kiosk.clear_caches()  # as the next window does: its boundary is a new key
     moved = version(client)
     assert moved != settled
     assert moved.split(".")[0] == str(db.session.scalar(db.select(db.func.max(AuditLog.id))))

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from threading import Lock
 
-from sqlalchemy import String, cast, func, literal, null, select, text, type_coerce, union_all
+from sqlalchemy import String, and_, case, cast, func, literal, null, select, text, type_coerce, union_all
 
 from models import AuditLog, Incident, IncidentStatus, Month, MonthStatus, MonthUnitResult, Unit, db
 from scoring import (
@@ -490,29 +490,121 @@ def _earlier_unqualified(
     """Unqualified months of the same year before this one, per unit (replace_staff reads it): frozen months
     from their result rows (or snapshots), open ones scored live."""
     counts, open_months = _frozen_unqualified(year, month)
-    for m in open_months:
-        _add_unqualified(counts, _score_counts(year, m, today, None, units, grades_only=True))
+    for result in _grades_of(year, open_months, today, _active_units() if units is None else units):
+        _add_unqualified(counts, result)
     return counts
 
 
 def _earlier_unqualified_of(year: int, month: int, today: date, frozen_rows: list | None = None):
     """`_earlier_unqualified` as `score_month_counts` asks for it: for the units unqualified this month only,
     and only as far as `replace_staff` looks (at least min − 1 earlier months, or not). The frozen months are
-    read at once (a query or two, whatever the data); the open ones are scored live, for those units alone,
-    month by month until each of them has reached the count or the months run out. `frozen_rows`: what
-    `_frozen_parts` read (else read here)."""
+    read at once (a query or two, whatever the data); the open ones are scored live, for those units alone:
+    the first one (most halls settle there), then, for those still short of the count, all the others in
+    one scan. `frozen_rows`: what `_frozen_parts` read (else read here)."""
     counts, open_months = _frozen_unqualified(year, month, frozen_rows)
 
     def of(codes: frozenset[str], rulebook: Rulebook, units: dict[int, UnitIn]) -> dict[str, int]:
         enough = rulebook.settings.replace_staff_min_unqualified - 1
-        for m in open_months:
+        for first in (True, False):
             wanted = {i: u for i, u in units.items() if u.code in codes and counts.get(u.code, 0) < enough}
-            if not wanted:
+            months = open_months[:1] if first else open_months[1:]
+            if not wanted or not months:
                 break
-            _add_unqualified(counts, _score_counts(year, m, today, None, wanted, grades_only=True))
+            for result in _grades_of(year, months, today, wanted):
+                _add_unqualified(counts, result)
         return counts
 
     return of
+
+
+def _active_units() -> dict[int, UnitIn]:
+    rows = db.session.execute(
+        select(Unit.id, Unit.code, Unit.name, Unit.display_order)
+        .where(Unit.active.is_(True))
+        .order_by(Unit.code)
+    )
+    return {i: UnitIn(code=c, name=n, display_order=o) for i, c, n, o in rows}
+
+
+def _grades_of(year: int, months: list[int], today: date, units: dict[int, UnitIn]) -> list[MonthResult]:
+    """Several open months' grades for `units`, in three statements whatever their number: the rulebooks,
+    the sums of every month in one scan of the (status, occurred_at) index (each row tagged with its month
+    by the month's UTC bounds), and the D19a whose D19b may land in any of them. Flags, items and ranks are
+    of no use here."""
+    if len(months) <= 1 or not units:
+        return [_score_counts(year, m, today, None, units, grades_only=True) for m in months]
+    from services.rulebooks import as_rulebook, versions
+
+    known = versions()
+    rulebooks: dict[int, Rulebook] = {}
+    for m in months:  # as `rulebook_for_month`: the version in force on the month's first day
+        before = [v for v in known if v.effective_from <= date(year, m, 1)]
+        if before:
+            rulebooks[m] = as_rulebook(max(before, key=lambda v: (v.effective_from, v.id)))
+        elif known:  # before the first version: the first, as `version_in_force` does
+            rulebooks[m] = as_rulebook(known[0])
+        else:
+            rulebooks[m] = rulebook_for_month(year, m)
+    bounds = {m: month_utc_range(year, m) for m in months}
+    tag = case(
+        *[(and_(Incident.occurred_at >= a, Incident.occurred_at < b), m) for m, (a, b) in bounds.items()]
+    )
+    ids = list(units)
+    sums = (
+        select(
+            tag,
+            Incident.unit_id,
+            Incident.rule_code,
+            Incident.exempt,
+            func.sum(Incident.count),
+            null(),
+            func.min(Incident.count),
+            func.count() - func.count(Incident.deadline),
+        )
+        .where(
+            Incident.status == IncidentStatus.CONFIRMED,
+            Incident.occurred_at >= bounds[months[0]][0],
+            Incident.occurred_at < bounds[months[-1]][1],
+            Incident.unit_id.in_(ids),
+        )
+        .group_by(text("1, 2, 3, 4"))  # by position: the tag's bound values would not match a repeated one
+    )
+    per_month: dict[int | None, list] = {m: [] for m in months}
+    for row in db.session.execute(sums):
+        per_month.setdefault(row[0], []).append(row[1:])  # None: a frozen month between them
+    first, _ = month_bounds(year, months[0])
+    _, last = month_bounds(year, months[-1])
+    codes = {code for rb in rulebooks.values() if (code := rb.role_code("rectification_rule"))}
+    overdue = _incidents_in(
+        [
+            row[:-1]
+            for row in db.session.execute(
+                _incident_rows()
+                .add_columns(Incident.status)
+                .where(
+                    Incident.rule_code.in_(sorted(codes)),
+                    Incident.deadline >= first - timedelta(days=1),
+                    Incident.deadline <= last - timedelta(days=1),
+                    Incident.unit_id.in_(ids),
+                )
+            )
+            if row[-1] == IncidentStatus.CONFIRMED
+        ],
+        _stored_hall_day,
+    )
+    listed = list(units.values())
+    by_id = {unit_id: unit.code for unit_id, unit in units.items()}
+    results = []
+    for m in months:
+        try:
+            results.append(
+                score_month_counts(
+                    rulebooks[m], listed, per_month[m], overdue, year, m, today, None, unit_keys=by_id
+                )
+            )
+        except ValueError:  # as `_score_counts`: the itemized scoring reads it, or names the incident
+            results.append(_score_counts(year, m, today, None, units, grades_only=True))
+    return results
 
 
 def _add_unqualified(counts: dict[str, int], result: MonthResult) -> None:

@@ -229,3 +229,23 @@ def test_an_unknown_rule_still_names_the_incident(hall):
     db.session.commit()
     with pytest.raises(ValueError, match=f"事件 {target} 的规则代码 X99"):
         live_standings(YEAR, 3)
+
+
+@pytest.mark.parametrize("closed", [(), (2,)])
+def test_earlier_unqualified_months_in_one_scan_are_the_itemized_ones(hall, closed):
+    """Every earlier open month scored at once (`_grades_of`: one statement for all of them)."""
+    from services.standings import _earlier_unqualified
+
+    for m in closed:
+        months.close(YEAR, m)
+    db.session.commit()
+    today = hall_today()
+    expected: dict[str, int] = {}
+    for m in (1, 2):
+        result = _frozen(YEAR, m) or score_month(
+            rulebook_for_month(YEAR, m), active_units(), incidents_for_month(YEAR, m), YEAR, m, today
+        )
+        for unit in result.units:
+            if unit.grade == Grade.UNQUALIFIED:
+                expected[unit.code] = expected.get(unit.code, 0) + 1
+    assert expected and _earlier_unqualified(YEAR, 3, today) == expected

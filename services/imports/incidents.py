@@ -504,7 +504,8 @@ def apply(records: list[dict], ticker, since_id: int | None = None) -> dict:
     ids = _new_ids(len(records))
     tables, summary = _build(records, ids)
     _lock_and_recheck(records, since_id)
-    if ids and not _ids_still_free(ids):  # SQLite: someone wrote an incident meanwhile (rare)
+    if ids and not _ids_still_free(ids):  # SQLite: over ID_ROOM incidents logged meanwhile (rare)
+        tables = None  # memory: the rows are built again
         ids = _new_ids(len(records))
         tables, summary = _build(records, ids)
     for done, rows in enumerate(tables):
@@ -516,6 +517,12 @@ def apply(records: list[dict], ticker, since_id: int | None = None) -> dict:
 
 def _ids_still_free(ids: list[int]) -> bool:
     return (db.session.scalar(select(func.max(Incident.id))) or 0) < ids[0]
+
+
+# SQLite: the import's ids start this far after the highest id, so that the desk and the patrol sheet can
+# log incidents while the rows are built without the import having to build them again (a gap in the
+# numbers, nothing else).
+ID_ROOM = 1000
 
 
 def _new_ids(n: int) -> list[int]:
@@ -532,7 +539,7 @@ def _new_ids(n: int) -> list[int]:
                 {"n": n},
             )
         )
-    top = db.session.scalar(select(func.max(Incident.id))) or 0
+    top = (db.session.scalar(select(func.max(Incident.id))) or 0) + ID_ROOM
     return list(range(top + 1, top + n + 1))
 
 

@@ -4,7 +4,7 @@ per-staff / per-window tallies."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 
@@ -160,3 +160,94 @@ def test_tallies_of_a_closed_month_keep_its_frozen_points(client, login, hall):
     login("admin")
     html = client.get("/admin/tallies?year=2024").get_data(as_text=True)
     assert {r[0]: r for r in cells(html, "tally-staff")}["张三(S001)"][3] == "2"
+
+
+@pytest.fixture
+def busy_year(make):
+    """A year with what the tallies must attribute exactly: posting changes within the year (a new window,
+    a move to another unit, a first posting mid-year), incidents either side of a hall-time midnight and
+    month end, exempt and counted D06, bonuses, voided and proposed incidents, an overdue D19a, incidents
+    without staff or without a window, an inactive unit, and a closed (frozen) January."""
+    from models import Posting
+    from services import incidents
+
+    u1 = make.unit("U01", name="甲局", windows="1;2;3")
+    u2 = make.unit("U02", name="乙中心", windows="1;2")
+    gone = make.unit("U09", name="停用单位", windows="1")
+    a = make.staff(u1, "A01", name="甲一", window="1", end=date(2024, 2, 14))
+    a.postings.append(Posting(unit=u1, category="W", window="2", start_date=date(2024, 2, 15)))
+    b = make.staff(u2, "B01", name="乙一", window="1", end=date(2024, 2, 29))
+    b.postings.append(Posting(unit=u1, category="W", window="3", start_date=date(2024, 3, 1)))
+    c = make.staff(u2, "C01", name="丙一", window="2", start=date(2024, 3, 10))
+    g = make.staff(gone, "G01", name="停一", window="1")
+    db.session.commit()
+    # January (closed below): A at window 1, a window-less D02c, an exempt D06, a bonus.
+    make.incident(u1, "D01", at=datetime(2024, 1, 8, 9, 0), staff=a, window="1")
+    make.incident(u1, "D02c", at=datetime(2024, 1, 9, 9, 0), count=2, staff=a)
+    make.incident(u1, "D06", at=datetime(2024, 1, 10, 9, 0), staff=a, exempt=True)
+    make.incident(u1, "B01", at=datetime(2024, 1, 11, 9, 0), staff=a)
+    make.incident(u2, "D03", at=datetime(2024, 1, 12, 9, 0), staff=b)
+    make.incident(u2, "D01", at=datetime(2024, 1, 31, 23, 30), staff=b)  # hall time: still January
+    # February: A changes window on the 15th (hall time either side of midnight).
+    make.incident(u2, "D01", at=datetime(2024, 2, 1, 0, 30), staff=b)  # hall Feb 1 (UTC Jan 31)
+    make.incident(u1, "D02c", at=datetime(2024, 2, 14, 23, 30), count=3, staff=a)  # window 1
+    make.incident(u1, "D02c", at=datetime(2024, 2, 15, 0, 30), staff=a)  # window 2
+    make.incident(u1, "D06", at=datetime(2024, 2, 16, 9, 0), staff=a)  # not exempt: counts
+    make.incident(u1, "D06", at=datetime(2024, 2, 17, 9, 0), staff=a, exempt=True)  # 0 points
+    make.incident(u1, "D01", at=datetime(2024, 2, 18, 9, 0), staff=a, window="3")  # its own window wins
+    make.incident(u1, "D03", at=datetime(2024, 2, 19, 9, 0), window="2")  # no staff: window table only
+    make.incident(u1, "D03", at=datetime(2024, 2, 20, 9, 0))  # neither: left out of both
+    make.incident(u2, "D19a", at=datetime(2024, 2, 2, 9, 0), staff=b, count=2, deadline=date(2024, 2, 10))
+    make.incident(
+        u2,
+        "D19a",
+        at=datetime(2024, 2, 3, 9, 0),
+        staff=b,
+        deadline=date(2024, 2, 12),
+        rectified_on=date(2024, 2, 12),
+    )  # rectified in time: no D19b
+    voided = make.incident(u1, "D04a", at=datetime(2024, 2, 21, 9, 0), staff=a)
+    incidents.void(voided, "录入错误")
+    db.session.commit()
+    make.incident(u1, "D04a", at=datetime(2024, 2, 22, 9, 0), staff=a, status=IncidentStatus.PROPOSED)
+    # March (live): B moved to U01 window 3; C's first posting is on the 10th.
+    make.incident(u2, "D01", at=datetime(2024, 3, 2, 9, 0), staff=b)  # posted elsewhere: no window
+    make.incident(u1, "D01", at=datetime(2024, 3, 3, 9, 0), staff=b)  # window 3
+    make.incident(u2, "D02c", at=datetime(2024, 3, 5, 9, 0), staff=c)  # before C's posting: no window
+    make.incident(u2, "D02c", at=datetime(2024, 3, 11, 9, 0), count=2, staff=c)  # window 2
+    make.incident(u2, "D19a", at=datetime(2024, 3, 4, 9, 0), staff=c, deadline=date(2024, 3, 8))
+    make.incident(u2, "B01", at=datetime(2024, 3, 6, 9, 0), staff=c, window="1")
+    make.incident(gone, "D01", at=datetime(2024, 3, 7, 9, 0), staff=g, window="1")
+    gone.active = False
+    db.session.commit()
+    months.close(2024, 1)
+    db.session.commit()
+
+
+def _tally_lines(rows):
+    return [(r.key, r.label, r.unit_name, dict(sorted(r.by_month.items())), r.items) for r in rows]
+
+
+def test_tallies_pinned_on_a_busy_year(app, busy_year):
+    """Today's results of `tallies`, pinned before it was moved to the database's sums."""
+    from services.dashboard import tallies
+
+    by_staff, by_window = tallies(2024)
+    assert _tally_lines(by_staff) == PINNED_STAFF
+    assert _tally_lines(by_window) == PINNED_WINDOW
+    assert tallies(2023) == ([], [])
+
+
+# Measured with the ORM implementation (one object per incident with its staff and postings).
+PINNED_STAFF = [
+    (("A01",), "甲一(A01)", "甲局", {1: 12, 2: 24}, 6),
+    (("B01",), "乙一(B01)", "乙中心", {1: 4, 2: 27, 3: 4}, 8),
+    (("C01",), "丙一(C01)", "乙中心", {3: 25}, 4),
+]
+PINNED_WINDOW = [
+    (("U02", "1"), "1", "乙中心", {1: 4, 2: 27}, 6),
+    (("U01", "1"), "1", "甲局", {1: 12, 2: 15}, 3),
+    (("U02", "2"), "2", "乙中心", {3: 10}, 1),
+    (("U01", "2"), "2", "甲局", {2: 9}, 3),
+    (("U01", "3"), "3", "甲局", {2: 2, 3: 2}, 2),
+]

@@ -16,7 +16,20 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from threading import Lock
 
-from sqlalchemy import String, and_, case, cast, func, literal, null, select, text, type_coerce, union_all
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    text,
+    true,
+    type_coerce,
+    union_all,
+)
 
 from models import AuditLog, Incident, IncidentStatus, Month, MonthStatus, MonthUnitResult, Unit, db
 from scoring import (
@@ -490,7 +503,9 @@ def _earlier_unqualified(
     """Unqualified months of the same year before this one, per unit (replace_staff reads it): frozen months
     from their result rows (or snapshots), open ones scored live."""
     counts, open_months = _frozen_unqualified(year, month)
-    for result in _grades_of(year, open_months, today, _active_units() if units is None else units):
+    every = units is None
+    units = _active_units() if units is None else units
+    for result in _grades_of(year, open_months, today, units, only_these=not every):
         _add_unqualified(counts, result)
     return counts
 
@@ -510,7 +525,7 @@ def _earlier_unqualified_of(year: int, month: int, today: date, frozen_rows: lis
             months = open_months[:1] if first else open_months[1:]
             if not wanted or not months:
                 break
-            for result in _grades_of(year, months, today, wanted):
+            for result in _grades_of(year, months, today, wanted, only_these=len(wanted) * 2 < len(units)):
                 _add_unqualified(counts, result)
         return counts
 
@@ -526,11 +541,14 @@ def _active_units() -> dict[int, UnitIn]:
     return {i: UnitIn(code=c, name=n, display_order=o) for i, c, n, o in rows}
 
 
-def _grades_of(year: int, months: list[int], today: date, units: dict[int, UnitIn]) -> list[MonthResult]:
+def _grades_of(
+    year: int, months: list[int], today: date, units: dict[int, UnitIn], *, only_these: bool = True
+) -> list[MonthResult]:
     """Several open months' grades for `units`, in three statements whatever their number: the rulebooks,
     the sums of every month in one scan of the (status, occurred_at) index (each row tagged with its month
     by the month's UTC bounds), and the D19a whose D19b may land in any of them. Flags, items and ranks are
-    of no use here."""
+    of no use here. `only_these`: the statements name the units (worth it for a few of them; for most of
+    the hall, the rows of the others are dropped here instead)."""
     if len(months) <= 1 or not units:
         return [_score_counts(year, m, today, None, units, grades_only=True) for m in months]
     from services.rulebooks import as_rulebook, versions
@@ -565,7 +583,7 @@ def _grades_of(year: int, months: list[int], today: date, units: dict[int, UnitI
             Incident.status == IncidentStatus.CONFIRMED,
             Incident.occurred_at >= bounds[months[0]][0],
             Incident.occurred_at < bounds[months[-1]][1],
-            Incident.unit_id.in_(ids),
+            Incident.unit_id.in_(ids) if only_these else true(),
         )
         .group_by(text("1, 2, 3, 4"))  # by position: the tag's bound values would not match a repeated one
     )
@@ -585,7 +603,6 @@ def _grades_of(year: int, months: list[int], today: date, units: dict[int, UnitI
                     Incident.rule_code.in_(sorted(codes)),
                     Incident.deadline >= first - timedelta(days=1),
                     Incident.deadline <= last - timedelta(days=1),
-                    Incident.unit_id.in_(ids),
                 )
             )
             if row[-1] == IncidentStatus.CONFIRMED

@@ -48,12 +48,44 @@ def patrol_rules(day: date) -> list[Rule]:
     return [r for r in rulebook_for_month(day.year, day.month).rules if r.patrol and not r.derived]
 
 
-def rows() -> list[Row]:
-    """Every window of every active unit, grouped by unit in display order."""
+def active_units() -> list[Unit]:
+    """The units on the sheet: every active unit with a window, in display order."""
     units = db.session.scalars(
         select(Unit).where(Unit.active.is_(True)).order_by(Unit.display_order, Unit.code)
     )
+    return [u for u in units if u.window_list]
+
+
+def rows(units: list[Unit] | None = None) -> list[Row]:
+    """Every window of the given units (default: every active unit), grouped by unit in display order."""
+    units = active_units() if units is None else units
     return [Row(unit=u, window=w, first=i == 0) for u in units for i, w in enumerate(u.window_list)]
+
+
+@dataclass(frozen=True)
+class Group:
+    """One screenful of the sheet: GROUP_SIZE units in display order (a hall of 200 units is twenty groups)."""
+
+    number: int  # from 1
+    units: list[Unit]
+
+    @property
+    def label(self) -> str:
+        return _(
+            "第 %(n)d 组:%(first)s – %(last)s",
+            n=self.number,
+            first=self.units[0].name,
+            last=self.units[-1].name,
+        )
+
+
+GROUP_SIZE = 10
+
+
+def groups(units: list[Unit], size: int = GROUP_SIZE) -> list[Group]:
+    """The units cut into groups of `size` in display order: the sheet shows one group at a time, so a
+    large hall's page stays small (200 units × 5 windows × 14 items would be 14,000 cells)."""
+    return [Group(number=i // size + 1, units=units[i : i + size]) for i in range(0, len(units), size)]
 
 
 def _day_range(day: date) -> tuple[datetime, datetime]:
@@ -61,17 +93,21 @@ def _day_range(day: date) -> tuple[datetime, datetime]:
     return start, from_hall(datetime.combine(day + timedelta(days=1), time.min))
 
 
-def counts(day: date) -> dict[tuple[int, str, str], int]:
-    """(unit id, window, rule code) -> how many times it was recorded that day (confirmed incidents)."""
+def counts(day: date, unit_ids: list[int] | None = None) -> dict[tuple[int, str, str], int]:
+    """(unit id, window, rule code) -> how many times it was recorded that day (confirmed incidents);
+    with `unit_ids`, only those units' cells."""
     start, end = _day_range(day)
+    conditions = [
+        Incident.status == IncidentStatus.CONFIRMED,
+        Incident.occurred_at >= start,
+        Incident.occurred_at < end,
+        Incident.window.is_not(None),
+    ]
+    if unit_ids is not None:
+        conditions.append(Incident.unit_id.in_(unit_ids))
     result = db.session.execute(
         select(Incident.unit_id, Incident.window, Incident.rule_code, func.sum(Incident.count))
-        .where(
-            Incident.status == IncidentStatus.CONFIRMED,
-            Incident.occurred_at >= start,
-            Incident.occurred_at < end,
-            Incident.window.is_not(None),
-        )
+        .where(*conditions)
         .group_by(Incident.unit_id, Incident.window, Incident.rule_code)
     )
     return {(u, w, r): int(n or 0) for u, w, r, n in result}

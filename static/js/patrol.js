@@ -3,7 +3,8 @@
 // a tap that cannot be sent (Wi-Fi dropped: htmx:sendError) waits in localStorage and is re-sent when the
 // network returns, with a counter in the header and in its cell; a queued tap the server refuses (e.g. its
 // month was closed meanwhile) goes to the visible "未能保存" list with the reason until the inspector
-// dismisses it; a just-recorded cell offers "撤销" for a minute; the unit select shows one unit's rows.
+// dismisses it; a just-recorded cell offers "撤销" for a minute; the unit select shows one unit's rows
+// (a unit of another group of units loads that group's page).
 // Loaded on every page (a boosted navigation swaps the body only): queued taps are re-sent from any page.
 (function () {
   "use strict";
@@ -277,6 +278,14 @@
     var sheet = document.getElementById("patrol-sheet");
     if (!sheet) { return; }
     var unit = select.value;
+    // A unit of another group: the page of its group (the sheet shows one group of units at a time).
+    if (unit && !sheet.querySelector('tbody tr[data-unit="' + cssEscape(unit) + '"]')) {
+      var form = document.getElementById("patrol-date-form");
+      if (form) {
+        if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
+        return;
+      }
+    }
     Array.prototype.forEach.call(sheet.querySelectorAll("tbody tr[data-unit]"), function (row) {
       row.hidden = !!unit && row.getAttribute("data-unit") !== unit;
     });

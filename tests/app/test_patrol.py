@@ -438,3 +438,44 @@ def test_the_sheet_and_the_desk_share_one_staff_on_query():
     from services import incidents, patrol
 
     assert patrol.staff_on is incidents.staff_on
+
+
+def test_a_large_hall_shows_one_group_of_units_at_a_time(client, login, make):
+    """Units in groups of GROUP_SIZE in display order: ?group=N shows that group, ?unit= the unit's group
+    (its rows only); the jump select lists every unit under its group; the cells' addresses are the
+    page's three URLs with the cell's ids in hx-vals."""
+    from services.patrol import GROUP_SIZE
+
+    units = [
+        make.unit(f"G{i:02d}", name=f"单位{i:02d}", windows="1;2", display_order=i)
+        for i in range(GROUP_SIZE + 3)
+    ]
+    login("inspector")
+
+    def names(html: str) -> list[str]:
+        heads = html.split('class="row-head"')[1:]
+        return [h.split('class="unit-name">')[1].split("<")[0] for h in heads]
+
+    html = client.get("/admin/patrol").get_data(as_text=True)
+    assert names(html) == [u.name for u in units[:GROUP_SIZE] for _w in (1, 2)]
+    assert "第 1 / 2 组" in html and "group=2" in html
+    jump = html.split('id="patrol-jump"')[1].split("</select>")[0]
+    assert jump.count("<optgroup") == 2 and all(f'value="{u.id}">{u.name}<' in jump for u in units)
+    # Every cell posts to one address; its ids ride in hx-vals, also for the record panel's GET.
+    assert html.count('hx-post="/admin/patrol/tap"') == GROUP_SIZE * 2 * html.count('class="rule-col"')
+    assert "/admin/patrol/tap?" not in html and "/admin/patrol/record?" not in html
+
+    second = client.get("/admin/patrol?group=2").get_data(as_text=True)
+    assert names(second) == [u.name for u in units[GROUP_SIZE:] for _w in (1, 2)]
+    assert "第 2 / 2 组" in second and '<input type="hidden" name="group" value="2">' in second
+    # Out of range or not a number: the first group, never an error.
+    for bad in ("99", "0", "x", "99999999999999999999"):
+        assert names(client.get(f"/admin/patrol?group={bad}").get_data(as_text=True))[0] == units[0].name
+
+    # A unit of the second group: its group, with its rows shown and the others hidden.
+    target = units[GROUP_SIZE + 1]
+    html = client.get(f"/admin/patrol?unit={target.id}").get_data(as_text=True)
+    rows = html.split("<tbody>")[1].split("<tr ")[1:]
+    shown = [r for r in rows if " hidden>" not in r.split(">")[0] + ">"]
+    assert len(rows) == 3 * 2 and len(shown) == 2
+    assert all(f'data-unit="{target.id}"' in r for r in shown) and "第 2 / 2 组" in html

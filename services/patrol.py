@@ -64,7 +64,7 @@ def rows(units: list[Unit] | None = None) -> list[Row]:
 
 @dataclass(frozen=True)
 class Group:
-    """One screenful of the sheet: GROUP_SIZE units in display order (a hall of 200 units is twenty groups)."""
+    """One screenful of the sheet: GROUP_SIZE units in display order (200 units are twenty groups)."""
 
     number: int  # from 1
     units: list[Unit]

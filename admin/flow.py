@@ -43,27 +43,22 @@ def show_error(show: Show, error: DomainError) -> None:
         show(error)
 
 
-def apply(
-    change: Callable[[], T],
-    *,
-    show: Show,
-    done: str | Callable[[T], str] | None,
-    to: str | Callable[[T], str],
-    undo: Callable[[T], None] | None = None,
-) -> Response | None:
-    """Run `change()` (service calls that flush, never commit).
+def attempt(
+    change: Callable[[], T], *, show: Show, undo: Callable[[T], None] | None = None
+) -> tuple[bool, T | None]:
+    """Run `change()` (service calls that flush, never commit) and commit it: (True, its result). On
+    DomainError roll back, show the message (`show_error`) and return (False, None). `undo(result)` cleans up
+    what the database cannot take back (evidence files written) when the commit itself fails.
 
-    DomainError: roll back, show its message (`show_error`) and return None: the caller re-renders its
-    form with 422. Otherwise commit, flash `done` (a text, or a function of what `change` returned) and
-    return the redirect to `to` (likewise). `undo(result)` cleans up what the database cannot take back
-    (evidence files written) when the commit itself fails.
+    For the few answers that cannot be a redirect (a page shown once, such as new users' one-time
+    passwords); everything else uses `apply`.
     """
     try:
         result = change()
     except DomainError as error:
         db.session.rollback()
         show_error(show, error)
-        return None
+        return False, None
     except Exception:
         db.session.rollback()
         raise
@@ -74,6 +69,22 @@ def apply(
         if undo is not None:
             undo(result)
         raise
+    return True, result
+
+
+def apply(
+    change: Callable[[], T],
+    *,
+    show: Show,
+    done: str | Callable[[T], str] | None,
+    to: str | Callable[[T], str],
+    undo: Callable[[T], None] | None = None,
+) -> Response | None:
+    """`attempt(change)`; when it failed return None (the caller re-renders its form with 422), else flash
+    `done` (a text, or a function of what `change` returned) and return the redirect to `to` (likewise)."""
+    ok, result = attempt(change, show=show, undo=undo)
+    if not ok:
+        return None
     message = done(result) if callable(done) else done
     if message:
         flash(message, "success")

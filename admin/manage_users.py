@@ -18,7 +18,6 @@ from admin.forms import UserEditForm, UserNewForm, UserPasswordForm, unit_choice
 from auth.access import role_required
 from models import Role, Unit, User, db
 from services.imports import users as users_import
-from services.imports.reading import ImportRejected
 from services.users import create_user, list_users, reset_password, update_user
 
 
@@ -124,13 +123,11 @@ def user_import():
     errors: list = []
     if form.validate_on_submit():
         upload = form.file.data
-        try:
-            credentials = users_import.import_users(upload.filename or "", upload.read())
-        except ImportRejected as rejected:
-            db.session.rollback()
-            errors = rejected.errors
-        else:
-            db.session.commit()
+        ok, credentials = flow.attempt(
+            lambda: users_import.import_users(upload.filename or "", upload.read()),
+            show=lambda rejected: errors.extend(getattr(rejected, "errors", None) or [str(rejected)]),
+        )
+        if ok:
             response = make_response(render_template("admin/user_import_done.html", credentials=credentials))
             # The passwords are in this answer only: no cache, no back-button copy.
             response.headers["Cache-Control"] = "no-store"

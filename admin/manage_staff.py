@@ -12,32 +12,31 @@ from flask_login import current_user
 from admin import bp, flow
 from admin.forms import LeaveForm, StaffEndForm, StaffForm, StaffMoveForm, unit_choices
 from auth.access import role_required
+from htmx import render_page_or_block
 from models import Role, Staff, Unit, db
-from security import whole_number
+from security import int_arg, whole_number
 from services import roster
 from services.calendar_admin import add_leave, leaves_of, list_units
 from services.clock import hall_today
+from services.staff_list import staff_page
 
 
 @bp.route("/staff")
 @role_required(Role.ADMIN, Role.LEADER)
 def staff_list():
+    """The roster by staff id, 50 a page (the numbered pager of the incidents list), filtered by unit and
+    by whether those who left are shown; an htmx page change swaps the table only."""
     unit_text = request.args.get("unit", "")
     unit_id = whole_number(unit_text)
     show_ended = request.args.get("ended") == "1"
-    today = hall_today()
-    rows = []
-    for staff in roster.all_staff():
-        current = staff.posting_on(today) or roster.open_posting(staff)
-        shown = current or staff.current
-        if unit_id and (shown is None or shown.unit_id != unit_id):
-            continue
-        if current is None and not show_ended:
-            continue
-        rows.append((staff, shown, current is not None))
-    return render_template(
+    listed = staff_page(hall_today(), unit_id, show_ended, int_arg("page") or 1)
+    filters = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_page_or_block(
         "admin/staff_list.html",
-        rows=rows,
+        "table",
+        listed=listed,
+        rows=listed.rows,
+        filters=filters,
         units=list_units(),
         unit_id=unit_id,
         show_ended=show_ended,

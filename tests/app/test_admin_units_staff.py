@@ -194,3 +194,80 @@ def test_leave_is_recorded_once(client, login, make):
     page = client.get(f"/admin/staff/{staff.id}").get_data(as_text=True)
     assert "2024-03-04" in page and "病假" in page
     assert "leave.create" in audit_actions()
+
+
+def _expected_rows(unit_id: int | None, show_ended: bool) -> list[tuple[str, str, bool]]:
+    """The list as the page showed it before paging (every staff member read in Python): (staff id,
+    unit code of the posting shown, on duty), by staff id. The paged SQL must give the same rows."""
+    from services import roster
+    from services.clock import hall_today
+
+    today = hall_today()
+    rows = []
+    for staff in roster.all_staff():
+        current = staff.posting_on(today) or roster.open_posting(staff)
+        shown = current or staff.current
+        if unit_id and (shown is None or shown.unit_id != unit_id):
+            continue
+        if current is None and not show_ended:
+            continue
+        rows.append((staff.staff_id, shown.unit.code if shown else "", current is not None))
+    return rows
+
+
+def test_staff_list_pages_in_the_database_with_its_filters(client, login, make):
+    from services.clock import hall_today
+    from services.staff_list import PAGE_SIZE, staff_page
+
+    u1, u2 = make.unit("U01", name="市税务局"), make.unit("U02", name="市社保中心", windows="5")
+    today = hall_today()
+    for i in range(PAGE_SIZE + 20):
+        unit = u1 if i % 3 else u2
+        staff = make.staff(unit, staff_id=f"S{i:03d}", name=f"人员{i:03d}", start=date(2023, 1, 1))
+        if i % 7 == 0:  # moved to the other unit last month: shown at the new one
+            staff.postings[0].end_date = date(today.year, today.month, 1).replace(day=1) - _day()
+            other = u2 if unit is u1 else u1
+            staff.postings.append(
+                Posting(unit=other, category="W", window="1", start_date=staff.postings[0].end_date + _day())
+            )
+        elif i % 11 == 0:  # left
+            staff.postings[0].end_date = date(2023, 6, 30)
+        elif i % 13 == 0:  # starts next month somewhere else: an open posting, shown as on duty
+            staff.postings[0].end_date = today - _day()
+            staff.postings.append(Posting(unit=u2, category="C", start_date=today + 31 * _day()))
+    db.session.add(Staff(staff_id="S999", name="无岗位"))  # never posted: only with 包括已离岗人员
+    db.session.commit()
+    login("admin")
+    for unit_id in (None, u1.id, u2.id):
+        for ended in (False, True):
+            expected = _expected_rows(unit_id, ended)
+            got = []
+            page = 1
+            while True:
+                listed = staff_page(today, unit_id, ended, page)
+                got += [(s.staff_id, p.unit.code if p else "", on) for s, p, on in listed.rows]
+                if page >= listed.pages:
+                    break
+                page += 1
+            assert got == expected and listed.total == len(expected), (unit_id, ended)
+
+    # The page: 50 rows, the shared numbered pager keeping the filters, the count of all matching.
+    html = client.get(f"/admin/staff?unit={u1.id}&ended=1").get_data(as_text=True)
+    expected = _expected_rows(u1.id, True)
+    table = html.split('id="staff-table"')[1].split("</table>")[0]
+    assert table.count('class="btn small"') == min(PAGE_SIZE, len(expected))
+    assert f"共 {len(expected)} 人" in html
+    html = client.get("/admin/staff?ended=1").get_data(as_text=True)
+    assert 'class="pager"' in html and "/admin/staff?page=2&amp;ended=1" in html and "S000" in html
+    second = client.get("/admin/staff?ended=1&page=2", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert second.strip().startswith('<section class="card" id="staff-rows">') and "S999" in second
+    assert "S000" not in second and "第 2 / 2 页" in second
+    beyond = client.get("/admin/staff?page=9").get_data(as_text=True)
+    assert "没有第 9 页" in beyond and "/admin/staff?page=2" in beyond
+    assert "共" in client.get("/admin/staff?page=99999999999999999999").get_data(as_text=True)
+
+
+def _day():
+    from datetime import timedelta
+
+    return timedelta(days=1)

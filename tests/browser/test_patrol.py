@@ -22,15 +22,13 @@ from sqlalchemy import select
 from models import Incident, IncidentStatus, db
 from services import months
 from services.clock import from_hall
+from tests import images
 from tests.browser.conftest import SCREENSHOTS, TABLET, TABLET_PORTRAIT, login_as
 from tests.conftest import PASSWORD
 
 HALL = ZoneInfo("Asia/Shanghai")
 SHOTS = Path("/tmp/patrol_shots")
-PNG_1PX = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360f8ffff3f0005fe02fea7d6a5ee0000000049454e44ae426082"
-)
+PNG_1PX = images.png(1, 1)  # a real PNG: uploads are decoded
 
 NAMES = [
     "市税务局",
@@ -276,6 +274,38 @@ def test_sticky_header_and_unit_column_and_the_jump_to_unit(live_server, open_pa
     shoot(page, "patrol_jump")
     page.reload()
     expect(page.locator("#patrol-sheet tbody tr:visible")).to_have_count(2)
+    page.select_option("#patrol-jump", value="")
+    expect(page.locator("#patrol-sheet tbody tr:visible")).to_have_count(20)
+
+
+def test_a_large_hall_pages_by_group_and_the_jump_loads_another_group(live_server, open_page, make, app):
+    """Twelve units: the sheet shows the first ten; ›  goes to the second group; the jump select on a unit
+    of the first group loads that group with the unit's rows alone; the header stays one line at 1024×768."""
+    units = hall(make)
+    units += [make.unit(f"U{i:02d}", name=f"市第{i}办事处", windows="1;2", display_order=i) for i in (11, 12)]
+    page = open_tablet(open_page, live_server)
+    page.goto(f"{live_server.url}/admin/patrol")
+    page.wait_for_selector("#patrol-sheet")
+    expect(page.locator("#patrol-sheet tbody tr")).to_have_count(20)
+    expect(page.locator(".patrol-group-now")).to_have_text("第 1 / 2 组")
+    head = page.locator(".patrol-head").bounding_box()
+    assert head["height"] < 120  # date, jump and group controls fit above the sheet
+    page.locator(".patrol-groups a[aria-label='下一组']").tap()
+    expect(page.locator(".patrol-group-now")).to_have_text("第 2 / 2 组")
+    expect(page.locator("#patrol-sheet tbody tr")).to_have_count(4)
+    expect(page.locator("#patrol-sheet tbody .unit-name").first).to_have_text("市第11办事处")
+    shoot(page, "patrol_group_2")
+    # A tap still works on the second group's page.
+    cell(page, units[11], "2", "D05a").locator("[data-patrol-tap]").tap()
+    expect(cell(page, units[11], "2", "D05a").locator(".undo")).to_be_visible()
+    assert [(i.unit_id, i.window, i.rule_code) for i in incidents()] == [(units[11].id, "2", "D05a")]
+    # Jump to a unit of the first group: its group loads with that unit's rows only.
+    page.select_option("#patrol-jump", label="市医疗保障局")
+    expect(page.locator(".patrol-group-now")).to_have_text("第 1 / 2 组")
+    rows = page.locator("#patrol-sheet tbody tr:visible")
+    expect(rows).to_have_count(2)
+    expect(rows.first.locator(".unit-name")).to_have_text("市医疗保障局")
+    assert f"unit={units[6].id}" in page.url
     page.select_option("#patrol-jump", value="")
     expect(page.locator("#patrol-sheet tbody tr:visible")).to_have_count(20)
 

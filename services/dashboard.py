@@ -8,11 +8,11 @@ so the dashboard, the tallies and the standings page agree with `standings --jso
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import String, and_, case, cast, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import selectinload
 
 from models import AuditLog, Incident, IncidentStatus, Month, MonthStatus, Staff, Unit, User, db
@@ -21,7 +21,7 @@ from scoring.calendar import prev_month
 from services import notices
 from services.clock import from_hall, hall_today, month_utc_range, to_hall
 from services.rulebooks import as_rulebook, by_key, rulebook_for_month, version_in_force
-from services.standings import month_row, standings, standings_for
+from services.standings import month_row, standings
 
 
 def current_month() -> tuple[int, int]:
@@ -281,45 +281,369 @@ def _incidents_of_items(ids: set[int], year: int, months: list[int]) -> dict[int
 
 
 def tallies(year: int) -> tuple[list[TallyRow], list[TallyRow]]:
-    """Confirmed deduction points of the year by staff member and by unit + window, from the standings.
+    """Confirmed deduction points of the year by staff member and by unit + window, as the standings count
+    them (each month's rulebook and units; a closed month as it was frozen).
 
     A derived D19b counts against the D19a's staff and window; an item without a staff member (or a
     window, even through the staff member's posting that day) is left out of that table only.
+
+    The database sums the year's confirmed incidents per (month, unit, staff, window, rule, exemption) in one
+    scan, and the scoring turns each sum into points (`signed_points`): no object per incident. Only the
+    window-less incidents of staff whose posting changes within the year are read one by one (their window
+    is the posting of their day), and the few D19a whose D19b lands in the year. A frozen month whose
+    per-unit deductions these sums do not reproduce (its incidents changed after closing) is read from its
+    snapshot's items instead.
     """
     today = hall_today()
     months = [m for m in range(1, 13) if (year, m) <= (today.year, today.month)]
-    lines: list[tuple[int, str, int, int]] = []  # (month, unit code, incident id, positive points)
-    results = standings_for([(year, m) for m in months])
-    for m in months:
-        for unit in results[(year, m)].units:
-            for item in unit.items:
-                if item.points < 0 and item.incident_id is not None:
-                    lines.append((m, unit.code, item.incident_id, -item.points))
-    ids = {line[2] for line in lines}
-    incidents = _incidents_of_items(ids, year, months) if ids else {}
-    units = {u.code: u for u in db.session.scalars(select(Unit))}
-    by_staff: dict[tuple, TallyRow] = {}
-    by_window: dict[tuple, TallyRow] = {}
-    for m, code, incident_id, points in lines:
-        incident = incidents.get(incident_id)
+    if not months:
+        return [], []
+    plan = _YearPlan(year, months, today)
+    lines = plan.sum_lines()
+    for m in plan.snapshot_months:
+        lines.extend(_item_lines(year, m))
+    return _tables(lines, plan)
+
+
+class _Line:
+    """Deduction points of one tally cell: (month, unit code, staff pk or None, window or None)."""
+
+    __slots__ = ("code", "items", "month", "points", "staff_pk", "window")
+
+    def __init__(
+        self, month: int, code: str, staff_pk: int | None, window: str | None, points: int, items: int
+    ):
+        self.month, self.code, self.staff_pk, self.window = month, code, staff_pk, window
+        self.points, self.items = points, items
+
+
+class _YearPlan:
+    """What a year's tallies read besides the sums: each month's rulebook and units, the staff and their
+    postings, and the units' codes and names."""
+
+    def __init__(self, year: int, months: list[int], today: date) -> None:
+        from models import MonthUnitResult, Posting
+        from services.rulebooks import versions
+
+        self.year, self.months, self.today = year, months, today
+        self.first_day, self.last_day = date(year, months[0], 1), date(year, months[-1], 1)
+        known = versions()
+        status = {
+            m: (s, key)
+            for m, s, key in db.session.execute(
+                select(Month.month, Month.status, Month.rulebook_key).where(Month.year == year)
+            )
+        }
+        frozen_units: dict[int, list[tuple[str, int]]] = {}
+        for m, code, deductions in db.session.execute(
+            select(Month.month, MonthUnitResult.unit_code, MonthUnitResult.deductions)
+            .join(Month, Month.id == MonthUnitResult.month_id)
+            .where(Month.year == year, Month.status != MonthStatus.OPEN)
+            .order_by(MonthUnitResult.id)
+        ):
+            frozen_units.setdefault(m, []).append((code, deductions))
+        self.units = {
+            i: (code, name) for i, code, name in db.session.execute(select(Unit.id, Unit.code, Unit.name))
+        }
+        active = {
+            code for code, _n in db.session.execute(select(Unit.code, Unit.name).where(Unit.active.is_(True)))
+        }
+        self.rulebooks: dict[int, Rulebook] = {}
+        self.month_units: dict[int, set[str]] = {}
+        self.frozen_deductions: dict[int, dict[str, int]] = {}
+        self.snapshot_months: list[int] = []
+        for m in months:
+            state, key = status.get(m, (MonthStatus.OPEN, None))
+            if state != MonthStatus.OPEN:
+                if m not in frozen_units:  # no result rows (a snapshot from an older backup): its items
+                    self.snapshot_months.append(m)
+                    continue
+                row = next((v for v in known if v.key == key), None) if key else None
+                self.rulebooks[m] = as_rulebook(row) if row else self._in_force(known, m)
+                self.month_units[m] = {code for code, _d in frozen_units[m]}
+                self.frozen_deductions[m] = dict(frozen_units[m])
+            else:
+                self.rulebooks[m] = self._in_force(known, m)
+                self.month_units[m] = active
+        self.staff = {
+            pk: (staff_id, name)
+            for pk, staff_id, name in db.session.execute(select(Staff.id, Staff.staff_id, Staff.name))
+        }
+        self.postings: dict[int, list[tuple[int, str | None, date, date | None]]] = {}
+        for pk, unit_id, window, start, end in db.session.execute(
+            select(
+                Posting.staff_pk, Posting.unit_id, Posting.window, Posting.start_date, Posting.end_date
+            ).order_by(Posting.staff_pk, Posting.start_date)
+        ):
+            self.postings.setdefault(pk, []).append((unit_id, window, start, end))
+
+    def _in_force(self, known, m: int) -> Rulebook:
+        """As `rulebook_for_month`, from the versions read once: the version in force on the 1st."""
+        before = [v for v in known if v.effective_from <= date(self.year, m, 1)]
+        if before:
+            return as_rulebook(max(before, key=lambda v: (v.effective_from, v.id)))
+        return rulebook_for_month(self.year, m)
+
+    def window_of(self, staff_pk: int | None, unit_id: int, window: str | None, day: date) -> str | None:
+        """The item's window: its own, else that of the staff member's posting that day at the same unit
+        (`Staff.posting_on`: the first posting by start date that covers the day)."""
+        if window is not None or staff_pk is None:
+            return window
+        for posting_unit, posting_window, start, end in self.postings.get(staff_pk, ()):
+            if start <= day and (end is None or day <= end):
+                return posting_window if posting_unit == unit_id else None
+        return None
+
+    def sum_lines(self) -> list[_Line]:
+        """The tally cells of every month scored from the sums (not the snapshot months)."""
+        from models import Posting
+        from scoring import signed_points
+
+        year, months = self.year, [m for m in self.months if m in self.rulebooks]
+        if not months:
+            return []
+        bounds = {m: month_utc_range(year, m) for m in months}
+        tag = case(
+            *[(and_(Incident.occurred_at >= a, Incident.occurred_at < b), m) for m, (a, b) in bounds.items()]
+        )
+        start, end = month_utc_range(year, self.months[0])[0], month_utc_range(year, self.months[-1])[1]
+        jan1, dec31 = date(year, 1, 1), date(year, 12, 31)
+        # A window-less incident of a staff member whose posting changes within the year: its window depends
+        # on its day. Every other one's is the same all year, so the database can sum them.
+        changing = (
+            select(Posting.id)
+            .where(
+                Posting.staff_pk == Incident.staff_pk,
+                or_(
+                    and_(Posting.start_date > jan1, Posting.start_date <= dec31),
+                    and_(Posting.end_date >= jan1, Posting.end_date < dec31),
+                ),
+            )
+            .exists()
+        )
+        daily = and_(Incident.window.is_(None), changing)
+        confirmed = (
+            Incident.status == IncidentStatus.CONFIRMED,
+            Incident.occurred_at >= start,
+            Incident.occurred_at < end,
+        )
+        count = func.coalesce(Incident.count, 1)
+        sums = (
+            select(
+                tag,
+                Incident.unit_id,
+                Incident.staff_pk,
+                Incident.window,
+                Incident.rule_code,
+                Incident.exempt,
+                func.sum(count),
+                func.count(),
+                literal(None, String).label("at"),
+            )
+            .where(*confirmed, ~daily)
+            .group_by(text("1, 2, 3, 4, 5, 6"))
+        )
+        singles = select(
+            tag,
+            Incident.unit_id,
+            Incident.staff_pk,
+            Incident.window,
+            Incident.rule_code,
+            Incident.exempt,
+            count,
+            literal(1),
+            cast(Incident.occurred_at, String),
+        ).where(*confirmed, daily)
+        per_rule: dict[tuple[int, str, bool], int | None] = {}
+        out: list[_Line] = []
+        for m, unit_id, staff_pk, window, rule_code, exempt, total, items, at in db.session.execute(
+            union_all(sums, singles)
+        ):
+            code = self.units.get(unit_id, (None, None))[0]
+            if m is None or code not in self.month_units[m]:
+                continue  # another unit (inactive, or not in the frozen month) or a frozen month between
+            key = (m, rule_code, bool(exempt))
+            if key not in per_rule:
+                rules = {r.code: r for r in self.rulebooks[m].rules}
+                rule = rules.get(rule_code)
+                per_rule[key] = None if rule is None else signed_points(rule, 1, exempt=bool(exempt))
+            unit_points = per_rule[key]
+            if unit_points is None:
+                continue
+            # The scoring's points of the summed count: the same as the sum of each incident's.
+            rules = self.rulebooks[m]
+            points = signed_points(rules.rule(rule_code), int(total), exempt=bool(exempt))
+            if points >= 0:
+                continue
+            if at is not None:
+                window = self.window_of(staff_pk, unit_id, None, _hall_day(at))
+            else:
+                window = self.window_of(staff_pk, unit_id, window, self.first_day)
+            out.append(_Line(m, code, staff_pk, window, -points, items))
+        out.extend(self._derived_lines())
+        return self._checked(out)
+
+    def _derived_lines(self) -> list[_Line]:
+        """The D19b of the D19a (of any year) whose overdue item lands in one of the summed months, against
+        the D19a's staff member and window (its posting on the D19a's day)."""
+        from scoring import IncidentIn
+        from scoring.month import derived_item
+
+        months = [m for m in self.months if m in self.rulebooks]
+        codes = {c for m in months if (c := self.rulebooks[m].role_code("rectification_rule"))}
+        if not codes:
+            return []
+        first = date(self.year, months[0], 1)
+        last = date(self.year + (months[-1] == 12), months[-1] % 12 + 1, 1) - timedelta(days=1)
+        rows = db.session.execute(
+            select(
+                Incident.id,
+                Incident.unit_id,
+                Incident.staff_pk,
+                Incident.window,
+                Incident.rule_code,
+                Incident.occurred_at,
+                Incident.count,
+                Incident.exempt,
+                Incident.deadline,
+                Incident.rectified_on,
+                Incident.status,
+            ).where(
+                Incident.rule_code.in_(sorted(codes)),
+                Incident.deadline >= first - timedelta(days=1),
+                Incident.deadline <= last - timedelta(days=1),
+            )
+        )
+        out = []
+        for i, unit_id, staff_pk, window, rule_code, at, count, exempt, deadline, rectified, status in rows:
+            if status != IncidentStatus.CONFIRMED:
+                continue
+            m = (deadline + timedelta(days=1)).month
+            rulebook = self.rulebooks.get(m)
+            code = self.units.get(unit_id, (None, None))[0]
+            if rulebook is None or code not in self.month_units[m]:
+                continue
+            if rule_code != rulebook.role_code("rectification_rule"):
+                continue
+            rule = next((r for r in rulebook.rules if r.code == rule_code), None)
+            derived = rulebook.role_rule("overdue_rule")
+            if rule is None or derived is None or "deadline" not in rule.requires:
+                continue
+            day = to_hall(at).date()
+            incident = IncidentIn(
+                id=i,
+                unit_code=code,
+                rule_code=rule_code,
+                occurred_on=day,
+                count=count or 1,
+                exempt=bool(exempt),
+                deadline=deadline,
+                rectified_on=rectified,
+            )
+            item = derived_item(incident, derived, self.today)
+            if (
+                item is None
+                or (item.occurred_on.year, item.occurred_on.month) != (self.year, m)
+                or item.points >= 0
+            ):
+                continue
+            out.append(
+                _Line(m, code, staff_pk, self.window_of(staff_pk, unit_id, window, day), -item.points, 1)
+            )
+        return out
+
+    def _checked(self, lines: list[_Line]) -> list[_Line]:
+        """The lines, less those of a frozen month whose units' deductions they do not reproduce: that month
+        is read from its snapshot's items (`snapshot_months`)."""
+        totals: dict[int, dict[str, int]] = {}
+        for line in lines:
+            if line.month in self.frozen_deductions:
+                per_unit = totals.setdefault(line.month, {})
+                per_unit[line.code] = per_unit.get(line.code, 0) + line.points
+        for m, expected in self.frozen_deductions.items():
+            found = totals.get(m, {})
+            if any(found.get(code, 0) != deductions for code, deductions in expected.items()):
+                self.snapshot_months.append(m)
+        drop = set(self.snapshot_months)
+        return [line for line in lines if line.month not in drop]
+
+    def unit_order(self, m: int) -> dict[str, int]:
+        """The position of each unit in the month's standings (the order the items were read in before)."""
+        return {unit.code: n for n, unit in enumerate(standings(self.year, m).units)}
+
+
+def _hall_day(at: str | datetime) -> date:
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at.replace(" ", "T"))
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+    return to_hall(at).date()
+
+
+def _item_lines(year: int, m: int) -> list[_Line]:
+    """A month's tally cells from its standings' items (a frozen month the sums cannot reproduce)."""
+    result = standings(year, m)
+    wanted = [
+        (unit.code, item)
+        for unit in result.units
+        for item in unit.items
+        if item.points < 0 and item.incident_id is not None
+    ]
+    ids = {item.incident_id for _code, item in wanted}
+    incidents = _incidents_of_items(ids, year, [m]) if ids else {}
+    out = []
+    for code, item in wanted:
+        incident = incidents.get(item.incident_id)
         if incident is None:
             continue
-        unit_name = units[code].name if code in units else code
         staff: Staff | None = incident.staff
         window = incident.window
         if window is None and staff is not None:
             posting = staff.posting_on(to_hall(incident.occurred_at).date())
             window = posting.window if posting and posting.unit_id == incident.unit_id else None
+        out.append(_Line(m, code, staff.id if staff else None, window, -item.points, 1))
+    return out
+
+
+def _tables(lines: list[_Line], plan: _YearPlan) -> tuple[list[TallyRow], list[TallyRow]]:
+    """The two tables from the cells. A staff member's unit is that of their first item: the earliest
+    month, then the unit first in that month's standings (read only when a staff member's first month has
+    items in two units)."""
+    names = {code: name for code, name in plan.units.values()}
+    first: dict[int, tuple[int, set[str]]] = {}
+    for line in lines:
+        if line.staff_pk is None:
+            continue
+        seen = first.get(line.staff_pk)
+        if seen is None or line.month < seen[0]:
+            first[line.staff_pk] = (line.month, {line.code})
+        elif line.month == seen[0]:
+            seen[1].add(line.code)
+    orders: dict[int, dict[str, int]] = {}
+    staff_unit: dict[int, str] = {}
+    for pk, (m, codes) in first.items():
+        if len(codes) > 1:
+            order = orders.get(m) or orders.setdefault(m, plan.unit_order(m))
+            staff_unit[pk] = min(codes, key=lambda c: order.get(c, len(order)))
+        else:
+            staff_unit[pk] = next(iter(codes))
+    by_staff: dict[tuple, TallyRow] = {}
+    by_window: dict[tuple, TallyRow] = {}
+    for line in lines:
+        staff = plan.staff.get(line.staff_pk) if line.staff_pk is not None else None
         if staff is not None:
+            staff_id, name = staff
+            code = staff_unit[line.staff_pk]
             row = by_staff.setdefault(
-                (staff.staff_id,), TallyRow((staff.staff_id,), f"{staff.name}({staff.staff_id})", unit_name)
+                (staff_id,), TallyRow((staff_id,), f"{name}({staff_id})", names.get(code, code))
             )
-            row.by_month[m] = row.by_month.get(m, 0) + points
-            row.items += 1
-        if window:
-            row = by_window.setdefault((code, window), TallyRow((code, window), window, unit_name))
-            row.by_month[m] = row.by_month.get(m, 0) + points
-            row.items += 1
+            row.by_month[line.month] = row.by_month.get(line.month, 0) + line.points
+            row.items += line.items
+        if line.window:
+            key = (line.code, line.window)
+            row = by_window.setdefault(key, TallyRow(key, line.window, names.get(line.code, line.code)))
+            row.by_month[line.month] = row.by_month.get(line.month, 0) + line.points
+            row.items += line.items
 
     def order(rows: dict[tuple, TallyRow]) -> list[TallyRow]:
         return sorted(rows.values(), key=lambda r: (-r.total, r.key))

@@ -58,14 +58,13 @@ class Seeder:
         self.builder = demo._Builder(seed, None)  # calendar, names, logins, working days, moments
         self.rng = self.builder.rng
         today = self.builder.today
-        y, m = today.year - YEARS, today.month + 1
-        if m == 13:
-            y, m = y + 1, 1
-        self.first = date(y, m, 1)  # 60 months up to and including this one
-        self.months: list[tuple[int, int]] = []
-        while (y, m) <= (today.year, today.month):
-            self.months.append((y, m))
-            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        from scoring.calendar import add_months
+
+        # 60 months up to and including this one
+        self.months: list[tuple[int, int]] = [
+            add_months(today.year, today.month, -n) for n in range(12 * YEARS - 1, -1, -1)
+        ]
+        self.first = date(*self.months[0], 1)
         self.started = clock.perf_counter()
 
     def say(self, message: str) -> None:

@@ -27,7 +27,7 @@ PATHS = [
     ("admin", "/admin/staff"),
     ("admin", "/admin/staff?page=20"),
     ("admin", "/admin/audit"),
-    ("admin", "/admin/audit?action=incident.create"),
+    ("admin", "/admin/audit?action=incident.created"),
     ("admin", "/admin/audit?target=incident:9"),
 ]
 PASSWORDS = {"admin": "admin123", "inspector": "inspector123"}

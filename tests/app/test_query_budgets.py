@@ -39,6 +39,10 @@ BUDGETS = {
     "portal notice": 14,
     "bulletin": 9,  # 8 with its 文号; the view reads the standings twice and the month row thrice
     "bulletin live": 17,
+    "patrol": 4,  # one group of units: rulebook, units, the group's counts, the user's recent taps
+    "staff": 5,  # paged in SQL: count, page, its staff with postings and units, the unit filter's list
+    "audit": 10,  # keyset page + count capped at 1000; the filters' choices; names of the rows' objects
+    "audit older": 11,  # + one probe for newer rows
 }
 
 
@@ -135,6 +139,10 @@ def pages(hall: dict) -> list[tuple[str, str, str, str]]:
         ("portal notice", Role.UNIT, f"/portal/items/{mine}/notice", "通知单正文00-3-0"),
         ("bulletin", Role.LEADER, "/admin/months/2024-01/bulletin", "单位00"),
         ("bulletin live", Role.ADMIN, "/admin/months/2024-03/bulletin", "单位00"),
+        ("patrol", Role.INSPECTOR, "/admin/patrol", "单位00"),
+        ("staff", Role.ADMIN, "/admin/staff?ended=1", "人员000"),
+        ("audit", Role.ADMIN, "/admin/audit?action=incident.created", "扣分记录 #"),
+        ("audit older", Role.ADMIN, "/admin/audit?action=incident.created&before=1000000000", "« 最新"),
     ]
 
 

@@ -454,32 +454,42 @@ class _YearPlan:
             literal(1),
             cast(Incident.occurred_at, String),
         ).where(*confirmed, daily)
-        per_rule: dict[tuple[int, str, bool], int | None] = {}
+        # Per (month, rule, exemption): the rule, or None where no item of it can be a deduction (a bonus,
+        # an exempt D06, a rule the month's rulebook lacks: the scoring refuses those in the standings).
+        deducting: dict[tuple[int, str, bool], object] = {}
+        stable: dict[tuple[int, int], str | None] = {}
+        days: dict[str, date] = {}
+        units, month_units, window_of = self.units, self.month_units, self.window_of
         out: list[_Line] = []
         for m, unit_id, staff_pk, window, rule_code, exempt, total, items, at in db.session.execute(
             union_all(sums, singles)
         ):
-            code = self.units.get(unit_id, (None, None))[0]
-            if m is None or code not in self.month_units[m]:
+            code = units.get(unit_id, (None, None))[0]
+            if m is None or code not in month_units[m]:
                 continue  # another unit (inactive, or not in the frozen month) or a frozen month between
             key = (m, rule_code, bool(exempt))
-            if key not in per_rule:
-                rules = {r.code: r for r in self.rulebooks[m].rules}
-                rule = rules.get(rule_code)
-                per_rule[key] = None if rule is None else signed_points(rule, 1, exempt=bool(exempt))
-            unit_points = per_rule[key]
-            if unit_points is None:
+            rule = deducting.get(key, False)
+            if rule is False:
+                rule = next((r for r in self.rulebooks[m].rules if r.code == rule_code), None)
+                if rule is not None and signed_points(rule, 1, exempt=key[2]) >= 0:
+                    rule = None
+                deducting[key] = rule
+            if rule is None:
                 continue
             # The scoring's points of the summed count: the same as the sum of each incident's.
-            rules = self.rulebooks[m]
-            points = signed_points(rules.rule(rule_code), int(total), exempt=bool(exempt))
-            if points >= 0:
-                continue
-            if at is not None:
-                window = self.window_of(staff_pk, unit_id, None, _hall_day(at))
-            else:
-                window = self.window_of(staff_pk, unit_id, window, self.first_day)
-            out.append(_Line(m, code, staff_pk, window, -points, items))
+            points = -signed_points(rule, int(total), exempt=key[2])
+            if window is None and staff_pk is not None:
+                if at is not None:
+                    day = days.get(at)
+                    if day is None:
+                        day = days[at] = _hall_day(at)
+                    window = window_of(staff_pk, unit_id, None, day)
+                else:
+                    pair = (staff_pk, unit_id)
+                    if pair not in stable:
+                        stable[pair] = window_of(staff_pk, unit_id, None, self.first_day)
+                    window = stable[pair]
+            out.append(_Line(m, code, staff_pk, window, points, items))
         out.extend(self._derived_lines())
         return self._checked(out)
 

@@ -165,11 +165,12 @@ def old_dashboard(commit: str):
 
 def timed(call, cold: bool) -> float:
     from models import db
-    from services import standings
+    from services import dashboard, standings
 
-    if cold:
+    if cold:  # the standings' and the tallies' caches emptied: what the first request after a change costs
         standings._cache.clear()
         standings._grades_cache.clear()
+        dashboard._tally_cache.clear()
     db.session.remove()
     started = time.perf_counter()
     call()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from threading import Lock
 from typing import Any
 
 from flask_babel import gettext as _
@@ -280,6 +281,12 @@ def _incidents_of_items(ids: set[int], year: int, months: list[int]) -> dict[int
     return found
 
 
+# The year's tallies, keyed as the live standings are (database, year, today, newest audit row): every
+# change that moves them (an incident, a month closed, a posting, a unit) writes an audit row.
+_tally_cache: dict[tuple, tuple[list[TallyRow], list[TallyRow]]] = {}
+_tally_lock = Lock()
+
+
 def tallies(year: int) -> tuple[list[TallyRow], list[TallyRow]]:
     """Confirmed deduction points of the year by staff member and by unit + window, as the standings count
     them (each month's rulebook and units; a closed month as it was frozen).
@@ -294,6 +301,20 @@ def tallies(year: int) -> tuple[list[TallyRow], list[TallyRow]]:
     per-unit deductions these sums do not reproduce (its incidents changed after closing) is read from its
     snapshot's items instead.
     """
+    marker = tuple(db.session.execute(select(func.max(AuditLog.id), func.max(AuditLog.at))).one())
+    key = (db.engine.url.render_as_string(), year, hall_today(), marker)
+    with _tally_lock:
+        hit = _tally_cache.get(key)
+    if hit is None:
+        hit = _year_tallies(year)
+        with _tally_lock:
+            if len(_tally_cache) > 32:
+                _tally_cache.clear()
+            _tally_cache[key] = hit
+    return list(hit[0]), list(hit[1])
+
+
+def _year_tallies(year: int) -> tuple[list[TallyRow], list[TallyRow]]:
     today = hall_today()
     months = [m for m in range(1, 13) if (year, m) <= (today.year, today.month)]
     if not months:

@@ -31,7 +31,10 @@ BUDGETS = {
     "incidents filtered": 8,
     "standings": 12,
     "standings closed": 4,
-    "tallies": 15,
+    "tallies": 10,  # the year's sums in one statement; months, frozen units' rows, units, staff, postings
+    "year summary": 22,  # the tallies' and each month's standings (frozen ones in one query)
+    "year summary xlsx": 21,
+    "year summary document": 23,  # + its 文号
     "portal home": 22,  # +1: the items' appeal states (one query whatever the rows); +1: unread count (inbox)
     "portal month": 11,  # +1: the items' appeal states; +2: unread count, bulletin receipt (inbox)
     "portal month live": 19,  # +1: the items' appeal states; +1: unread count (inbox)
@@ -132,6 +135,9 @@ def pages(hall: dict) -> list[tuple[str, str, str, str]]:
         ("standings", Role.ADMIN, "/admin/standings", "单位00"),
         ("standings closed", Role.LEADER, "/admin/standings?month=2024-02", "单位00"),
         ("tallies", Role.ADMIN, "/admin/tallies?year=2024", "人员000(S000)"),
+        ("year summary", Role.LEADER, "/admin/years/2024", "人员000(S000)"),
+        ("year summary xlsx", Role.LEADER, "/admin/years/2024/summary.xlsx", ""),
+        ("year summary document", Role.LEADER, "/admin/years/2024/document", "人员000(S000)"),
         ("portal home", Role.UNIT, "/portal/", "单位00"),
         ("portal month", Role.UNIT, "/portal/months/2024-01", "通知单正文00-1-0"),
         ("portal month live", Role.UNIT, "/portal/months/2024-03", "通知单正文00-3-0"),
@@ -163,7 +169,8 @@ def measure(client, hall: dict) -> dict[str, int]:
             db.session.close()
             with count_queries() as statements:
                 response = client.get(url)
-            html = response.get_data(as_text=True)
+            binary = response.mimetype.startswith("application/")  # the .xlsx: its text is not checked
+            html = "" if binary else response.get_data(as_text=True)
             if response.status_code != 200 or text not in html:
                 problems.append(f"{name} {url}: {response.status_code}, {text!r} not shown")
             counts[name] = len(statements)

@@ -251,3 +251,36 @@ PINNED_WINDOW = [
     (("U01", "2"), "2", "甲局", {2: 9}, 3),
     (("U01", "3"), "3", "甲局", {2: 2, 3: 2}, 2),
 ]
+
+
+def test_tallies_of_a_frozen_month_changed_behind_its_back_come_from_its_snapshot(app, busy_year):
+    """January's incidents changed after closing (a bad restore, a hand edit): the sums no longer give its
+    frozen deductions, so its cells come from the snapshot's items, as the standings show them."""
+    from sqlalchemy import update
+
+    from models import Incident
+    from services.dashboard import _tally_cache, tallies
+
+    db.session.execute(update(Incident).where(Incident.rule_code == "D02c").values(count=9))
+    db.session.commit()
+    _tally_cache.clear()
+    by_staff, _by_window = tallies(2024)
+    a01 = next(r for r in by_staff if r.key == ("A01",))
+    assert a01.by_month[1] == 12  # frozen: D01 (2) + D02c ×2 (10), as closed
+    assert a01.by_month[2] > 24  # February is live: its D02c now count 9 each
+
+
+def test_tallies_of_a_frozen_month_without_result_rows(app, busy_year):
+    """A closed month without its per-unit result rows (restored from an older backup) is read from its
+    snapshot's items: the same tables."""
+    from sqlalchemy import delete
+
+    from models import MonthUnitResult
+    from services.dashboard import _tally_cache, tallies
+
+    db.session.execute(delete(MonthUnitResult))
+    db.session.commit()
+    _tally_cache.clear()
+    by_staff, by_window = tallies(2024)
+    assert _tally_lines(by_staff) == PINNED_STAFF
+    assert _tally_lines(by_window) == PINNED_WINDOW

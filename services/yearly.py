@@ -8,11 +8,13 @@ each open month scored once (cached), the units in one, the tallies' own few.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from threading import Lock
 
 from sqlalchemy import func, select
 
-from models import Incident, MonthStatus, Unit, db
+from models import AuditLog, Incident, MonthStatus, Unit, db
 from scoring import FlagCode, Grade, UnitResult
 from services import DomainError
 from services.bounds import first_rulebook_day
@@ -100,8 +102,29 @@ def available_years() -> list[int]:
     return list(range(today.year, (first.year if first else today.year) - 1, -1))
 
 
+# Summaries keyed as the live standings are (database, year, today, newest audit row): every change that
+# moves them (an incident, a month closed or published, a notice, an appeal, an honour roll) is audited. A
+# summary's month results keep no items (it shows none): a frozen year holds 200,000 of them.
+_cache: dict[tuple, YearSummary] = {}
+_cache_lock = Lock()
+
+
 def summary(year: int) -> YearSummary:
     months = year_months(year)
+    marker = tuple(db.session.execute(select(func.max(AuditLog.id), func.max(AuditLog.at))).one())
+    key = (db.engine.url.render_as_string(), year, hall_today(), marker)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is None:
+        hit = _summary(year, months)
+        with _cache_lock:
+            if len(_cache) > 16:
+                _cache.clear()
+            _cache[key] = hit
+    return hit
+
+
+def _summary(year: int, months: list[int]) -> YearSummary:
     keys = [(year, m) for m in months]
     rows = month_rows(keys)
     results = standings_for(keys, rows)
@@ -111,7 +134,7 @@ def summary(year: int) -> YearSummary:
         for u in results[(year, m)].units:
             entry = by_code.setdefault(u.code, UnitYear(u.code, u.name))
             entry.name = u.name  # the latest month's name
-            entry.months[m] = u
+            entry.months[m] = dataclasses.replace(u, items=())
     # Units in the hall's listing order (display order, then code); a deleted unit goes last, by code.
     order = {
         code: (o, code) for code, o in db.session.execute(select(Unit.code, Unit.display_order)).tuples()

@@ -3,6 +3,7 @@ for leaders and admins, an .xlsx and an official document (print page and PDF)."
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from datetime import UTC, date, datetime
 
@@ -71,7 +72,8 @@ def test_the_summary_reads_standings_and_counts_grades_and_flags(app, make):
     assert s.open_months == [3] and not s.complete
     for u in s.units:
         for m in (1, 2, 3):
-            assert u.months[m] == standings.standings(2024, m).unit(u.code)
+            # Every figure of the month's standings; not its items (the summary shows none, nor keeps them).
+            assert u.months[m] == dataclasses.replace(standings.standings(2024, m).unit(u.code), items=())
         assert sum(u.grade_months(g) for g in ("excellent", "good", "qualified", "unqualified")) == 3
         assert u.deductions == sum(standings.standings(2024, m).unit(u.code).deductions for m in (1, 2, 3))
 
@@ -286,3 +288,28 @@ def test_published_honours_get_columns_drafts_do_not_count(client, login, make):
     assert cells[u2.code][offset : offset + 3] == ["0", "0", "0"]  # a draft roll honours nobody
     doc = parse(client.get("/admin/years/2024/document").text)
     assert "年度优秀窗口单位" in [th.text for th in doc.all("#year-doc-table thead th")]
+
+
+def test_the_summary_and_tallies_follow_a_new_incident(app, make):
+    """Both are kept until the next audited change: a new incident shows at once."""
+    from services import incidents
+    from services.clock import from_hall
+    from services.dashboard import tallies
+
+    made = build(make, 3)
+    with app.test_request_context():
+        before = yearly.summary(2024)
+        assert yearly.summary(2024) is before  # kept
+        staff_before = {r.key: r.total for r in tallies(2024)[0]}
+        person = made[0]
+        from models import Staff
+
+        s00 = db.session.scalar(db.select(Staff).where(Staff.staff_id == "S00"))
+        incidents.create(person, "D03", from_hall(datetime(2024, 3, 10, 9, 0)), staff=s00, window="1")
+        db.session.commit()
+        after = yearly.summary(2024)
+    assert after is not before
+    unit = next(u for u in after.units if u.code == "U00")
+    old = next(u for u in before.units if u.code == "U00")
+    assert unit.months[3].deductions == old.months[3].deductions + 2
+    assert {r.key: r.total for r in after.by_staff}[("S00",)] == staff_before.get(("S00",), 0) + 2

@@ -165,12 +165,13 @@ def old_dashboard(commit: str):
 
 def timed(call, cold: bool) -> float:
     from models import db
-    from services import dashboard, standings
+    from services import dashboard, standings, yearly
 
     if cold:  # the standings' and the tallies' caches emptied: what the first request after a change costs
         standings._cache.clear()
         standings._grades_cache.clear()
         dashboard._tally_cache.clear()
+        yearly._cache.clear()
     db.session.remove()
     started = time.perf_counter()
     call()
@@ -227,11 +228,11 @@ def main() -> int:
             f" same as before: {same}"
         )
 
-        def summary_before():
+        def summary_before():  # uncached, with the ORM tallies
             saved = yearly.tallies
             yearly.tallies = before.tallies
             try:
-                yearly.summary(YEAR)
+                yearly._summary(YEAR, yearly.year_months(YEAR))
             finally:
                 yearly.tallies = saved
 

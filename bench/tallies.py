@@ -5,6 +5,11 @@ incidents in one year, January–November closed (as an admin closes them), Dece
     .venv/bin/python bench/tallies.py /tmp/i_tallies.db
     .venv/bin/python bench/tallies.py postgresql://postgres@127.0.0.1:5432/hs_i_bench
     .venv/bin/python bench/tallies.py /tmp/i_small.db --incidents 20000      # while developing
+    .venv/bin/python bench/tallies.py /tmp/large.db --pages                  # a large hall's real pages
+
+With --pages the database is a large hall made by bench/seed_large.py (kept as it is: read only) and the
+real pages are timed through the test client (one request at a time, as admin): the tallies page, the
+yearly summary page, its .xlsx and its document, of last year (closed) and of this year, cold and warm.
 
 The target is emptied and filled with SQLAlchemy Core bulk inserts (the year's rows only: no history, no
 audit rows). Timed, each cold (the standings' caches emptied) and warm: `services.dashboard.tallies(year)`
@@ -182,6 +187,37 @@ def plain(rows) -> list:
     return [(r.key, r.label, r.unit_name, dict(sorted(r.by_month.items())), r.items) for r in rows]
 
 
+def pages(url: str) -> int:
+    from app import create_app
+    from services.clock import hall_today
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False})
+    with app.app_context():
+        this = hall_today().year
+    client = app.test_client()
+    response = client.post("/login", data={"username": "admin", "password": "admin123"})
+    assert response.status_code == 302, response.status_code
+    for year in (this - 1, this):
+        for path in (
+            f"/admin/tallies?year={year}",
+            f"/admin/years/{year}",
+            f"/admin/years/{year}/summary.xlsx",
+            f"/admin/years/{year}/document",
+        ):
+            for cold in (True, False):
+                with app.app_context():
+                    ms = timed(lambda p=path: _get(client, p), cold)
+                verdict = "meets" if ms < AIM_MS else "misses"
+                label = "cold" if cold else "warm"
+                print(f"{path:36} {label}: {ms:8.0f} ms  aim < {AIM_MS} ms: {verdict}", flush=True)
+    return 0
+
+
+def _get(client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("database", help="a SQLite file path or a PostgreSQL URL (emptied first)")
@@ -192,7 +228,10 @@ def main() -> int:
         "--before", default=BEFORE, help="the commit of the ORM tallies (default %(default)s)"
     )
     parser.add_argument("--reuse", action="store_true", help="the database is filled already")
+    parser.add_argument("--pages", action="store_true", help="time the real pages of a seed_large hall")
     args = parser.parse_args()
+    if args.pages:
+        return pages(database_url(args.database))
 
     from flask_migrate import upgrade
 

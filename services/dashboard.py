@@ -443,6 +443,7 @@ class _YearPlan:
             .exists()
         )
         daily = and_(Incident.window.is_(None), changing)
+        kind, representative = self._rule_kinds(months)
         confirmed = (
             Incident.status == IncidentStatus.CONFIRMED,
             Incident.occurred_at >= start,
@@ -455,7 +456,7 @@ class _YearPlan:
                 Incident.unit_id,
                 Incident.staff_pk,
                 Incident.window,
-                Incident.rule_code,
+                kind,
                 Incident.exempt,
                 func.sum(count),
                 func.count(),
@@ -469,7 +470,7 @@ class _YearPlan:
             Incident.unit_id,
             Incident.staff_pk,
             Incident.window,
-            Incident.rule_code,
+            kind,
             Incident.exempt,
             count,
             literal(1),
@@ -491,7 +492,8 @@ class _YearPlan:
             key = (m, rule_code, bool(exempt))
             rule = deducting.get(key, False)
             if rule is False:
-                rule = next((r for r in self.rulebooks[m].rules if r.code == rule_code), None)
+                code_of_kind = representative.get(rule_code)
+                rule = next((r for r in self.rulebooks[m].rules if r.code == code_of_kind), None)
                 if rule is not None and signed_points(rule, 1, exempt=key[2]) >= 0:
                     rule = None
                 deducting[key] = rule
@@ -513,6 +515,30 @@ class _YearPlan:
             out.append(_Line(m, code, staff_pk, window, points, items))
         out.extend(self._derived_lines())
         return self._checked(out)
+
+    def _rule_kinds(self, months: list[int]):
+        """The rules grouped by how the scoring treats them in every summed month (kind, points, whether an
+        exemption, a deadline or a derivation applies): the database sums counts per group, not per rule
+        (a busy year's staff use dozens of rules at a handful of point values), and each group's sum is
+        scored with one of its rules. An SQL CASE naming each rule's group (-1: a code no rulebook of
+        these months has), and group -> that rule's code."""
+        codes = sorted({r.code for m in months for r in self.rulebooks[m].rules})
+        groups: dict[tuple, int] = {}
+        representative: dict[int, str] = {}
+        whens = []
+        for code in codes:
+            signature = []
+            for m in months:
+                rule = next((r for r in self.rulebooks[m].rules if r.code == code), None)
+                signature.append(
+                    None
+                    if rule is None
+                    else (str(rule.kind), rule.points, tuple(sorted(rule.requires)), bool(rule.derived))
+                )
+            group = groups.setdefault(tuple(signature), len(groups))
+            representative.setdefault(group, code)
+            whens.append((Incident.rule_code == code, group))
+        return case(*whens, else_=-1), representative
 
     def _derived_lines(self) -> list[_Line]:
         """The D19b of the D19a (of any year) whose overdue item lands in one of the summed months, against

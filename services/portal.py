@@ -17,7 +17,14 @@ from scoring import Grade, MonthResult, Rule, Rulebook, RuleKind, UnitResult, fo
 from scoring.calendar import prev_month
 from services.clock import hall_today, to_hall
 from services.rulebooks import as_rulebook, by_key, rulebook_for_month
-from services.standings import month_row, month_rows, month_status, standings, standings_for
+from services.standings import (
+    UnitLine,
+    frozen_unit_lines,
+    month_row,
+    month_rows,
+    month_status,
+    standings,
+)
 
 _UNREAD = object()  # a `row` argument not given: the function reads the month's row itself
 
@@ -256,7 +263,7 @@ def unit_month(
 def month_summaries(unit: Unit) -> list[MonthSummary]:
     """Every portal month of the unit, newest first: the months' rows in one query, whatever their number."""
     months = portal_months()
-    rows = month_rows(months)
+    rows = month_rows(months, snapshots=False)
     current = current_month()
 
     def status(key: tuple[int, int]) -> str:
@@ -264,24 +271,24 @@ def month_summaries(unit: Unit) -> list[MonthSummary]:
         return str(row.status if row else MonthStatus.OPEN)
 
     released = [k for k in months if k == current or status(k) == MonthStatus.PUBLISHED]
-    results = standings_for(released, rows)
+    # Published months from their per-unit rows (a frozen snapshot holds every item of every unit: 60
+    # months of a large hall took seconds to decode); the live month, and a month without such rows, scored.
+    lines = frozen_unit_lines([rows[k] for k in released if k in rows and k != current], unit.code)
     out = []
     for key in months:
-        result = results.get(key)
-        if result is None:
+        if key not in released:
             out.append(MonthSummary(*key, status(key), None, None, None, 0, released=False))
             continue
-        row = result.unit(unit.code)
-        out.append(
-            MonthSummary(
-                *key,
-                status=status(key),
-                score=row.score if row else None,
-                grade=row.grade if row else None,
-                rank=row.rank if row else None,
-                total_units=len(result.units),
+        line = lines.get(rows[key].id) if key in rows else None
+        if line is None:
+            result = standings(*key)
+            mine = result.unit(unit.code)
+            line = (
+                UnitLine(mine.score, mine.grade, mine.rank, len(result.units))
+                if mine
+                else UnitLine(None, None, None, len(result.units))
             )
-        )
+        out.append(MonthSummary(*key, status(key), line.score, line.grade, line.rank, line.total_units))
     return out
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
+from sqlalchemy.orm import defer
 
 from models import AuditLog, Incident, IncidentStatus, Month, MonthStatus, MonthUnitResult, Unit, db
 from scoring import (
@@ -766,14 +767,55 @@ def standings(year: int, month: int, *, row: Month | None = _UNREAD) -> MonthRes
     return result
 
 
-def month_rows(months: list[tuple[int, int]]) -> dict[tuple[int, int], Month]:
-    """The Month rows of these (year, month) keys, in one query (a month without a row is left out)."""
+def month_rows(months: list[tuple[int, int]], *, snapshots: bool = True) -> dict[tuple[int, int], Month]:
+    """The Month rows of these (year, month) keys, in one query (a month without a row is left out).
+
+    `snapshots=False` leaves the frozen standings unread (reading one decodes every item of every unit)
+    for a caller that needs only the rows' status, or `frozen_unit_lines`."""
     if not months:
         return {}
     years = sorted({y for y, _m in months})
     wanted = set(months)
-    rows = db.session.scalars(select(Month).where(Month.year.between(years[0], years[-1])))
+    query = select(Month).where(Month.year.between(years[0], years[-1]))
+    if not snapshots:
+        query = query.options(defer(Month.snapshot))
+    rows = db.session.scalars(query)
     return {(r.year, r.month): r for r in rows if (r.year, r.month) in wanted}
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitLine:
+    """One unit's score, grade and rank in a frozen month, and how many units were ranked."""
+
+    score: int | None
+    grade: Grade | None
+    rank: int | None
+    total_units: int
+
+
+def frozen_unit_lines(rows: list[Month], unit_code: str) -> dict[int, UnitLine]:
+    """By month id: the unit's line of each of these frozen months, from their `month_unit_result` rows in
+    one query (no snapshot read). A month without such rows (restored from an older backup) is left out:
+    the caller reads its `standings`."""
+    ids = [r.id for r in rows]
+    if not ids:
+        return {}
+    mine = MonthUnitResult.unit_code == unit_code
+    lines = db.session.execute(
+        select(
+            MonthUnitResult.month_id,
+            func.count(),
+            func.max(case((mine, MonthUnitResult.score))),
+            func.max(case((mine, MonthUnitResult.grade))),
+            func.max(case((mine, MonthUnitResult.rank))),
+        )
+        .where(MonthUnitResult.month_id.in_(ids))
+        .group_by(MonthUnitResult.month_id)
+    )
+    return {
+        month_id: UnitLine(score, Grade(grade) if grade else None, rank, total)
+        for month_id, total, score, grade, rank in lines
+    }
 
 
 def standings_for(

@@ -398,3 +398,28 @@ def test_items_of_an_unpublished_month_stay_readable(client, login, hall, februa
     assert detail.status_code == 200 and "与办事群众争吵" in detail.get_data(as_text=True)
     notice = client.get(f"/portal/items/{february.id}/notice")
     assert notice.status_code == 200 and "与办事群众争吵" in notice.get_data(as_text=True)
+
+
+def test_months_list_reads_published_months_from_their_unit_rows_or_else_the_snapshot(client, login, hall):
+    """The months list reads a published month's line from `month_unit_result`; a month restored from an
+    older backup (no such rows) from its snapshot: the same numbers either way."""
+    from sqlalchemy import delete
+
+    from models import MonthUnitResult
+
+    months.close(2024, 2)
+    months.publish(2024, 2)
+    db.session.commit()
+    login("unit", unit=hall["u1"])
+    mine = standings(2024, 2).unit("U01")
+
+    def february_row() -> str:
+        html = client.get("/portal/").get_data(as_text=True)
+        row = html[html.index('data-month="2024-02"') :]
+        return row[: row.index("</tr>")]
+
+    from_rows = february_row()
+    assert f">{mine.score}<" in from_rows and f"第 {mine.rank} 名" in from_rows
+    db.session.execute(delete(MonthUnitResult))
+    db.session.commit()
+    assert february_row() == from_rows

@@ -61,6 +61,7 @@ class MonthUnitResult(db.Model):
     deductions: Mapped[int]
     bonus: Mapped[int]
     grade: Mapped[str] = mapped_column(String(12))
+    flags: Mapped[str] = mapped_column(String(200), default="", server_default="")  # codes, space-separated
 
     month_row: Mapped[Month] = relationship(back_populates="unit_results")
 
@@ -75,6 +76,7 @@ def unit_results_of(snapshot: dict | None) -> list[MonthUnitResult]:
             deductions=u["deductions"],
             bonus=u["bonus"],
             grade=u["grade"],
+            flags=" ".join(sorted({f["code"] for f in u.get("flags", [])})),
         )
         for u in (snapshot or {}).get("units", [])
     ]

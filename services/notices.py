@@ -28,7 +28,19 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import selectinload
 
-from models import CalendarDay, Incident, Month, MonthStatus, Posting, Staff, Unit, User, Warning, db
+from models import (
+    CalendarDay,
+    Incident,
+    Month,
+    MonthStatus,
+    MonthUnitResult,
+    Posting,
+    Staff,
+    Unit,
+    User,
+    Warning,
+    db,
+)
 from models.notice import LETTER_FLAGS, NOTICE_FLAGS, NOTICE_STATES, Notice, NoticeAttachment
 from scoring import Rulebook
 from scoring.calendar import add_working_days, is_working_day
@@ -380,19 +392,30 @@ def letter(year: int, month: int, flag: str) -> Letter | None:
 
 def letter_months() -> list[tuple[int, int, list[str]]]:
     """(year, month, flags) of the closed months with at least one letter, newest first."""
+    # The units' flag codes from `month_unit_result` (a snapshot holds every item of every unit: reading
+    # five years of them took seconds); a frozen month without such rows from its snapshot.
+    frozen = db.session.execute(
+        select(Month.id, Month.year, Month.month)
+        .where(Month.status != MonthStatus.OPEN)
+        .order_by(Month.year.desc(), Month.month.desc())
+    ).all()
+    codes: dict[int, set[str]] = {}
+    for month_id, flags in db.session.execute(
+        select(MonthUnitResult.month_id, MonthUnitResult.flags).where(
+            MonthUnitResult.month_id.in_([m.id for m in frozen])
+        )
+    ):
+        codes.setdefault(month_id, set()).update(flags.split())
     out = []
-    rows = db.session.scalars(
-        select(Month).where(Month.status != MonthStatus.OPEN).order_by(Month.year.desc(), Month.month.desc())
-    )
-    for row in rows:
-        flags = {
-            f["code"]
-            for u in (row.snapshot or {}).get("units", [])
-            for f in u.get("flags", [])
-            if f.get("code") in LETTER_FLAGS
-        }
-        if flags:
-            out.append((row.year, row.month, [f for f in LETTER_FLAGS if f in flags]))
+    for month_id, year, month in frozen:
+        if month_id in codes:
+            flags = codes[month_id]
+        else:
+            snapshot = db.session.get(Month, month_id).snapshot or {}
+            flags = {f["code"] for u in snapshot.get("units", []) for f in u.get("flags", [])}
+        wanted = [f for f in LETTER_FLAGS if f in flags]
+        if wanted:
+            out.append((year, month, wanted))
     return out
 
 

@@ -352,6 +352,17 @@ def test_letters_to_the_discipline_and_leadership_groups(app, client, login, mak
     listing = parse(client.get("/admin/letters").text)
     assert listing.has("tr[data-letter='letter:discipline_report:2024-02']")
     assert listing.has("tr[data-letter='letter:leadership_report:2024-02']")
+    # The list reads the flags from month_unit_result; a month restored without those rows, from its snapshot.
+    from sqlalchemy import delete
+
+    from models import MonthUnitResult
+
+    assert db.session.scalar(select(MonthUnitResult.flags).where(MonthUnitResult.flags.contains("report")))
+    db.session.execute(delete(MonthUnitResult))
+    db.session.commit()
+    again = parse(client.get("/admin/letters").text)
+    assert again.has("tr[data-letter='letter:discipline_report:2024-02']")
+    assert again.has("tr[data-letter='letter:leadership_report:2024-02']")
 
     page = client.get("/admin/letters/2024-02/discipline_report")
     assert page.status_code == 200

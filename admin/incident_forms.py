@@ -59,6 +59,19 @@ class WholeNumberField(IntegerField):
             raise ValueError(str(_l("数字超出范围")))
 
 
+class PageNumberField(IntegerField):
+    """A page number: one beyond any page is the page past the last (the list says so and links back), not a
+    form error; only what is not a whole number is."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as error:
+            raise ValueError(str(_l("请填写整数"))) from error
+        if self.data is not None and self.data > MAX_ID:
+            self.data = MAX_ID
+
+
 def _select(label, **kwargs) -> SelectField:
     return SelectField(label, choices=[], validate_choice=False, **kwargs)
 
@@ -135,7 +148,7 @@ class IncidentFilterForm(FlaskForm):
     rule_code = _select(_l("规则"))
     status = _select(_l("状态"))
     recorded_by = _select(_l("登记人"))
-    page = WholeNumberField(
+    page = PageNumberField(
         _l("页码"), default=1, validators=[Optional(), NumberRange(min=1, message=_l("页码无效"))]
     )
 

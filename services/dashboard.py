@@ -8,7 +8,7 @@ so the dashboard, the tallies and the standings page agree with `standings --jso
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from threading import Lock
 from typing import Any
 
@@ -20,7 +20,7 @@ from models import AuditLog, Incident, IncidentStatus, Month, MonthStatus, Staff
 from scoring import MonthResult, Rulebook, format_month
 from scoring.calendar import prev_month
 from services import notices
-from services.clock import from_hall, hall_today, month_utc_range, to_hall
+from services.clock import hall_today, month_utc_range, to_hall
 from services.rulebooks import as_rulebook, by_key, rulebook_for_month, version_in_force
 from services.standings import month_row, standings
 
@@ -736,28 +736,6 @@ def audit_users() -> list[User]:
     """The users who appear in the log: each user looked up by the user index, not the log read whole."""
     appears = select(AuditLog.id).where(AuditLog.user_id == User.id).exists()
     return list(db.session.scalars(select(User).where(appears).order_by(User.username)))
-
-
-def audit_page(filters: AuditFilter, page: int = 1, per_page: int = 50) -> tuple[list[AuditLog], int]:
-    """One page of the audit log, newest first, and the number of rows matching the filters."""
-    query = select(AuditLog)
-    if filters.action:
-        query = query.where(AuditLog.action == filters.action)
-    if filters.user_id:
-        query = query.where(AuditLog.user_id == filters.user_id)
-    if filters.target:
-        query = query.where(AuditLog.target.contains(filters.target.strip(), autoescape=True))
-    if filters.date_from:
-        query = query.where(AuditLog.at >= from_hall(datetime.combine(filters.date_from, time.min)))
-    if filters.date_to:
-        query = query.where(
-            AuditLog.at < from_hall(datetime.combine(filters.date_to + timedelta(days=1), time.min))
-        )
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.session.scalars(
-        query.order_by(AuditLog.id.desc()).offset(max(page - 1, 0) * per_page).limit(per_page)
-    )
-    return list(rows), total
 
 
 def _text(value: Any) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import defer, selectinload
 
 from models import AuditLog, Incident, IncidentStatus, Month, MonthStatus, Staff, Unit, User, db
 from scoring import MonthResult, Rulebook, format_month
-from scoring.calendar import prev_month
+from scoring.calendar import month_bounds, prev_month
 from services import notices
 from services.clock import hall_today, month_utc_range, to_hall
 from services.rulebooks import as_rulebook, by_key, rulebook_for_month, version_in_force
@@ -551,8 +551,8 @@ class _YearPlan:
         codes = {c for m in months if (c := self.rulebooks[m].role_code("rectification_rule"))}
         if not codes:
             return []
-        first = date(self.year, months[0], 1)
-        last = date(self.year + (months[-1] == 12), months[-1] % 12 + 1, 1) - timedelta(days=1)
+        first = month_bounds(self.year, months[0])[0]
+        last = month_bounds(self.year, months[-1])[1]
         rows = db.session.execute(
             select(
                 Incident.id,

@@ -302,7 +302,7 @@ def tallies(year: int) -> tuple[list[TallyRow], list[TallyRow]]:
     per-unit deductions these sums do not reproduce (its incidents changed after closing) is read from its
     snapshot's items instead.
     """
-    marker = tuple(db.session.execute(select(func.max(AuditLog.id), func.max(AuditLog.at))).one())
+    marker = newest_audit_row()
     key = (db.engine.url.render_as_string(), year, hall_today(), marker)
     with _tally_lock:
         hit = _tally_cache.get(key)
@@ -313,6 +313,13 @@ def tallies(year: int) -> tuple[list[TallyRow], list[TallyRow]]:
                 _tally_cache.clear()
             _tally_cache[key] = hit
     return list(hit[0]), list(hit[1])
+
+
+def newest_audit_row() -> tuple:
+    """The newest audit row's id and time (ids alone repeat after a restore of an older backup), by the
+    primary key: MAX(at) would read the whole log (60 ms at 2,000,000 rows on SQLite)."""
+    row = db.session.execute(select(AuditLog.id, AuditLog.at).order_by(AuditLog.id.desc()).limit(1)).first()
+    return tuple(row) if row else (None, None)
 
 
 def _year_tallies(year: int) -> tuple[list[TallyRow], list[TallyRow]]:

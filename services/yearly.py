@@ -14,12 +14,12 @@ from threading import Lock
 
 from sqlalchemy import func, select
 
-from models import AuditLog, Incident, MonthStatus, Unit, db
+from models import Incident, MonthStatus, Unit, db
 from scoring import FlagCode, Grade, UnitResult
 from services import DomainError
 from services.bounds import first_rulebook_day
 from services.clock import hall_today, month_utc_range
-from services.dashboard import TallyRow, tallies
+from services.dashboard import TallyRow, newest_audit_row, tallies
 from services.standings import month_rows, standings_for
 
 GRADES = [Grade.EXCELLENT, Grade.GOOD, Grade.QUALIFIED, Grade.UNQUALIFIED]
@@ -111,7 +111,7 @@ _cache_lock = Lock()
 
 def summary(year: int) -> YearSummary:
     months = year_months(year)
-    marker = tuple(db.session.execute(select(func.max(AuditLog.id), func.max(AuditLog.at))).one())
+    marker = newest_audit_row()
     key = (db.engine.url.render_as_string(), year, hall_today(), marker)
     with _cache_lock:
         hit = _cache.get(key)

@@ -334,16 +334,8 @@ def _year_tallies(year: int) -> tuple[list[TallyRow], list[TallyRow]]:
     return _tables(lines, plan)
 
 
-class _Line:
-    """Deduction points of one tally cell: (month, unit code, staff pk or None, window or None)."""
-
-    __slots__ = ("code", "items", "month", "points", "staff_pk", "window")
-
-    def __init__(
-        self, month: int, code: str, staff_pk: int | None, window: str | None, points: int, items: int
-    ):
-        self.month, self.code, self.staff_pk, self.window = month, code, staff_pk, window
-        self.points, self.items = points, items
+# A tally cell's deduction points: (month, unit code, staff pk or None, window or None, points, items).
+_Line = tuple[int, str, int | None, str | None, int, int]
 
 
 class _YearPlan:
@@ -520,7 +512,7 @@ class _YearPlan:
                     if pair not in stable:
                         stable[pair] = window_of(staff_pk, unit_id, None, self.first_day)
                     window = stable[pair]
-            out.append(_Line(m, code, staff_pk, window, points, items))
+            out.append((m, code, staff_pk, window, points, items))
         out.extend(self._derived_lines())
         return self._checked(out)
 
@@ -612,25 +604,23 @@ class _YearPlan:
                 or item.points >= 0
             ):
                 continue
-            out.append(
-                _Line(m, code, staff_pk, self.window_of(staff_pk, unit_id, window, day), -item.points, 1)
-            )
+            out.append((m, code, staff_pk, self.window_of(staff_pk, unit_id, window, day), -item.points, 1))
         return out
 
     def _checked(self, lines: list[_Line]) -> list[_Line]:
         """The lines, less those of a frozen month whose units' deductions they do not reproduce: that month
         is read from its snapshot's items (`snapshot_months`)."""
         totals: dict[int, dict[str, int]] = {}
-        for line in lines:
-            if line.month in self.frozen_deductions:
-                per_unit = totals.setdefault(line.month, {})
-                per_unit[line.code] = per_unit.get(line.code, 0) + line.points
+        for m, code, _staff, _window, points, _items in lines:
+            if m in self.frozen_deductions:
+                per_unit = totals.setdefault(m, {})
+                per_unit[code] = per_unit.get(code, 0) + points
         for m, expected in self.frozen_deductions.items():
             found = totals.get(m, {})
             if any(found.get(code, 0) != deductions for code, deductions in expected.items()):
                 self.snapshot_months.append(m)
         drop = set(self.snapshot_months)
-        return [line for line in lines if line.month not in drop]
+        return [line for line in lines if line[0] not in drop] if drop else lines
 
     def unit_order(self, m: int) -> dict[str, int]:
         """The position of each unit in the month's standings (the order the items were read in before)."""
@@ -666,7 +656,7 @@ def _item_lines(year: int, m: int) -> list[_Line]:
         if window is None and staff is not None:
             posting = staff.posting_on(to_hall(incident.occurred_at).date())
             window = posting.window if posting and posting.unit_id == incident.unit_id else None
-        out.append(_Line(m, code, staff.id if staff else None, window, -item.points, 1))
+        out.append((m, code, staff.id if staff else None, window, -item.points, 1))
     return out
 
 
@@ -675,43 +665,58 @@ def _tables(lines: list[_Line], plan: _YearPlan) -> tuple[list[TallyRow], list[T
     month, then the unit first in that month's standings (read only when a staff member's first month has
     items in two units)."""
     names = {code: name for code, name in plan.units.values()}
-    first: dict[int, tuple[int, set[str]]] = {}
-    for line in lines:
-        if line.staff_pk is None:
-            continue
-        seen = first.get(line.staff_pk)
-        if seen is None or line.month < seen[0]:
-            first[line.staff_pk] = (line.month, {line.code})
-        elif line.month == seen[0]:
-            seen[1].add(line.code)
+    # staff pk -> month -> [points, items, unit codes]; (unit code, window) -> month -> [points, items]
+    staff_cells: dict[int, dict[int, list]] = {}
+    window_cells: dict[tuple[str, str], dict[int, list]] = {}
+    for m, code, staff_pk, window, points, items in lines:
+        if staff_pk is not None:
+            months = staff_cells.get(staff_pk)
+            if months is None:
+                months = staff_cells[staff_pk] = {}
+            cell = months.get(m)
+            if cell is None:
+                months[m] = [points, items, {code}]
+            else:
+                cell[0] += points
+                cell[1] += items
+                cell[2].add(code)
+        if window:
+            months = window_cells.get((code, window))
+            if months is None:
+                months = window_cells[(code, window)] = {}
+            cell = months.get(m)
+            if cell is None:
+                months[m] = [points, items]
+            else:
+                cell[0] += points
+                cell[1] += items
     orders: dict[int, dict[str, int]] = {}
-    staff_unit: dict[int, str] = {}
-    for pk, (m, codes) in first.items():
+    by_staff = []
+    for staff_pk, months in staff_cells.items():
+        staff = plan.staff.get(staff_pk)
+        if staff is None:
+            continue
+        staff_id, name = staff
+        first = min(months)
+        codes = months[first][2]
         if len(codes) > 1:
-            order = orders.get(m) or orders.setdefault(m, plan.unit_order(m))
-            staff_unit[pk] = min(codes, key=lambda c: order.get(c, len(order)))
+            order = orders.get(first) or orders.setdefault(first, plan.unit_order(first))
+            code = min(codes, key=lambda c: (order.get(c, len(order)), c))
         else:
-            staff_unit[pk] = next(iter(codes))
-    by_staff: dict[tuple, TallyRow] = {}
-    by_window: dict[tuple, TallyRow] = {}
-    for line in lines:
-        staff = plan.staff.get(line.staff_pk) if line.staff_pk is not None else None
-        if staff is not None:
-            staff_id, name = staff
-            code = staff_unit[line.staff_pk]
-            row = by_staff.setdefault(
-                (staff_id,), TallyRow((staff_id,), f"{name}({staff_id})", names.get(code, code))
-            )
-            row.by_month[line.month] = row.by_month.get(line.month, 0) + line.points
-            row.items += line.items
-        if line.window:
-            key = (line.code, line.window)
-            row = by_window.setdefault(key, TallyRow(key, line.window, names.get(line.code, line.code)))
-            row.by_month[line.month] = row.by_month.get(line.month, 0) + line.points
-            row.items += line.items
+            (code,) = codes
+        row = TallyRow((staff_id,), f"{name}({staff_id})", names.get(code, code))
+        row.by_month = {m: cell[0] for m, cell in sorted(months.items())}
+        row.items = sum(cell[1] for cell in months.values())
+        by_staff.append(row)
+    by_window = []
+    for (code, window), months in window_cells.items():
+        row = TallyRow((code, window), window, names.get(code, code))
+        row.by_month = {m: cell[0] for m, cell in sorted(months.items())}
+        row.items = sum(cell[1] for cell in months.values())
+        by_window.append(row)
 
-    def order(rows: dict[tuple, TallyRow]) -> list[TallyRow]:
-        return sorted(rows.values(), key=lambda r: (-r.total, r.key))
+    def order(rows: list[TallyRow]) -> list[TallyRow]:
+        return sorted(rows, key=lambda r: (-r.total, r.key))
 
     return order(by_staff), order(by_window)
 

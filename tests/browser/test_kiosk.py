@@ -590,7 +590,12 @@ def test_admin_sets_the_screen_up(hall, open_page, live_server, make):
     from tests.conftest import PASSWORD
 
     make.user("admin", username="kiosk-admin")
-    client_page = open_kiosk(open_page, live_server)  # a screen that has made contact
+    # A screen the admin registered, opened at the address the page gave (an unregistered one is not listed).
+    _screen, token = kiosk.register_screen("测试屏", "landscape", None)
+    db.session.commit()
+    client_page = open_page(KIOSK)
+    client_page.goto(f"{live_server.url}/kiosk/?screen={token}")
+    client_page.locator(ACTIVE).wait_for()
     client_page.close()
     page = open_page(DESK)
     login_as(page, live_server, "kiosk-admin", PASSWORD)

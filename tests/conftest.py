@@ -104,9 +104,11 @@ def clean_db(request):
     with app.app_context():
         wipe()
         # Ids restart after a wipe, so the standings cache (keyed by the newest audit id) must go too.
-        from services import standings
+        from services import dashboard, standings, yearly
 
         standings._cache.clear()
+        dashboard._tally_cache.clear()  # the tallies and the yearly summary are kept the same way
+        yearly._cache.clear()
         ensure_shipped()
         db.session.commit()
         limiter.reset()

@@ -168,6 +168,20 @@ def _overdue_incidents(year: int, month: int, rulebook: Rulebook | None = None) 
     return _incidents_in(rows, _stored_hall_day)
 
 
+def _sum_columns() -> tuple:
+    """A confirmed group's columns in RuleCount's order: unit id, rule, exemption, the counts' sum, ids (not
+    read here), the smallest count, and how many lack a deadline (the scoring checks both)."""
+    return (
+        Incident.unit_id,
+        Incident.rule_code,
+        Incident.exempt,
+        func.sum(Incident.count),
+        null(),
+        func.min(Incident.count),
+        func.count() - func.count(Incident.deadline),
+    )
+
+
 def month_sums(
     year: int, month: int, rulebook: Rulebook, unit_ids: list[int] | None = None, *, frozen: bool = False
 ) -> tuple[dict[int, UnitIn], list, list[IncidentIn], list | None]:
@@ -187,15 +201,7 @@ def month_sums(
     # Rows in RuleCount's order (the unit by its id), handed to the scoring as they come: a month has
     # thousands of them, and a Python pass over them, or a join for the units' codes, costs a third more.
     sums = (
-        select(
-            Incident.unit_id,
-            Incident.rule_code,
-            Incident.exempt,
-            func.sum(Incident.count),
-            null(),
-            func.min(Incident.count),
-            func.count() - func.count(Incident.deadline),
-        )
+        select(*_sum_columns())
         .where(
             Incident.status == IncidentStatus.CONFIRMED,
             Incident.occurred_at >= start,
@@ -570,16 +576,7 @@ def _grades_of(
     )
     ids = list(units)
     sums = (
-        select(
-            tag,
-            Incident.unit_id,
-            Incident.rule_code,
-            Incident.exempt,
-            func.sum(Incident.count),
-            null(),
-            func.min(Incident.count),
-            func.count() - func.count(Incident.deadline),
-        )
+        select(tag, *_sum_columns())
         .where(
             Incident.status == IncidentStatus.CONFIRMED,
             Incident.occurred_at >= bounds[months[0]][0],

@@ -121,7 +121,8 @@ def renamed(result, ids: dict[int, int]):
                 replace(i, incident_id=ids[i.incident_id] if i.incident_id is not None else None)
                 for i in u.items
             ),
-            flags=tuple(replace(f, reasons=tuple(reason(r) for r in f.reasons)) for f in u.flags),
+            # Reasons are kept sorted as text, so a renamed id may move ("incident:10" -> "incident:9").
+            flags=tuple(replace(f, reasons=tuple(sorted(reason(r) for r in f.reasons))) for f in u.flags),
         )
         for u in result.units
     )

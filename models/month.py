@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 
@@ -32,6 +33,9 @@ class Month(db.Model):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
+    # A random version of the snapshot, new whenever it changes (`_keep_unit_results`): the key under which
+    # a process keeps the decoded results (the close time is no version: a pinned clock repeats it).
+    snapshot_key: Mapped[str | None] = mapped_column(String(32))
     # One row per unit of the snapshot, kept equal to it by `_keep_unit_results` below.
     unit_results: Mapped[list[MonthUnitResult]] = relationship(
         back_populates="month_row", cascade="all, delete-orphan"
@@ -91,3 +95,4 @@ def _keep_unit_results(session: Session, _context, _instances) -> None:
         if row in session.new or inspect(row).attrs.snapshot.history.has_changes():
             with session.no_autoflush:
                 row.unit_results = unit_results_of(row.snapshot)
+                row.snapshot_key = uuid.uuid4().hex if row.snapshot else None

@@ -165,6 +165,7 @@ def measure(client, hall: dict) -> dict[str, int]:
         for name, _role, url, text in role_pages:
             client.get(url)  # warm the caches that live as long as the process (parsed rulebooks)
             standings._cache.clear()
+            standings._frozen_cache.clear()
             standings._grades_cache.clear()
             db.session.close()
             with count_queries() as statements:

@@ -56,6 +56,25 @@ def test_closed_month_is_frozen(make, app):
     assert standings_json(2024, 2)["status"] == "closed"
 
 
+def test_a_month_closed_again_shows_its_new_results_though_the_clock_is_pinned(make, app):
+    """The decoded results are kept under the snapshot's version, which every close renews; the close time
+    (the same here: the tests' clock is pinned) is no version."""
+    from models import Month, db
+
+    unit = make.unit("U01")
+    make.incident(unit, "D01", at=datetime(2024, 2, 5, 9, 0))
+    months.close(2024, 2)
+    db.session.commit()
+    first_key = db.session.scalar(db.select(Month.snapshot_key))
+    assert standings(2024, 2).unit("U01").score == 98
+    months.reopen(2024, 2, "补录漏登的扣分")
+    make.incident(unit, "D01", at=datetime(2024, 2, 6, 9, 0))
+    months.close(2024, 2)
+    db.session.commit()
+    assert db.session.scalar(db.select(Month.snapshot_key)) not in (None, first_key)
+    assert standings(2024, 2).unit("U01").score == 96
+
+
 def test_d19b_from_earlier_month_lands_in_next(make, app):
     unit = make.unit("U01")
     make.incident(unit, "D19a", at=datetime(2024, 2, 10, 9, 0), deadline=date(2024, 2, 29))

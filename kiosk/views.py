@@ -20,6 +20,7 @@ from kiosk import bp
 from models import db
 from services import kiosk
 from services.clock import hall_now, to_hall, utc_now
+from services.memo import database_key, remember
 
 TEMPLATE = "kiosk/screen.html"
 # The fragment is rendered once per version and process; only the screen's token in its poll URL differs.
@@ -62,8 +63,8 @@ def _context(version: kiosk.Version, screen: str | None) -> dict:
 
 
 def _fragment(version: kiosk.Version, screen: str | None) -> str:
-    key = (db.engine.url.render_as_string(), version.tag, version.changed_at)
-    html = kiosk.cached(
+    key = (database_key(), version.tag, version.changed_at)
+    html = remember(
         _fragments, key, lambda: render_block(TEMPLATE, "live", **_context(version, _SCREEN_SLOT))
     )
     return html.replace(f"screen={_SCREEN_SLOT}", f"screen={quote(screen or '', safe='')}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -36,6 +35,7 @@ from scoring.calendar import prev_month
 from services import DomainError
 from services.audit import record
 from services.clock import hall_now, hall_today, utc_now
+from services.memo import database_key, remember
 from services.months import last_published
 from services.rulebooks import current_rulebook
 from services.standings import standings
@@ -94,7 +94,6 @@ _settled_cache: dict[tuple, tuple | None] = {}  # (database, window's boundary) 
 _view_cache: dict[tuple, ScreenView] = {}
 _pending: dict[str, dict[str, tuple[datetime, str]]] = {}  # database -> screen -> (contact, address)
 _last_flush: dict[str, datetime] = {}
-_building: dict[tuple, Lock] = {}
 _build: str | None = None
 
 
@@ -202,10 +201,6 @@ class Version:
     today: date
 
 
-def _db_key() -> str:
-    return db.engine.url.render_as_string()
-
-
 def _build_id() -> str:
     """Changes when the screen's template does, so a deployment refreshes every screen's fragment."""
     global _build
@@ -216,26 +211,6 @@ def _build_id() -> str:
             digest.update(path.read_bytes())
         _build = digest.hexdigest()[:6]
     return _build
-
-
-def cached(cache: dict, key: tuple, make: Callable[[], Any]) -> Any:
-    """`cache[key]`, made once: when a change reaches 100 screens at once, one thread per process builds
-    the new value and the others wait for it (instead of all scoring and rendering the same thing)."""
-    with _lock:
-        if key in cache:
-            return cache[key]
-        building = _building.setdefault((id(cache), key), Lock())
-    with building:
-        with _lock:
-            if key in cache:
-                return cache[key]
-        value = make()
-        with _lock:
-            if len(cache) > 64:
-                cache.clear()
-            cache[key] = value
-            _building.pop((id(cache), key), None)
-    return value
 
 
 def _working(day: date) -> bool:
@@ -268,18 +243,20 @@ def current_version() -> Version:
     if settle > 0:
         now_s = utcnow().timestamp()
         cutoff = datetime.fromtimestamp(now_s - now_s % settle, UTC)
-        row = cached(_settled_cache, (_db_key(), cutoff), lambda: _newest(_NEWEST_SETTLED, cutoff=cutoff))
+        row = remember(
+            _settled_cache, (database_key(), cutoff), lambda: _newest(_NEWEST_SETTLED, cutoff=cutoff)
+        )
     else:
         row = _newest(_NEWEST_CHANGE)
     marker, changed_at = (row[0], row[1]) if row else (0, None)
     # The row's time is in the keys too: in tests the audit ids start again after each wipe.
-    base = (_db_key(), marker, changed_at)
-    settings = cached(_settings_cache, base, get_settings)
+    base = (database_key(), marker, changed_at)
+    settings = remember(_settings_cache, base, get_settings)
     now = hall_now()
     today = hall_today()
     working = True
     if settings["quiet_enabled"] and settings["quiet_non_working"]:
-        working = cached(_working_cache, (*base, now.date()), lambda: _working(now.date()))
+        working = remember(_working_cache, (*base, now.date()), lambda: _working(now.date()))
     quiet = is_quiet(settings, now.time(), working)
     # The change's time rides along with its id: after a restore to an older backup the ids repeat.
     when = int(changed_at.timestamp() * 1000) % 10**9 if changed_at else 0
@@ -602,7 +579,9 @@ def _build_view(version: Version) -> ScreenView:
 
 def screen_view(version: Version) -> ScreenView:
     """What the screen shows for this version (built once per version in this process)."""
-    return cached(_view_cache, (_db_key(), version.tag, version.changed_at), lambda: _build_view(version))
+    return remember(
+        _view_cache, (database_key(), version.tag, version.changed_at), lambda: _build_view(version)
+    )
 
 
 def clear_caches() -> None:
@@ -658,7 +637,7 @@ def note_contact(token: str | None, address: str = "") -> bool:
     """
     if token is None:
         return False
-    key = _db_key()
+    key = database_key()
     digest = token_hash(token)
     now = utc_now()
     with _lock:
@@ -676,7 +655,7 @@ def write_contacts() -> int:
     """Flush the remembered contacts onto the registered screens (an unknown token writes nothing); no
     audit row (a heartbeat is not a change, and it would refresh every screen). If the caller's commit
     fails, this round is lost: the next carries every screen still polling. Returns the rows updated."""
-    key = _db_key()
+    key = database_key()
     with _lock:
         pending = _pending.pop(key, {})
     if not pending:

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import defer
 
-from models import AuditLog, Incident, IncidentStatus, Month, MonthStatus, MonthUnitResult, Unit, db
+from models import Incident, IncidentStatus, Month, MonthStatus, MonthUnitResult, Unit, db
 from scoring import (
     Flag,
     Grade,
@@ -47,6 +47,7 @@ from scoring import (
 )
 from scoring.calendar import month_bounds
 from services.clock import hall_today, hall_tz, month_utc_range
+from services.memo import database_key, newest_change, remember
 from services.rulebooks import rulebook_for_month
 
 _cache: dict[tuple, MonthResult] = {}
@@ -745,16 +746,8 @@ def frozen_result(row: Month) -> MonthResult:
     """The results frozen in a closed or published month's row, decoded once per snapshot version."""
     if not row.snapshot_key:  # a row written before versions (restored from an older backup)
         return result_from_dict(row.snapshot)
-    key = (db.engine.url.render_as_string(), row.id, row.snapshot_key)
-    with _cache_lock:
-        hit = _frozen_cache.get(key)
-    if hit is None:
-        hit = result_from_dict(row.snapshot)
-        with _cache_lock:
-            if len(_frozen_cache) > 128:
-                _frozen_cache.clear()
-            _frozen_cache[key] = hit
-    return hit
+    key = (database_key(), row.id, row.snapshot_key)
+    return remember(_frozen_cache, key, lambda: result_from_dict(row.snapshot), most=128)
 
 
 def live_standings(year: int, month: int) -> MonthResult:
@@ -775,23 +768,8 @@ def standings(year: int, month: int, *, row: Month | None = _UNREAD) -> MonthRes
         row = _month_row_lean(year, month)
     if _is_frozen(row):
         return frozen_result(row)
-    # The newest audit row's id and time: ids alone repeat after a restore of an older backup.
-    # One row by the primary key: max(at) would read every audit row's time (seconds at 2,000,000 rows).
-    newest = db.session.execute(
-        select(AuditLog.id, AuditLog.at).order_by(AuditLog.id.desc()).limit(1)
-    ).first()
-    marker = tuple(newest) if newest else (None, None)
-    key = (db.engine.url.render_as_string(), year, month, hall_today(), marker)
-    with _cache_lock:
-        hit = _cache.get(key)
-    if hit:
-        return hit
-    result = live_standings(year, month)
-    with _cache_lock:
-        if len(_cache) > 64:
-            _cache.clear()
-        _cache[key] = result
-    return result
+    key = (database_key(), year, month, hall_today(), newest_change())
+    return remember(_cache, key, lambda: live_standings(year, month))
 
 
 def month_rows(months: list[tuple[int, int]], *, snapshots: bool = True) -> dict[tuple[int, int], Month]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from threading import Lock
 
 from sqlalchemy import func, select
 
@@ -19,7 +18,8 @@ from scoring import FlagCode, Grade, UnitResult
 from services import DomainError
 from services.bounds import first_rulebook_day
 from services.clock import hall_today, month_utc_range
-from services.dashboard import TallyRow, newest_audit_row, tallies
+from services.dashboard import TallyRow, tallies
+from services.memo import database_key, newest_change, remember
 from services.standings import month_rows, standings_for
 
 GRADES = [Grade.EXCELLENT, Grade.GOOD, Grade.QUALIFIED, Grade.UNQUALIFIED]
@@ -106,22 +106,12 @@ def available_years() -> list[int]:
 # moves them (an incident, a month closed or published, a notice, an appeal, an honour roll) is audited. A
 # summary's month results keep no items (it shows none): a frozen year holds 200,000 of them.
 _cache: dict[tuple, YearSummary] = {}
-_cache_lock = Lock()
 
 
 def summary(year: int) -> YearSummary:
     months = year_months(year)
-    marker = newest_audit_row()
-    key = (db.engine.url.render_as_string(), year, hall_today(), marker)
-    with _cache_lock:
-        hit = _cache.get(key)
-    if hit is None:
-        hit = _summary(year, months)
-        with _cache_lock:
-            if len(_cache) > 16:
-                _cache.clear()
-            _cache[key] = hit
-    return hit
+    key = (database_key(), year, hall_today(), newest_change())
+    return remember(_cache, key, lambda: _summary(year, months), most=16)
 
 
 def _summary(year: int, months: list[int]) -> YearSummary:

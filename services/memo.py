@@ -1,0 +1,56 @@
+"""Values kept in a process until the database changes: the one way the services cache what they compute.
+
+A key names the database and what the value depends on; for what any audited change may move, the newest
+audit row (`newest_change`). `remember` builds a missing value once, even when many threads ask for it at
+the same moment (a change reaches a hundred hall screens at once), and bounds each cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from threading import Lock
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+
+from models import AuditLog, db
+
+T = TypeVar("T")
+
+_lock = Lock()
+_building: dict[tuple, Lock] = {}
+
+
+def database_key() -> str:
+    return db.engine.url.render_as_string()
+
+
+def newest_change() -> tuple:
+    """The newest audit row's id and time (ids alone repeat after a restore of an older backup), by the
+    primary key: MAX(at) would read the whole log (seconds at 2,000,000 rows on SQLite)."""
+    row = db.session.execute(select(AuditLog.id, AuditLog.at).order_by(AuditLog.id.desc()).limit(1)).first()
+    return tuple(row) if row else (None, None)
+
+
+def remember(cache: dict, key: tuple, make: Callable[[], T], *, most: int = 64) -> T:
+    """`cache[key]`, made by `make()` once; the cache is emptied when it holds more than `most` values."""
+    with _lock:
+        if key in cache:
+            return cache[key]
+        building = _building.setdefault((id(cache), key), Lock())
+    with building:
+        with _lock:
+            if key in cache:
+                return cache[key]
+        value = make()
+        with _lock:
+            if len(cache) > most:
+                cache.clear()
+            cache[key] = value
+            _building.pop((id(cache), key), None)
+    return value
+
+
+def peek(cache: dict, key: tuple) -> Any:
+    with _lock:
+        return cache.get(key)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from threading import Lock
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import select
 
@@ -49,8 +49,3 @@ def remember(cache: dict, key: tuple, make: Callable[[], T], *, most: int = 64) 
             cache[key] = value
             _building.pop((id(cache), key), None)
     return value
-
-
-def peek(cache: dict, key: tuple) -> Any:
-    with _lock:
-        return cache.get(key)

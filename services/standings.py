@@ -249,20 +249,14 @@ def month_sums(
         elif kind in ("month", "unqualified"):
             frozen_rows.append((kind, row[0], row[1], row[2]))
     code_of = {unit_id: unit.code for unit_id, unit in active.items()}.get
-    late = [
-        IncidentIn(
-            id=i,
-            unit_code=code,
-            rule_code=rule,
-            occurred_on=_stored_hall_day(at),
-            count=count or 1,
-            exempt=bool(exempt),
-            deadline=deadline,
-            rectified_on=rectified,
-        )
-        for unit_id, i, rule, at, count, exempt, deadline, rectified, _status in overdue_rows
-        if (code := code_of(unit_id)) is not None
-    ]
+    late = _incidents_in(
+        (
+            (i, code, rule, at, count, exempt, deadline, rectified)
+            for unit_id, i, rule, at, count, exempt, deadline, rectified, _status in overdue_rows
+            if (code := code_of(unit_id)) is not None
+        ),
+        _stored_hall_day,
+    )
     counts = db.session.execute(sums).all()
     units_by_code = dict(sorted(active.items(), key=lambda pair: pair[1].code))
     return units_by_code, counts, late, (frozen_rows if frozen else None)

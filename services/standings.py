@@ -12,6 +12,7 @@ the first time a page asks for them (`LazyItems`), once for the whole month.
 from __future__ import annotations
 
 import dataclasses
+from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from threading import Lock
@@ -332,8 +333,9 @@ class _Lazy(Sequence):
 
     __slots__ = ()
 
+    @abstractmethod
     def _all(self) -> tuple:
-        raise NotImplementedError
+        """Everything the sequence holds, loaded on the first call (each subclass says how)."""
 
     def __getitem__(self, index):  # type: ignore[override]
         return self._all()[index]

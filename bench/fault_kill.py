@@ -32,7 +32,6 @@ import logging
 import os
 import random
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -43,6 +42,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.rq_worker import forget_queue, kill_tree, start_worker  # noqa: E402  (shared with the tests)
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/hs_d"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/4")
@@ -305,28 +306,6 @@ def differences(a: dict, b: dict) -> list[str]:
 # ---------------------------------------------------------------- killing
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def kill_tree(pid: int) -> None:
-    for child in children(pid):
-        kill_tree(child)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 def watch(db, url: str, process: subprocess.Popen, kill_after: float | None) -> dict:
     """Poll until the process writes; kill it then (kill_after=0), `kill_after` s later, or never (None).
 
@@ -426,15 +405,7 @@ class WorkerCase(CliCase):
 
     def start(self, url: str) -> subprocess.Popen:
         self.enqueue(url)
-        env = {**env_for(url), "REDIS_URL": REDIS_URL, "JOBS_QUEUE": self.queue}
-        return subprocess.Popen(
-            [FLASK, "--app", "app", "worker", "--burst"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        return start_worker({**env_for(url), "REDIS_URL": REDIS_URL, "JOBS_QUEUE": self.queue})
 
     def after_kill(self, url: str) -> str:
         """The killed worker's job: failed once its heartbeat has expired (judged a day later)."""
@@ -454,16 +425,8 @@ class WorkerCase(CliCase):
 
     def cleanup(self) -> None:
         from redis import Redis
-        from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
 
-        connection = Redis.from_url(REDIS_URL)
-        ids = set()
-        for registry in (FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry):
-            ids |= set(registry(self.queue, connection=connection).get_job_ids(cleanup=False))
-        for job_id in ids:
-            connection.delete(f"rq:job:{job_id}", f"rq:results:{job_id}", f"rq:executions:{job_id}")
-        for key in connection.scan_iter(f"rq:*{self.queue}*"):
-            connection.delete(key)
+        forget_queue(Redis.from_url(REDIS_URL), self.queue)
 
 
 def kill_once(db, case: CliCase, after: float, expected: dict) -> dict:

@@ -9,9 +9,6 @@ of their own per xdist worker, and fail with a clear message when Redis is not t
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from datetime import date, datetime
@@ -23,9 +20,9 @@ from sqlalchemy import func, select
 from models import AuditLog, ClockPunch, Incident, IncidentStatus, Job, Unit, db
 from services import jobs
 from services.clock import from_hall
+from tests.rq_worker import ROOT, forget_queue, kill_tree, start_worker
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
-ROOT = Path(__file__).resolve().parents[2]
 HX = {"HX-Request": "true"}
 
 
@@ -44,17 +41,7 @@ def queued(app, monkeypatch):
     monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
     monkeypatch.setitem(app.config, "JOBS_QUEUE", name)
     yield name
-    queue = jobs.rq_queue(app)
-    from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
-
-    ids = set(queue.get_job_ids())
-    for registry in (FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry):
-        ids |= set(registry(name, connection=connection).get_job_ids(cleanup=False))
-    for job_id in ids:
-        connection.delete(f"rq:job:{job_id}", f"rq:results:{job_id}", f"rq:executions:{job_id}")
-    queue.delete(delete_jobs=True)
-    for key in connection.scan_iter(f"rq:*{name}*"):
-        connection.delete(key)
+    forget_queue(connection, name)
 
 
 def work_burst(app) -> None:
@@ -185,29 +172,6 @@ def stop_at_first_run(progress, marker: str) -> dict:
     return {"second_run": True}
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL a process and all its descendants (an RQ worker forks its job into its own process group)."""
-    for child in _children(pid):
-        kill_tree(child)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 def test_a_job_whose_worker_is_killed_is_failed_and_can_be_run_again(app, queued, make, tmp_path):
     from rq.job import Job as RQJob
     from rq.registry import StartedJobRegistry
@@ -222,14 +186,7 @@ def test_a_job_whose_worker_is_killed_is_failed_and_can_be_run_again(app, queued
         "JOBS_QUEUE": queued,
         "PYTHONPATH": str(ROOT),
     }
-    flask = str(Path(sys.executable).with_name("flask"))
-    worker = subprocess.Popen(
-        [flask, "--app", "app", "worker", "--burst"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    worker = start_worker(env, capture=True)
     try:
         for _ in range(600):  # wait (up to a minute) for the job to be half done; not a timing assertion
             if marker.exists() or worker.poll() is not None:

@@ -67,13 +67,21 @@ def replacements(roster: Sequence[RosterEntry]) -> list[Replacement]:
 
 
 def detect_d13(
-    roster: Sequence[RosterEntry], year: int, month: int, settings: Settings | None = None
+    roster: Sequence[RosterEntry],
+    year: int,
+    month: int,
+    settings: Settings | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> list[Proposal]:
     """三(一)13 每周更换人员超过两名或每月更换人员超过3名: the D13 occurrences dated in (year, month).
 
     An ISO week with more than `d13_week_above` replacements is one occurrence, dated on the replacement
     that crosses the threshold (the third); a calendar month with more than `d13_month_above` is one more,
     dated on its fourth, unless a counted week has a day in that month.
+
+    `names` (staff id -> name): the reason, which becomes the text the unit reads and the documents print,
+    names the people who left and came (official documents name people, not ids); the evidence keeps the
+    ids. Without it (or for an id it lacks) the reason shows the id.
     """
     settings = settings or Settings()
     by_unit: dict[str, list[Replacement]] = {}
@@ -81,12 +89,12 @@ def detect_d13(
         by_unit.setdefault(rep[1], []).append(rep)
     proposals: list[Proposal] = []
     for unit, reps in sorted(by_unit.items()):
-        proposals.extend(_unit_d13(unit, reps, year, month, settings))
+        proposals.extend(_unit_d13(unit, reps, year, month, settings, names or {}))
     return sorted(proposals, key=lambda p: (p.occurred_at, p.key))
 
 
 def _unit_d13(
-    unit: str, reps: list[Replacement], year: int, month: int, settings: Settings
+    unit: str, reps: list[Replacement], year: int, month: int, settings: Settings, names: Mapping[str, str]
 ) -> list[Proposal]:
     weeks: dict[tuple[int, int], list[Replacement]] = {}
     for rep in reps:
@@ -102,7 +110,7 @@ def _unit_d13(
             label = f"{iso_year}-W{week:02d}"
             reason = (
                 f"{iso_year}年第{week}周({_week_span(iso_year, week)})更换窗口人员 {len(in_week)} 名,"
-                f"超过 {settings.d13_week_above} 名:{_list(in_week)}"
+                f"超过 {settings.d13_week_above} 名:{_list(in_week, names)}"
             )
             out.append(_d13_proposal(settings.turnover_rule, unit, label, day, reason, in_week))
 
@@ -117,7 +125,7 @@ def _unit_d13(
         label = format_month(year, month)
         reason = (
             f"{year}年{month}月更换窗口人员 {len(in_month)} 名,超过 {settings.d13_month_above} 名:"
-            f"{_list(in_month)}"
+            f"{_list(in_month, names)}"
         )
         out.append(_d13_proposal(settings.turnover_rule, unit, label, day, reason, in_month))
     return out
@@ -137,13 +145,14 @@ def _d13_proposal(
     )
 
 
-def _describe(rep: Replacement) -> str:
+def _describe(rep: Replacement, names: Mapping[str, str] | None = None) -> str:
     day, _unit, window, left, new = rep
-    return f"{day.isoformat()} 窗口 {window}:{left} → {new}"
+    names = names or {}
+    return f"{day.isoformat()} 窗口 {window}:{names.get(left) or left} → {names.get(new) or new}"
 
 
-def _list(reps: list[Replacement]) -> str:
-    return ";".join(_describe(r) for r in reps)
+def _list(reps: list[Replacement], names: Mapping[str, str]) -> str:
+    return ";".join(_describe(r, names) for r in reps)
 
 
 def _week_monday(iso_year: int, week: int) -> date:

@@ -96,7 +96,9 @@ def proposals(year: int, month: int, rules: Iterable[str] | None = None) -> tupl
     through = hall_now().replace(tzinfo=None)
     found: list[Proposal] = []
     if settings.turnover_rule and settings.turnover_rule in rules:
-        found += detect_d13(roster, year, month, settings)
+        # The reason is the text the unit reads and the documents print: people by name, not by id.
+        names = {sid: name for sid, name in db.session.execute(select(Staff.staff_id, Staff.name))}
+        found += detect_d13(roster, year, month, settings, names)
     if settings.clock_in_rule and settings.clock_in_rule in rules:
         found += detect_d16(
             roster,

@@ -112,6 +112,19 @@ class DayCell:
         return WORKDAY if self.weekend else HOLIDAY
 
 
+def hall_calendar(start: date | None = None, end: date | None = None) -> dict[date, str]:
+    """The hall's working-day calendar as scoring.calendar reads it: the admin's overrides (holiday,
+    make-up working day) by day, from start to end (both included), or all of them without bounds.
+
+    The one place the services read the calendar from (deadlines, reminders, detections)."""
+    query = select(CalendarDay.day, CalendarDay.kind)
+    if start is not None:
+        query = query.where(CalendarDay.day >= start)
+    if end is not None:
+        query = query.where(CalendarDay.day <= end)
+    return {day: kind for day, kind in db.session.execute(query)}
+
+
 def calendar_rows(start: date, end: date) -> dict[date, CalendarDay]:
     rows = db.session.scalars(select(CalendarDay).where(CalendarDay.day >= start, CalendarDay.day <= end))
     return {row.day: row for row in rows}

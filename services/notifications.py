@@ -17,10 +17,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, delete, exists, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
-from models import CalendarDay, Incident, IncidentStatus, Month, MonthStatus, Unit, User, db
+from models import Incident, IncidentStatus, Month, MonthStatus, Unit, User, db
 from models.notification import NOTIFICATION_KINDS, BulletinRead, Notification, NotificationRead
 from scoring import RuleKind
 from scoring.calendar import add_working_days, format_month
+from services.calendar_admin import hall_calendar
 from services.clock import to_hall, utc_now
 
 PAGE_SIZE = 20
@@ -112,16 +113,9 @@ def notify_bulletin(month: Month) -> None:
         notify_unit(unit_id, "bulletin", title, month_link(month.year, month.month))
 
 
-def _calendar(start: date, end: date) -> dict[date, str]:
-    rows = db.session.execute(
-        select(CalendarDay.day, CalendarDay.kind).where(CalendarDay.day >= start, CalendarDay.day <= end)
-    )
-    return {day: kind for day, kind in rows}
-
-
 def remind_until(today: date) -> date:
     """The last deadline day a reminder covers today: two working days ahead (hall calendar)."""
-    calendar = _calendar(today, today + timedelta(days=60))
+    calendar = hall_calendar(today, today + timedelta(days=60))
     return add_working_days(today, REMIND_WORKING_DAYS, calendar)
 
 

@@ -15,12 +15,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from models import CalendarDay, ClockOutage, ClockPunch, Incident, IncidentStatus, Leave, Staff, Unit, db
+from models import ClockOutage, ClockPunch, Incident, IncidentStatus, Leave, Staff, Unit, db
 from scoring import Leave as LeaveIn
 from scoring import Outage, Proposal, Punch, detect_d13, detect_d16, unknown_staff
 from services import DomainError
 from services import incidents as incident_service
 from services.audit import record
+from services.calendar_admin import hall_calendar
 from services.clock import from_hall, hall_now, month_utc_range, to_hall
 from services.months import is_open
 from services.roster import roster_entries
@@ -32,10 +33,6 @@ _CHUNK = 500
 
 def _naive(dt: datetime) -> datetime:
     return to_hall(dt).replace(tzinfo=None)
-
-
-def _calendar() -> dict:
-    return {row.day: row.kind for row in db.session.scalars(select(CalendarDay))}
 
 
 def _punches(year: int, month: int) -> list[Punch]:
@@ -103,7 +100,7 @@ def proposals(year: int, month: int, rules: Iterable[str] | None = None) -> tupl
         found += detect_d16(
             roster,
             punches,
-            _calendar(),
+            hall_calendar(),
             year,
             month,
             settings,

@@ -22,7 +22,7 @@ from services import DomainError
 from services import evidence as evidence_service
 from services.audit import acting_user_id, record
 from services.bounds import closed_month_problem
-from services.calendar_admin import calendar_rows
+from services.calendar_admin import hall_calendar
 from services.clock import hall_today, month_utc_range, to_hall, utc_now
 from services.notifications import notify_unit
 from services.rulebooks import rulebook_for_month
@@ -31,11 +31,6 @@ REASON_MAX = 2000
 
 
 # ------------------------------------------------------------------ shared by the three kinds of request
-
-
-def hall_calendar(start: date, end: date) -> dict[date, str]:
-    """The admin's calendar overrides from start to end, as scoring.calendar reads them."""
-    return {day: row.kind for day, row in calendar_rows(start, end).items()}
 
 
 def working_days_after(day: date, n: int) -> date:

@@ -29,7 +29,6 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import selectinload
 
 from models import (
-    CalendarDay,
     Incident,
     Month,
     MonthStatus,
@@ -47,6 +46,7 @@ from scoring.calendar import add_working_days, is_working_day
 from services import DomainError
 from services import evidence as evidence_files
 from services.audit import acting_user_id, record
+from services.calendar_admin import hall_calendar
 from services.clock import hall_today, to_hall, utc_now
 from services.evidence import Upload
 from services.incident_list import ListPage
@@ -73,11 +73,6 @@ LETTER_ADDRESSEES = {
 
 
 # ---------------------------------------------------------------- deadlines and states
-
-
-def hall_calendar() -> dict[date, str]:
-    """The hall's working-day calendar (holidays and make-up working days) as scoring.calendar reads it."""
-    return {row.day: row.kind for row in db.session.scalars(select(CalendarDay))}
 
 
 def answer_deadline(opened_on: date, rulebook: Rulebook, calendar: dict[date, str] | None = None) -> date:

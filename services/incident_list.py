@@ -19,6 +19,7 @@ from scoring.month import incident_items
 from services.bounds import first_rulebook_day
 from services.clock import hall_today, month_utc_range
 from services.incidents_preview import points_by_id
+from services.paging import page_numbers
 
 PAGE_SIZE = 50
 # Ids and page numbers beyond a 64-bit integer match nothing (and would overflow the database's integers).
@@ -52,16 +53,7 @@ class ListPage:
         return self.page > self.pages
 
     def pager(self, around: int = 3) -> list[int | None]:
-        """The page numbers the pager links: the first, the last and `around` either side of the current
-        one; None marks a gap (…). A month of 5,000 incidents does not print 100 links."""
-        current = min(self.page, self.pages)
-        shown = {1, self.pages, *range(max(1, current - around), min(self.pages, current + around) + 1)}
-        out: list[int | None] = []
-        for p in sorted(shown):
-            if out and p - out[-1] > 1:
-                out.append(None)
-            out.append(p)
-        return out
+        return page_numbers(self.page, self.pages, around)
 
 
 def month_problem(year: int, month: int) -> str | None:

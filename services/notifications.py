@@ -23,6 +23,7 @@ from scoring import RuleKind
 from scoring.calendar import add_working_days, format_month
 from services.calendar_admin import hall_calendar
 from services.clock import to_hall, utc_now
+from services.paging import page_numbers
 
 PAGE_SIZE = 20
 # A reminder goes out when a deadline is at most this many working days away (and not yet passed).
@@ -223,15 +224,7 @@ class InboxPage:
     pages: int
 
     def pager(self, around: int = 3) -> list[int | None]:
-        """The page numbers to link: first, last and `around` either side of this one; None is a gap."""
-        current = min(self.page, self.pages)
-        shown = {1, self.pages, *range(max(1, current - around), min(self.pages, current + around) + 1)}
-        out: list[int | None] = []
-        for p in sorted(shown):
-            if out and p - out[-1] > 1:
-                out.append(None)
-            out.append(p)
-        return out
+        return page_numbers(self.page, self.pages, around)
 
 
 def inbox_page(user: User, page: int = 1, per_page: int = PAGE_SIZE) -> InboxPage:

@@ -24,7 +24,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, select
 
-from models import AuditLog, CalendarDay, KioskScreen, Month, MonthStatus, Setting, db, utcnow
+from models import AuditLog, KioskScreen, Month, MonthStatus, Setting, db, utcnow
 from scoring import (
     Grade,
     MonthResult,
@@ -34,6 +34,7 @@ from scoring import (
 from scoring.calendar import prev_month
 from services import DomainError
 from services.audit import record
+from services.calendar_admin import hall_calendar
 from services.clock import hall_now, hall_today, utc_now
 from services.memo import database_key, remember
 from services.months import last_published
@@ -214,9 +215,8 @@ def _build_id() -> str:
 
 
 def _working(day: date) -> bool:
-    kind = db.session.scalar(select(CalendarDay.kind).where(CalendarDay.day == day))
     try:
-        return is_working_day(day, {day: kind} if kind else {})
+        return is_working_day(day, hall_calendar(day, day))
     except ValueError:
         return day.weekday() < 5
 

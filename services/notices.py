@@ -41,7 +41,7 @@ from models import (
     db,
 )
 from models.notice import LETTER_FLAGS, NOTICE_FLAGS, NOTICE_STATES, Notice, NoticeAttachment
-from scoring import Rulebook
+from scoring import Grade, Rulebook, format_month
 from scoring.calendar import add_working_days, is_working_day
 from services import DomainError
 from services import evidence as evidence_files
@@ -52,7 +52,7 @@ from services.evidence import Upload
 from services.incident_list import ListPage
 from services.notifications import notify_unit
 from services.rulebooks import as_rulebook, by_key, rulebook_for_month
-from services.standings import month_row, standings
+from services.standings import month_row, standings, standings_for
 
 PAGE_SIZE = 30
 ANSWER_MAX_CHARS = 5000
@@ -66,6 +66,7 @@ FLAG_TITLES = {
     "discipline_report": "书面报市纪委监委驻市商务局纪检监察组",
     "leadership_report": "书面报市营商环境建设领导小组",
 }
+REPLACE_STAFF = "replace_staff"
 LETTER_ADDRESSEES = {
     "discipline_report": "市纪委监委驻市商务局纪检监察组",
     "leadership_report": "市营商环境建设领导小组",
@@ -123,6 +124,20 @@ def _month_rulebook(row: Month) -> Rulebook:
     return as_rulebook(version) if version else rulebook_for_month(row.year, row.month)
 
 
+def _earlier_unqualified_months(year: int, month: int, codes: set[str]) -> dict[str, list[str]]:
+    """The unqualified months ("YYYY-MM", in order) of these units earlier in the same calendar year: with
+    the month itself, what led to `replace_staff` (rulebook.md: every earlier month of the year counts,
+    closed or not), so its notice lists them all, not only the month that raised it."""
+    if not codes or month <= 1:
+        return {}
+    out: dict[str, list[str]] = {}
+    for (y, m), earlier in standings_for([(year, m) for m in range(1, month)]).items():
+        for unit in earlier.units:
+            if unit.code in codes and unit.grade == Grade.UNQUALIFIED:
+                out.setdefault(unit.code, []).append(format_month(y, m))
+    return out
+
+
 def _title(notice: Notice) -> str:
     return _(
         "%(year)d年%(month)d月书面通报(%(flag)s),请于 %(deadline)s 前反馈",
@@ -152,6 +167,10 @@ def open_notices_for_month(year: int, month: int) -> list[Notice]:
         for flag in unit.flags:
             if flag.code in NOTICE_FLAGS:
                 wanted[(unit.code, flag.code)] = list(flag.reasons)
+    repeated = {code for code, flag in wanted if flag == REPLACE_STAFF}
+    for code, labels in _earlier_unqualified_months(year, month, repeated).items():
+        reasons = wanted[(code, REPLACE_STAFF)]
+        wanted[(code, REPLACE_STAFF)] = [f"month:{label}" for label in labels] + reasons
     units = {
         u.code: u
         for u in db.session.scalars(select(Unit).where(Unit.code.in_({code for code, _f in wanted})))

@@ -115,10 +115,11 @@ def test_replace_staff_notice_lists_the_unqualified_months(app, make):
     close(2024, 1)
     close(2024, 2)
     replace = [n for n in all_notices() if n.flag == "replace_staff"]
-    # The second unqualified month of the year raises it (the first never does, rulebook.md).
-    assert [(n.month, n.reasons) for n in replace] == [(2, ["month:2024-02"])]
+    # The second unqualified month of the year raises it (the first never does, rulebook.md); the notice
+    # lists every month that led to it.
+    assert [(n.month, n.reasons) for n in replace] == [(2, ["month:2024-01", "month:2024-02"])]
     lines = [line.text for line in notices.notice_lines(replace[0])]
-    assert lines == ["2024年2月考核结果为不合格"]
+    assert lines == ["2024年1月考核结果为不合格", "2024年2月考核结果为不合格"]
 
 
 # ---------------------------------------------------------------- deadlines

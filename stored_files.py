@@ -17,8 +17,7 @@ from flask import abort, send_file
 
 from services import evidence
 
-PDF = "application/pdf"
-EXTENSIONS = {**evidence.EXTENSIONS, PDF: ".pdf", "application/octet-stream": ".bin"}
+EXTENSIONS = {**evidence.EXTENSIONS, "application/octet-stream": ".bin"}
 # Characters a filename in a header must not carry: controls, quotes, separators, path parts.
 UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\/;:<>|*?%]')
 
@@ -27,9 +26,7 @@ def content_type_of(path: Path) -> str:
     """The type of a stored file from its first bytes (what `evidence.check_content` decoded at upload)."""
     with path.open("rb") as handle:
         head = handle.read(64)
-    if head.startswith(b"%PDF-"):
-        return PDF
-    return evidence.sniff(head) or "application/octet-stream"
+    return evidence.file_type(head) or "application/octet-stream"
 
 
 def safe_filename(filename: str | None, content_type: str) -> str:

@@ -16,6 +16,7 @@ from models import Role, Unit, db
 from models.notice import LETTER_FLAGS, NOTICE_STATES, Notice, NoticeAttachment
 from scoring import format_month, parse_month
 from security import int_arg, whole_number
+from services import evidence
 from services import notices as notice_service
 from services.clock import hall_today
 from services.rulebooks import rulebook_for_month
@@ -42,11 +43,6 @@ def state_labels() -> dict[str, str]:
         "overdue": _("逾期未反馈"),
         "withdrawn": _("已撤销"),
     }
-
-
-def send_attachment(path, content_type: str, filename: str):
-    """A notice's stored file, private to who may see it (the portal sends a unit's own the same way)."""
-    return send_stored(path, filename)  # the type from the content, not from `content_type` recorded
 
 
 @bp.route("/notices")
@@ -121,7 +117,7 @@ def notice_detail(notice_id: int):
 @role_required(*READERS)
 def notice_attachment(attachment_id: int):
     row = db.get_or_404(NoticeAttachment, attachment_id)
-    return send_attachment(notice_service.attachment_path(row), row.content_type, row.filename)
+    return send_stored(evidence.path_of(row), row.filename)  # as the portal sends a unit's own
 
 
 @bp.route("/notices/<int:notice_id>/document")

@@ -9,17 +9,18 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, TextAreaField
 
-from admin.notices import BADGES, send_attachment
+from admin.notices import BADGES
 from auth.access import role_required
 from models import Role, db
 from models.notice import NoticeAttachment
 from portal import bp
 from portal.views import _unit
 from security import int_arg
-from services import DomainError
+from services import DomainError, evidence
 from services import notices as notice_service
 from services.clock import hall_today
 from services.rulebooks import rulebook_for_month
+from stored_files import send_stored
 
 
 class AnswerForm(FlaskForm):
@@ -123,12 +124,12 @@ def notice_answer(notice_id: int):
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
-        notice_service.discard_files(rows)
+        evidence.discard_files(rows)
         form.text.errors = [str(error)]
         return _detail(unit, notice, form, 422)
     except Exception:
         db.session.rollback()
-        notice_service.discard_files(rows)
+        evidence.discard_files(rows)
         raise
     if notice.answered_late:
         flash(_("反馈已提交。已超过反馈期限,记为逾期反馈。"), "warning")
@@ -144,7 +145,7 @@ def notice_attachment(attachment_id: int):
     row = db.session.get(NoticeAttachment, attachment_id)
     if row is None or row.notice.unit_id != unit.id:
         abort(404)
-    return send_attachment(notice_service.attachment_path(row), row.content_type, row.filename)
+    return send_stored(evidence.path_of(row), row.filename)
 
 
 @bp.route("/warnings")

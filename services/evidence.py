@@ -32,7 +32,15 @@ from services.clock import utc_now
 # ISO-BMFF brands of HEIF images as iPhones and Android tablets write them.
 HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"}
 HEIF_BRANDS = {b"mif1", b"msf1", b"heif"}
-EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/heic": ".heic", "image/heif": ".heif"}
+PDF = "application/pdf"
+# The stored names' endings by type (a PDF: only a notice answer's attachment, `read_uploads(pdf=True)`).
+EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/heic": ".heic",
+    "image/heif": ".heif",
+    PDF: ".pdf",
+}
 # What a browser can show inline; HEIC/HEIF are offered as a download link instead of a thumbnail.
 DISPLAYABLE = {"image/jpeg", "image/png"}
 # A 40-megapixel photo is more than any phone takes; beyond it a file is a decompression bomb to us.
@@ -73,6 +81,11 @@ def sniff(head: bytes) -> str | None:
         if brands & HEIF_BRANDS:
             return "image/heif"
     return None
+
+
+def file_type(head: bytes) -> str | None:
+    """The type of any file we keep from its first bytes: a PDF, or an image's (`sniff`)."""
+    return PDF if head.startswith(b"%PDF-") else sniff(head)
 
 
 def max_bytes() -> int:
@@ -176,7 +189,7 @@ def check_content(name: str, data: bytes, content_type: str) -> None:
             _check_pillow(name, data, content_type)
         elif content_type in ("image/heic", "image/heif"):
             _check_heif(name, data)
-        elif content_type == "application/pdf":
+        elif content_type == PDF:
             _check_pdf(data)
         else:
             raise _BadFile
@@ -190,38 +203,49 @@ def evidence_dir() -> Path:
     return path
 
 
-def _clean_name(name: str | None) -> str:
+def _clean_name(name: str | None, default: str) -> str:
     name = Path((name or "").replace("\\", "/")).name.strip()
-    return name[:200] or _("照片")
+    return name[:200] or default
 
 
-def read_upload(file) -> Upload | None:
-    """Check one uploaded file (a werkzeug FileStorage); None for the empty part of an unused file input."""
+def read_upload(file, *, pdf: bool = False) -> Upload | None:
+    """Check one uploaded file (a werkzeug FileStorage); None for the empty part of an unused file input.
+    A photo (JPEG, PNG, HEIC/HEIF), or with `pdf` a PDF too (a notice answer's attachment)."""
     if file is None or not getattr(file, "filename", None):
         return None
-    name = _clean_name(file.filename)
+    name = _clean_name(file.filename, _("附件") if pdf else _("照片"))
     limit = max_bytes()
     data = file.stream.read(limit + 1)
     if not data:
         raise DomainError(_("文件“%(name)s”是空的", name=name))
     if len(data) > limit:
         raise DomainError(_("文件“%(name)s”超过 %(mb)s MB 的大小限制", name=name, mb=limit // (1024 * 1024)))
-    content_type = sniff(data[:64])
+    content_type = file_type(data[:64]) if pdf else sniff(data[:64])
     if content_type is None:
+        if pdf:
+            raise DomainError(_("文件“%(name)s”不是 JPEG、PNG、HEIC 图片或 PDF 文件", name=name))
         raise DomainError(_("文件“%(name)s”不是 JPEG、PNG 或 HEIC 图片", name=name))
-    check_content(name, data, content_type)
+    check_content(name, data, content_type)  # decoded, not trusted by its first bytes
     return Upload(filename=name, content_type=content_type, data=data)
 
 
-def read_uploads(files) -> list[Upload]:
-    """Check every file of a submission; the first bad one refuses them all (nothing is written yet)."""
+def read_uploads(files, *, pdf: bool = False, max_files: int = MAX_FILES) -> list[Upload]:
+    """Check every file of a submission (photos; with `pdf` PDFs too, as attachments); the first bad one
+    refuses them all (nothing is written yet). More than `max_files` is refused before any is decoded."""
     chosen = [f for f in files or [] if f is not None and getattr(f, "filename", None)]
-    if len(chosen) > MAX_FILES:
-        raise DomainError(_("一次最多上传 %(n)d 张照片", n=MAX_FILES))
-    return [upload for upload in map(read_upload, chosen) if upload is not None]
+    if len(chosen) > max_files:
+        if pdf:
+            raise DomainError(_("最多上传 %(n)d 个附件", n=max_files))
+        raise DomainError(_("一次最多上传 %(n)d 张照片", n=max_files))
+    return [upload for upload in (read_upload(f, pdf=pdf) for f in chosen) if upload is not None]
 
 
-def write_files(uploads: list[Upload], make_row, extensions: dict[str, str] = EXTENSIONS) -> list:
+def file_summary(rows: list) -> list[dict]:
+    """The stored files of an upload as the audit log records them."""
+    return [{"filename": r.filename, "stored_name": r.stored_name, "size": r.size} for r in rows]
+
+
+def write_files(uploads: list[Upload], make_row) -> list:
     """Write each upload under a fresh stored name and add the row `make_row(upload, stored_name)` builds
     for it (flushed, not committed). On failure nothing stays on disk. Shared by incident evidence,
     notice answers and request files: same folder, same stored-name scheme."""
@@ -230,7 +254,7 @@ def write_files(uploads: list[Upload], make_row, extensions: dict[str, str] = EX
     written: list[Path] = []
     try:
         for upload in uploads:
-            stored_name = secrets.token_hex(16) + extensions[upload.content_type]
+            stored_name = secrets.token_hex(16) + EXTENSIONS[upload.content_type]
             written.append(directory / stored_name)
             written[-1].write_bytes(upload.data)
             row = make_row(upload, stored_name)
@@ -259,27 +283,20 @@ def store(incident: Incident, uploads: list[Upload]) -> list[Evidence]:
         ),
     )
     if rows:
-        record(
-            "evidence.add",
-            f"incident:{incident.id}",
-            after={
-                "files": [
-                    {"filename": r.filename, "stored_name": r.stored_name, "size": r.size} for r in rows
-                ]
-            },
-        )
+        record("evidence.add", f"incident:{incident.id}", after={"files": file_summary(rows)})
     return rows
 
 
-def discard_files(rows: list[Evidence]) -> None:
-    """Remove the files of evidence rows whose transaction was rolled back."""
-    directory = Path(current_app.config["EVIDENCE_DIR"])
+def discard_files(rows: list) -> None:
+    """Remove the files of rows (evidence, notice attachments, request files) whose transaction was rolled
+    back."""
     for row in rows:
-        (directory / row.stored_name).unlink(missing_ok=True)
+        path_of(row).unlink(missing_ok=True)
 
 
-def path_of(row: Evidence) -> Path:
-    """Where the file of an evidence row lives; stored names are ours (hex + extension), never a user's."""
+def path_of(row) -> Path:
+    """Where the file of a stored row lives (evidence, notice attachments, request files: one folder);
+    stored names are ours (hex + extension), never a user's."""
     return Path(current_app.config["EVIDENCE_DIR"]) / Path(row.stored_name).name
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from math import ceil
-from pathlib import Path
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, select
@@ -57,8 +56,6 @@ from services.standings import month_row, standings, standings_for
 PAGE_SIZE = 30
 ANSWER_MAX_CHARS = 5000
 MAX_ATTACHMENTS = 10
-PDF = "application/pdf"
-ATTACHMENT_EXTENSIONS = {**evidence_files.EXTENSIONS, PDF: ".pdf"}
 # Chinese names of the flags a notice or letter carries (the same words as ui.FLAG_LABELS and rulebook.md).
 FLAG_TITLES = {
     "notice_feedback": "书面通报并要求反馈",
@@ -515,40 +512,16 @@ def mark_read(notice: Notice) -> bool:
     return True
 
 
-def _attachment_type(data: bytes) -> str | None:
-    if data.startswith(b"%PDF-"):
-        return PDF
-    return evidence_files.sniff(data[:64])
-
-
 def read_attachments(files) -> list[Upload]:
     """Check every file of an answer (images as evidence takes them, or PDF); the first bad one refuses the
     answer before anything is written."""
-    uploads: list[Upload] = []
-    limit = evidence_files.max_bytes()
-    chosen = [f for f in files or [] if f is not None and getattr(f, "filename", None)]
-    if len(chosen) > MAX_ATTACHMENTS:  # counted before any is decoded
-        raise DomainError(_("最多上传 %(n)d 个附件", n=MAX_ATTACHMENTS))
-    for file in chosen:
-        name = Path((file.filename or "").replace("\\", "/")).name.strip()[:200] or _("附件")
-        data = file.stream.read(limit + 1)
-        if not data:
-            raise DomainError(_("文件“%(name)s”是空的", name=name))
-        if len(data) > limit:
-            raise DomainError(
-                _("文件“%(name)s”超过 %(mb)s MB 的大小限制", name=name, mb=limit // (1024 * 1024))
-            )
-        content_type = _attachment_type(data)
-        if content_type is None:
-            raise DomainError(_("文件“%(name)s”不是 JPEG、PNG、HEIC 图片或 PDF 文件", name=name))
-        evidence_files.check_content(name, data, content_type)  # decoded, not trusted by its first bytes
-        uploads.append(Upload(filename=name, content_type=content_type, data=data))
-    return uploads
+    return evidence_files.read_uploads(files, pdf=True, max_files=MAX_ATTACHMENTS)
 
 
 def answer(notice: Notice, text: str, uploads: list[Upload]) -> list[NoticeAttachment]:
     """The unit's answer (once): text required, attachments stored like evidence. Late if after the
-    deadline (accepted, marked). Returns the attachment rows written (for `discard_files` on failure)."""
+    deadline (accepted, marked). Returns the attachment rows written (for `evidence.discard_files` on
+    failure)."""
     text = (text or "").strip()
     if notice.withdrawn_at is not None:
         raise DomainError(_("该通报已撤销,无需反馈"))
@@ -575,7 +548,7 @@ def answer(notice: Notice, text: str, uploads: list[Upload]) -> list[NoticeAttac
             "answered": True,
             "answer_text": text,
             "late": notice.answered_late,
-            "files": [{"filename": r.filename, "stored_name": r.stored_name, "size": r.size} for r in rows],
+            "files": evidence_files.file_summary(rows),
         },
     )
     db.session.flush()
@@ -596,23 +569,7 @@ def _store(
             uploaded_at=now,
             uploaded_by_id=user_id,
         ),
-        ATTACHMENT_EXTENSIONS,
     )
-
-
-def discard_files(rows: list[NoticeAttachment]) -> None:
-    """Remove the files of attachment rows whose transaction was rolled back."""
-    directory = evidence_files.evidence_dir()
-    for row in rows:
-        (directory / Path(row.stored_name).name).unlink(missing_ok=True)
-
-
-def attachment_path(row: NoticeAttachment) -> Path:
-    return evidence_files.evidence_dir() / Path(row.stored_name).name
-
-
-def displayable(row: NoticeAttachment) -> bool:
-    return row.content_type in evidence_files.DISPLAYABLE
 
 
 # ---------------------------------------------------------------- warnings in the portal

@@ -449,7 +449,7 @@ def test_a_closed_month_opens_no_notice_until_it_is_published(app, hall):
 
 
 def test_the_unit_and_the_hall_get_an_attachment_and_its_badge_the_same_way(app, client, login, make, hall):
-    """The portal sends a notice's file through admin.notices.send_attachment and shows its badges."""
+    """The portal sends a notice's file as the hall does (stored_files.send_stored) and shows its badges."""
     from admin import notices as admin_notices
     from portal import notices as portal_notices
 

@@ -68,6 +68,9 @@ def defaults(instance_path: str) -> dict:
         # An uploaded import waits here between its preview and its confirmation, which another app server
         # may answer: with several servers, a directory they share (as EVIDENCE_DIR).
         "IMPORT_DIR": os.environ.get("IMPORT_DIR", str(Path(instance_path) / "imports")),
+        # The file an export job made (services.export_jobs, maybe on the RQ worker's machine) waits here for
+        # its download from any app server: with several servers, a directory they share (as IMPORT_DIR).
+        "EXPORT_DIR": os.environ.get("EXPORT_DIR", str(Path(instance_path) / "exports")),
         # How many proxies in front set X-Forwarded-For/-Proto/-Host (1 behind the hall's nginx); 0: none.
         "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
         "MAX_CONTENT_LENGTH": 40 * 1024 * 1024,

@@ -16,7 +16,6 @@ from flask import abort, flash, make_response, redirect, render_template, reques
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import StringField, SubmitField
 from wtforms.validators import InputRequired, Length
 
@@ -24,10 +23,10 @@ from admin import bp
 from auth.access import STAFF_ROLES, role_required
 from models import Role, Unit, db
 from scoring import parse_month
-from services import DomainError, portal
+from services import DomainError, export_jobs
 from services import documents as docs
 from services.clock import hall_today, to_hall
-from services.standings import check_month_in_range, month_row, standings
+from services.standings import check_month_in_range
 
 
 @bp.app_template_filter("chinese_date")
@@ -164,30 +163,14 @@ def _month_or_404(text: str) -> tuple[int, int]:
 
 def details_page(units: list[Unit], year: int, month: int, *, back_url: str, pdf_url: str, filename: str):
     """The detail table of `units` (each a page) for a month: the page or its PDF."""
-    row = month_row(year, month)
-    result = standings(year, month, row=row)
-    scored = (result, portal.month_rulebook(result))  # once for every unit's page
-    views = [(unit, portal.unit_month(unit, year, month, row=row, scored=scored)) for unit in units]
+    views = export_jobs.details_views(units, year, month)
     return document_page(
         "documents/details.html",
         filename=filename,
-        views=views,
-        year=year,
-        month=month,
-        status=views[0][1].status if views else "open",
-        doc_number="",
-        issued_on=None,
         back_url=back_url,
         pdf_url=pdf_url,
+        **export_jobs.details_context(views, year, month),
     )
-
-
-def _scored_units(year: int, month: int) -> list[Unit]:
-    """The month's units in listing order (the standings'), by their rows."""
-    codes = [u.code for u in standings(year, month).units]
-    rows = db.session.scalars(select(Unit).where(Unit.code.in_(codes))) if codes else []
-    by_code = {u.code: u for u in rows}
-    return [by_code[c] for c in codes if c in by_code]
 
 
 @bp.route("/months/<month>/details")
@@ -196,7 +179,7 @@ def month_details(month: str):
     """考核评分明细表 of every unit for a month (a page each)."""
     year, mon = _month_or_404(month)
     return details_page(
-        _scored_units(year, mon),
+        export_jobs.scored_units(year, mon),
         year,
         mon,
         back_url=url_for("admin.standings_page", month=month),
@@ -209,6 +192,22 @@ def month_details(month: str):
 @role_required(*STAFF_ROLES)
 def month_details_pdf(month: str):
     return pdf_of(month_details, month)
+
+
+@bp.route("/exports/month-details", methods=["POST"])
+@role_required(*STAFF_ROLES)
+def month_details_job():
+    """后台生成 the PDF of every unit's detail table of a month (the job beside /months/<month>/details.pdf:
+    a large hall's is hundreds of pages)."""
+    from admin.exports import start_export
+
+    month = (request.form.get("month") or "").strip()
+    try:
+        check_month_in_range(*parse_month(month))
+        back = url_for("admin.standings_page", month=month)
+    except ValueError:  # DomainError too: the standings page would say it again
+        back = url_for("admin.standings_page")
+    return start_export(export_jobs.MONTH_DETAILS, {"month": month}, back)
 
 
 @bp.route("/months/<month>/details/<int:unit_id>")

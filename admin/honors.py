@@ -193,3 +193,17 @@ def honor_letter(period: str, unit_id: int):
         back_url=url_for("admin.honor_period", period=slug),
         pdf_url=url_for("admin.honor_letter_pdf", period=slug, unit_id=unit.id),
     )
+
+
+@bp.route("/exports/honor-letters", methods=["POST"])
+@role_required(Role.ADMIN, Role.LEADER)
+def honor_letters_job():
+    """后台生成 every praise letter of a roll as one PDF (a letter per honoured unit, each from a new page);
+    a published roll's letters get their numbers as opening each letter would."""
+    from admin.exports import start_export
+    from services import export_jobs
+
+    period = (request.form.get("period") or "").strip()
+    parsed = honors.parse_period(period)
+    back = url_for("admin.honor_period", period=_slug(*parsed)) if parsed else url_for("admin.honor_list")
+    return start_export(export_jobs.HONOR_LETTERS, {"period": period}, back)

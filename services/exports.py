@@ -6,6 +6,9 @@ out. Nothing here shows an incident's internal note: the detail table goes to th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from io import BytesIO
+from typing import BinaryIO
 from urllib.parse import quote
 
 from flask_babel import gettext as _
@@ -29,9 +32,19 @@ from services.xlsx import (
     to_bytes,
     widths,
 )
+from services.xlsx_stream import StreamBook
 from ui import FLAG_LABELS, GRADE_LABELS, INCIDENT_STATUS_LABELS, STATUS_LABELS
 
 __all__ = ["XLSX_MIMETYPE", "content_disposition"]
+
+# The incidents of one month in one sheet: far above any month the hall has had (the list pages by 50).
+INCIDENTS_LIMIT = 100_000
+# `progress(done, total, message)`: how far an export is (services.export_jobs shows it on the job's page).
+Progress = Callable[[int, int, str], None]
+
+
+def _no_progress(done: int, total: int, message: str = "") -> None:
+    return None
 
 
 def content_disposition(filename: str, ascii_name: str) -> str:
@@ -242,6 +255,15 @@ def details_ascii_name(year: int, month: int | None) -> str:
 def details_xlsx(year: int, months: list[int]) -> bytes:
     """考核评分明细表 of every unit, one sheet each (named after the unit): for one month, the unit's table
     as the portal gives it; for several (a year), the months one below the other with a 月份 column."""
+    out = BytesIO()
+    write_details_xlsx(out, year, months)
+    return out.getvalue()
+
+
+def write_details_xlsx(out: BinaryIO, year: int, months: list[int], progress: Progress | None = None) -> int:
+    """`details_xlsx` written to a binary file, with its progress (a sheet per unit); returns the units."""
+    progress = progress or _no_progress
+    progress(0, 0, _("正在计算各单位成绩"))
     keys = [(year, m) for m in months]
     rows = month_rows(keys)
     results = standings_for(keys, rows)
@@ -257,30 +279,35 @@ def details_xlsx(year: int, months: list[int]) -> bytes:
     taken: set[str] = set()
     codes = sorted(names, key=lambda c: order.get(c, (10**9, c)))
     if len(keys) > 1:
-        return _year_details(year, keys, codes, names, views)
+        _year_details(year, keys, codes, names, views, progress).save(out)
+        return len(codes)
     wb, first_ws = new_workbook()
     if not codes:
         first_ws.title = _("考核评分明细表")
         title(first_ws, _("没有参加考核的单位"), len(DETAIL_COLUMNS))
+    message = _("正在写入各单位明细表")
     for n, code in enumerate(codes):
         ws = first_ws if n == 0 else wb.create_sheet()
         ws.title = sheet_title(names[code], taken)
         _detail_sheet(ws, names[code], views[keys[0]][code])
-    return to_bytes(wb)
+        progress(n + 1, len(codes), message)
+    wb.save(out)
+    return len(codes)
 
 
-def _year_details(year: int, keys: list, codes: list[str], names: dict, views: dict) -> bytes:
+def _year_details(
+    year: int, keys: list, codes: list[str], names: dict, views: dict, progress: Progress
+) -> StreamBook:
     """Several months of every unit, one sheet each, the months one below the other with a 月份 column:
     written by services.xlsx_stream (a year of a large hall is a million cells)."""
-    from services.xlsx_stream import StreamBook
-
     book = StreamBook()
     taken: set[str] = set()
     if not codes:
         sheet = book.sheet(sheet_title(_("考核评分明细表"), taken))
         sheet.title(_("没有参加考核的单位"), len(DETAIL_COLUMNS))
     columns = [_("月份"), *_detail_columns()]
-    for code in codes:
+    message = _("正在写入各单位明细表")
+    for n, code in enumerate(codes, start=1):
         ws = book.sheet(sheet_title(names[code], taken))
         ws.title(_("%(unit)s %(year)d年 考核评分明细表", unit=names[code], year=year), len(columns))
         ws.header(3, columns)
@@ -292,7 +319,8 @@ def _year_details(year: int, keys: list, codes: list[str], names: dict, views: d
             row = _write_detail(ws, row, view, lead=[_("%(m)d月", m=key[1])])
         ws.widths = [7, *DETAIL_WIDTHS]
         ws.header_row = 3
-    return book.to_bytes()
+        progress(n, len(codes), message)
+    return book
 
 
 def rankings_xlsx(year: int, month: int) -> bytes:

@@ -19,6 +19,9 @@ a cut-short job left nothing half-written). It runs when the app starts, when a 
 time a job's progress is polled (`settle`). A job knows what runs it (`result["runner"]`): a thread
 names its host and process id (a live process's jobs are left alone); an RQ job names its RQ id, and RQ
 tells whether it is waiting, running with a live heartbeat, or lost.
+
+What a job was asked to do (`start(..., job_params=...)`, plain values) stays in `result["params"]` whatever
+becomes of it (done, failed, abandoned), so its page can say what it was and run it again.
 """
 
 from __future__ import annotations
@@ -108,10 +111,15 @@ def _runner() -> dict:
     return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
+def _kept(result: Any) -> dict:
+    """What a job's result keeps from start to end: its `params`."""
+    return {"params": result["params"]} if isinstance(result, dict) and "params" in result else {}
+
+
 def _finish(job_id: int, status: str, result: dict, message: str = "") -> None:
     job_row = db.session.get(Job, job_id)
     job_row.status = status
-    job_row.result = result
+    job_row.result = {**_kept(job_row.result), **result}
     if message:
         job_row.message = message
     job_row.finished_at = utc_now()
@@ -176,13 +184,15 @@ def start(
     *args: Any,
     synchronous: bool = False,
     started_by: int | None = None,
+    job_params: dict | None = None,
     **kwargs: Any,
 ) -> Job:
     """Create the job row and run `work(progress, *args, **kwargs)`; it returns the result dict.
 
     `work` runs in its own app context and session, as the user `started_by` (by default the acting user
     of the caller), and must commit its own changes. With `synchronous=True` (tests, the CLI) it runs
-    before this returns; otherwise on an RQ worker when `REDIS_URL` is set, else in a thread.
+    before this returns; otherwise on an RQ worker when `REDIS_URL` is set, else in a thread. `job_params`
+    (plain values) is kept in the row's `result["params"]` (what was asked, to show it and run it again).
     """
     user_id = started_by if started_by is not None else acting_user_id()
     app = current_app._get_current_object()
@@ -190,7 +200,8 @@ def start(
     queued = not inline and uses_queue(app)
     if queued and not _importable(work):
         raise TypeError(f"a queued job's work must be a module-level function, not {work.__qualname__}")
-    job = Job(kind=kind, created_by_id=user_id, result={"runner": _runner()})
+    kept = {"params": dict(job_params)} if job_params is not None else {}
+    job = Job(kind=kind, created_by_id=user_id, result={"runner": _runner(), **kept})
     db.session.add(job)
     db.session.commit()
     job_id = job.id
@@ -232,7 +243,7 @@ def _enqueue(app: Flask, job: Job, user_id: int | None, work: Callable, args: tu
         _finish(job.id, "failed", {"error": f"{message}: {type(error).__name__}"}, message)
         db.session.refresh(job)
         return
-    job.result = {"runner": {"rq": rq_job.id, "queue": queue.name}}
+    job.result = {**_kept(job.result), "runner": {"rq": rq_job.id, "queue": queue.name}}
     db.session.commit()
 
 
@@ -305,7 +316,7 @@ def _mark_failed(job: Job) -> bool:
         .values(
             status="failed",
             message=ABANDONED_MESSAGE,
-            result={"error": ABANDONED_MESSAGE},
+            result={"error": ABANDONED_MESSAGE, **_kept(job.result)},
             finished_at=utc_now(),
         )
         .execution_options(synchronize_session=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import zipfile
 from datetime import date, datetime
 from io import BytesIO
+from typing import BinaryIO
 from xml.sax.saxutils import escape
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -186,9 +187,14 @@ class StreamBook:
         )
 
     def to_bytes(self) -> bytes:
+        out = BytesIO()
+        self.save(out)
+        return out.getvalue()
+
+    def save(self, out: BinaryIO) -> None:
+        """Write the workbook to a binary file (an export job's file: the zip is never all in memory)."""
         if not self.sheets:
             self.sheet("Sheet")
-        out = BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
             n = len(self.sheets)
             sheets_ct = "".join(
@@ -246,4 +252,3 @@ class StreamBook:
                 f"{rels}</Relationships>",
             )
             archive.writestr("xl/styles.xml", self._styles())
-        return out.getvalue()

@@ -83,6 +83,7 @@ def app(tmp_path_factory):
             "SECRET_KEY": "test",
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
             "EVIDENCE_DIR": str(tmp_path_factory.mktemp("evidence")),
+            "EXPORT_DIR": str(tmp_path_factory.mktemp("exports")),
             "HALL_TODAY": date(2024, 3, 20),
             "HALL_NOW": datetime(2024, 3, 20, 10, 0),
         }

@@ -63,6 +63,16 @@ POLICY: dict[str, frozenset[str]] = {
     "GET /admin/years/<int:year>/details.xlsx": READERS,
     "GET /admin/incidents/export.xlsx": READERS,
     "GET /admin/tallies/<int:year>.xlsx": READERS,
+    # the heavy ones as background jobs (the PDF batch of the detail tables: whoever reads the document); the
+    # job's page, file and rerun: its starter or an admin (others 404), checked in test_export_jobs.py
+    "POST /admin/exports/year-details": READERS,
+    "POST /admin/exports/incidents": READERS,
+    "POST /admin/exports/tallies": READERS,
+    "POST /admin/exports/month-details": STAFF,
+    "POST /admin/exports/honor-letters": READERS,
+    "GET /admin/exports/jobs/<int:job_id>": STAFF,
+    "GET /admin/exports/jobs/<int:job_id>/file": STAFF,
+    "POST /admin/exports/jobs/<int:job_id>/again": STAFF,
     "GET /admin/years": READERS,
     "GET /admin/years/<int:year>": READERS,
     "GET /admin/years/<int:year>/summary.xlsx": READERS,

@@ -181,4 +181,4 @@ def request_file(file_id: int):
     """A file a unit attached to a request, for the hall's people and that unit only."""
     row = db.get_or_404(RequestFile, file_id)
     own_unit_or_404(row.unit_id)
-    return send_stored(appeals.file_path(row), row.filename)
+    return send_stored(evidence_service.path_of(row), row.filename)

@@ -20,7 +20,7 @@ from auth.access import role_required
 from models import Role, db
 from portal import bp
 from portal.views import _incident_or_404, _unit
-from services import DomainError, appeals, claims, portal, rectifications
+from services import DomainError, appeals, claims, evidence, portal, rectifications
 from services.clock import hall_today
 
 EVIDENCE_ACCEPT = "image/jpeg,image/png,image/heic,image/heif,.jpg,.jpeg,.png,.heic,.heif"
@@ -139,7 +139,7 @@ def appeal_new(incident_id: int):
             lambda: appeals.submit(incident, unit, form.reason.data, request.files.getlist("evidence")),
             _("申诉已提交,请等待管理员处理"),
             url_for("portal.request_list") + "#appeals",
-            undo=lambda a: appeals.discard_files(_files_of(a)),
+            undo=lambda a: evidence.discard_files(_files_of(a)),
         )
         if response:
             return response
@@ -185,7 +185,7 @@ def rectified_new(incident_id: int):
         ),
         _("整改情况已报告,请等待管理员确认"),
         url_for("portal.request_list") + "#rectifications",
-        undo=lambda r: appeals.discard_files(_files_of(r)),
+        undo=lambda r: evidence.discard_files(_files_of(r)),
     )
     return response or _item_page("portal/request_rectified.html", form, unit, incident, 422, problem=problem)
 
@@ -247,7 +247,7 @@ def claim_new():
             ),
             _("加分申请已提交,请等待管理员审核"),
             url_for("portal.request_list") + "#claims",
-            undo=lambda c: appeals.discard_files(_files_of(c)),
+            undo=lambda c: evidence.discard_files(_files_of(c)),
         )
         if response:
             return response

@@ -76,21 +76,8 @@ def store_files(uploads: list[evidence_service.Upload], unit_id: int, **parent) 
         return row
 
     rows: list[RequestFile] = evidence_service.write_files(uploads, make_row)
-    owner.stored_files = rows  # for the caller's clean-up if its commit fails (discard_files)
+    owner.stored_files = rows  # for the caller's clean-up if its commit fails (evidence.discard_files)
     return rows
-
-
-def discard_files(rows: list[RequestFile]) -> None:
-    """Remove the files of rows whose transaction was rolled back."""
-    evidence_service.discard_files(rows)  # same folder, same stored-name scheme
-
-
-def file_path(row: RequestFile):
-    return evidence_service.path_of(row)
-
-
-def file_summary(rows: list[RequestFile]) -> list[dict]:
-    return [{"filename": r.filename, "stored_name": r.stored_name, "size": r.size} for r in rows]
 
 
 def _decide(row, status: str, reason: str) -> None:
@@ -197,7 +184,7 @@ def submit(incident: Incident, unit: Unit, reason: str, files=None) -> Appeal:
     record(
         "appeal.submit",
         f"appeal:{appeal.id}",
-        after={"incident": incident.id, "reason": reason, "files": file_summary(stored)},
+        after={"incident": incident.id, "reason": reason, "files": evidence_service.file_summary(stored)},
     )
     return appeal
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from models import BonusClaim, Evidence, RequestStatus, Unit, db
 from scoring import Rule, RuleKind
-from services import DomainError
-from services.appeals import _decide, clean_text, file_summary, read_files, store_files
+from services import DomainError, evidence
+from services.appeals import _decide, clean_text, read_files, store_files
 from services.audit import acting_user_id, record
 from services.bounds import incident_day_problem
 from services.clock import from_hall, hall_now, hall_today, utc_now
@@ -65,7 +65,7 @@ def submit(unit: Unit, rule_code: str, occurred_on: date | None, description: st
             "rule_code": rule_code,
             "occurred_on": occurred_on.isoformat(),
             "text": description,
-            "files": file_summary(stored),
+            "files": evidence.file_summary(stored),
         },
     )
     return claim

@@ -16,8 +16,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from models import Incident, IncidentStatus, RectificationReport, RequestStatus, Unit, db
-from services import DomainError
-from services.appeals import _decide, clean_text, file_summary, read_files, store_files
+from services import DomainError, evidence
+from services.appeals import _decide, clean_text, read_files, store_files
 from services.audit import acting_user_id, record
 from services.clock import hall_today, to_hall, utc_now
 from services.notifications import notify_unit
@@ -175,7 +175,7 @@ def report(incident: Incident, unit: Unit, rectified_on: date | None, descriptio
             "incident": incident.id,
             "rectified_on": rectified_on.isoformat(),
             "text": description,
-            "files": file_summary(stored),
+            "files": evidence.file_summary(stored),
         },
     )
     return row

@@ -35,6 +35,7 @@ from services import DomainError, incidents, warnings
 from services import evidence as evidence_service
 from services import portal as portal_service
 from services.clock import hall_now, hall_today, to_hall
+from services.documents import issuing_office
 from services.incidents import Choices, Draft, FieldProblems
 from services.incidents_preview import draft_preview, incident_points, rule_of
 from services.rulebooks import rulebook_for_month
@@ -49,6 +50,10 @@ FORM_BLOCKS = ("unit_fields", "rule_fields", "preview")
 def incident_points_global(incident: Incident) -> int | None:
     """The incident's own signed points as the scoring counts them (templates, the notice partial)."""
     return incident_points(incident)
+
+
+# The office the notice and every document sign with (templates: `issuing_office()`).
+bp.add_app_template_global(issuing_office, "issuing_office")
 
 
 @bp.app_template_global("notice_number")

@@ -67,6 +67,14 @@ def get_settings() -> dict[str, str]:
     return out
 
 
+def issuing_office() -> str:
+    """The issuing office's name (发文机关), the one name every document and page that issues something signs
+    with: the official documents' red header and signature, and the violation notice wherever it shows
+    (its red-header print and the preview on the unit's item page). An admin sets it on 公文设置; the
+    hall's name (`HALL_NAME`, the place: the header and the hall screen) is not an office."""
+    return get_settings()["office"]
+
+
 def save_settings(office: str, prefix: str) -> dict[str, str]:
     """Store the office and the prefix (DomainError in Chinese, nothing written), audited."""
     values = {"office": (office or "").strip(), "prefix": (prefix or "").strip()}

@@ -27,7 +27,6 @@ class Month(db.Model):
     month: Mapped[int]
     status: Mapped[str] = mapped_column(String(12), default=MonthStatus.OPEN)
     rulebook_key: Mapped[str | None] = mapped_column(String(64))
-    snapshot: Mapped[dict | None] = mapped_column(JSON)  # the standings frozen at closing
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -36,6 +35,9 @@ class Month(db.Model):
     # A random version of the snapshot, new whenever it changes (`_keep_unit_results`): the key under which
     # a process keeps the decoded results (the close time is no version: a pinned clock repeats it).
     snapshot_key: Mapped[str | None] = mapped_column(String(32))
+    # The standings frozen at closing, declared (and stored) last: on SQLite a column after a large value
+    # is read by walking that value's overflow pages (migration a8d2f6c4e0b7).
+    snapshot: Mapped[dict | None] = mapped_column(JSON)
     # One row per unit of the snapshot, kept equal to it by `_keep_unit_results` below.
     unit_results: Mapped[list[MonthUnitResult]] = relationship(
         back_populates="month_row", cascade="all, delete-orphan"

@@ -139,11 +139,35 @@ def test_tallies_by_staff_and_window(client, login, hall):
     assert zhang[1] == "市税务局" and zhang[3] == "2" and zhang[4] == "17"
     assert zhang[14] == "19" and zhang[15] == "3"
     assert staff["李四(S002)"][4] == "3" and staff["李四(S002)"][14] == "3"
+    assert "tally-window" not in html  # one table at a time; the other is a link
+    html = client.get("/admin/tallies?year=2024&by=window").get_data(as_text=True)
     windows = {(r[1], r[0]): r for r in cells(html, "tally-window")}
     # The D02c has no window of its own: it counts against the staff member's window that day.
     assert windows[("市税务局", "1")][14] == "19"
     assert windows[("市社保中心", "1")][14] == "3"
     assert "B01" not in html  # bonuses are not tallied
+
+
+def test_tallies_are_paged_most_points_first(client, login, make):
+    """50 rows a page; a page past the last shows the last; the htmx pager swaps the table alone."""
+    from datetime import datetime
+
+    unit = make.unit("P01", name="分页单位")
+    for n in range(53):
+        person = make.staff(unit, f"P{n:03d}", name=f"人员{n:03d}")
+        for _ in range(1 + n % 3):
+            make.incident(unit, "D01", at=datetime(2024, 3, 4, 9, 0), staff=person)
+    login("admin")
+    first = cells(client.get("/admin/tallies?year=2024").get_data(as_text=True), "tally-staff")
+    totals = [int(r[14]) for r in first]
+    assert len(first) == 50 and totals == sorted(totals, reverse=True) and totals[0] == 6
+    last = client.get("/admin/tallies?year=2024&page=9").get_data(as_text=True)
+    rows = cells(last, "tally-staff")
+    assert len(rows) == 3 and "第 51–53 条,共 53 条" in last
+    assert {r[0] for r in rows}.isdisjoint({r[0] for r in first})
+    fragment = client.get("/admin/tallies?year=2024&page=2", headers={"HX-Request": "true"})
+    text = fragment.get_data(as_text=True)
+    assert text.lstrip().startswith('<section class="card" id="tallies">') and "<html" not in text
 
 
 def test_tallies_of_an_empty_year_and_a_bad_year(client, login, hall):

@@ -241,7 +241,7 @@ def register_cli(app: Flask) -> None:
     def detect(month_text: str | None, confirm: bool) -> None:
         """Propose D13 (staff turnover) and D16 (missed clock-in) incidents for a month."""
         from services import detections
-        from services.standings import check_month_in_range
+        from services.bounds import check_month_in_range
 
         year, month = parse_month_arg(month_text)
         check_month_in_range(year, month)
@@ -262,7 +262,8 @@ def register_cli(app: Flask) -> None:
     @handled
     def standings_command(month_text: str | None, as_json: bool) -> None:
         """A month's ranking: a Chinese table, or with --json exactly the API's JSON."""
-        from services.standings import check_month_in_range, standings_json
+        from services.bounds import check_month_in_range
+        from services.standings import standings_json
 
         year, month = parse_month_arg(month_text)
         check_month_in_range(year, month)

@@ -25,8 +25,8 @@ from models import Role, Unit, db
 from scoring import parse_month
 from services import DomainError, export_jobs
 from services import documents as docs
+from services.bounds import check_month_in_range
 from services.clock import hall_today, to_hall
-from services.standings import check_month_in_range
 
 
 @bp.app_template_filter("chinese_date")

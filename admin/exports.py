@@ -30,8 +30,8 @@ from models import Job, Role, User, db
 from scoring import parse_month
 from security import whole_number
 from services import DomainError, export_jobs, exports, jobs, yearly
+from services.bounds import check_month_in_range
 from services.clock import hall_today
-from services.standings import check_month_in_range
 
 EXPORT_ROLES = (Role.ADMIN, Role.LEADER)
 INCIDENTS_LIMIT = exports.INCIDENTS_LIMIT

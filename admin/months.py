@@ -16,10 +16,11 @@ from auth.access import STAFF_ROLES, role_required
 from models import Role, db
 from scoring import format_month, parse_month
 from services import DomainError, appeals, documents, months
+from services.bounds import check_month_in_range
 from services.clock import hall_today
 from services.dashboard import month_lines, months_to_close, pending_count
 from services.rulebooks import rulebook_for_month
-from services.standings import check_month_in_range, month_row, standings, standings_json
+from services.standings import month_row, standings, standings_json
 
 
 def _month(text: str) -> tuple[int, int]:

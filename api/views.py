@@ -7,8 +7,9 @@ from api import bp
 from auth.access import STAFF_ROLES, public
 from extensions import csrf
 from scoring import parse_month
+from services.bounds import check_month_in_range
 from services.clock import hall_today
-from services.standings import check_month_in_range, month_status, standings_json
+from services.standings import month_status, standings_json
 
 
 @bp.route("/standings")

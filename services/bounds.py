@@ -1,6 +1,7 @@
 """The bounds every date the system is given must keep: one home, so every entry path says the same thing.
 
 An incident's day: not in the future, not before the first rulebook took effect, not in a closed month.
+A month to show (standings, records, documents): it has begun, and it is not before the first rulebook.
 A month to close or publish: it has ended, and it is not before the first rulebook.
 """
 
@@ -74,6 +75,33 @@ def check_month_ended(year: int, month: int, *, action: str) -> None:
     today = hall_today()
     if (year, month) >= (today.year, today.month):
         raise DomainError(f"{year}年{month}月尚未结束,不能{action}")
-    first = first_rulebook_day()
-    if first is not None and (year, month) < (first.year, first.month):
+    first = _before_first_rulebook(year, month)
+    if first is not None:
         raise DomainError(f"{year}年{month}月早于考核细则的生效日期 {first.isoformat()},不能{action}")
+
+
+def _before_first_rulebook(year: int, month: int) -> date | None:
+    """The first rulebook's effective date when the month is before that date's month, else None."""
+    first = first_rulebook_day()
+    return first if first is not None and (year, month) < (first.year, first.month) else None
+
+
+def month_range_problem(year: int, month: int, *, nothing: str = "没有考核结果") -> str | None:
+    """Why a month has nothing to show, in Chinese: it has not begun (9999-12 among them), or it is
+    before the first rulebook took effect (0001-01); None when it is in range. `nothing` ends the message
+    (没有考核结果, 没有记录)."""
+    today = hall_today()
+    if (year, month) > (today.year, today.month):
+        return f"{year:04d}-{month:02d} 尚未开始,{nothing}"
+    first = _before_first_rulebook(year, month)
+    if first is not None:
+        return f"{year:04d}-{month:02d} 早于考核细则的生效日期 {first.isoformat()},{nothing}"
+    return None
+
+
+def check_month_in_range(year: int, month: int) -> None:
+    """Refuse (DomainError) a month that has not begun, or one before the first rulebook took effect: its
+    "standings" would be an invented ranking of every unit at 100."""
+    problem = month_range_problem(year, month)
+    if problem:
+        raise DomainError(problem)

@@ -33,8 +33,9 @@ from models import Job, Role, Unit, db
 from scoring import parse_month
 from services import DomainError, exports, honors, portal, yearly
 from services import documents as docs
+from services.bounds import check_month_in_range
 from services.rulebooks import rulebook_for_month
-from services.standings import check_month_in_range, month_row, standings
+from services.standings import month_row, standings
 
 YEAR_DETAILS = "export.year_details"
 INCIDENTS = "export.incidents"

@@ -16,8 +16,8 @@ from sqlalchemy.orm import joinedload
 from models import Evidence, Incident, IncidentStatus, db
 from scoring import IncidentIn, Rulebook
 from scoring.month import incident_items
-from services.bounds import first_rulebook_day
-from services.clock import hall_today, month_utc_range
+from services.bounds import month_range_problem
+from services.clock import month_utc_range
 from services.incidents_preview import points_by_id
 from services.paging import page_numbers
 
@@ -58,13 +58,7 @@ class ListPage:
 
 def month_problem(year: int, month: int) -> str | None:
     """Why the list cannot show that month, in Chinese (a month not begun, or before the first rulebook)."""
-    today = hall_today()
-    if (year, month) > (today.year, today.month):
-        return f"{year:04d}-{month:02d} 尚未开始,没有记录"
-    first = first_rulebook_day()
-    if first is not None and (year, month) < (first.year, first.month):
-        return f"{year:04d}-{month:02d} 早于考核细则的生效日期 {first.isoformat()},没有记录"
-    return None
+    return month_range_problem(year, month, nothing="没有记录")
 
 
 def _conditions(f: ListFilter) -> list:

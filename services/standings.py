@@ -64,20 +64,6 @@ def month_status(year: int, month: int) -> str:
     return row.status if row else MonthStatus.OPEN
 
 
-def check_month_in_range(year: int, month: int) -> None:
-    """Refuse a month that has not begun, or one before the first rulebook took effect: its "standings"
-    would be an invented ranking of every unit at 100."""
-    from services import DomainError
-    from services.rulebooks import versions
-
-    today = hall_today()
-    if (year, month) > (today.year, today.month):
-        raise DomainError(f"{year:04d}-{month:02d} 尚未开始,没有考核结果")
-    first = min((v.effective_from for v in versions()), default=None)
-    if first and (year, month) < (first.year, first.month):
-        raise DomainError(f"{year:04d}-{month:02d} 早于考核细则的生效日期 {first.isoformat()},没有考核结果")
-
-
 def active_units() -> list[UnitIn]:
     rows = db.session.execute(
         select(Unit.code, Unit.name, Unit.display_order).where(Unit.active.is_(True)).order_by(Unit.code)

@@ -21,6 +21,7 @@ from auth.access import own_unit_or_404, role_required
 from models import Appeal, BonusClaim, Incident, RectificationReport, RequestFile, Role, db
 from services import DomainError, appeals, claims, rectifications
 from services import evidence as evidence_service
+from services.bounds import typed_day
 from stored_files import send_stored
 
 STATE_LABELS = {
@@ -129,16 +130,6 @@ def appeal_decide(appeal_id: int):
     )
 
 
-def _date(text: str | None) -> date | None:
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError as error:
-        raise DomainError(_("日期格式应为 YYYY-MM-DD,如 2024-03-20")) from error
-
-
 @bp.route("/requests/rectifications/<int:report_id>/decide", methods=["POST"])
 @role_required(Role.ADMIN)
 def rectification_decide(report_id: int):
@@ -150,7 +141,7 @@ def rectification_decide(report_id: int):
         if decision not in ("confirm", "reject"):
             raise DomainError(_("请选择处理结果:确认或退回"))
         return rectifications.decide(
-            row, decision == "confirm", form.reason.data, confirmed_on=_date(form.rectified_on.data)
+            row, decision == "confirm", form.reason.data, confirmed_on=typed_day(form.rectified_on.data)
         )
 
     return _apply(f"rectification-{row.id}", change, _("已确认") if decision == "confirm" else _("已退回"))

@@ -8,8 +8,6 @@ refused request comes back on the form with its Chinese message (422) and writes
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -21,6 +19,7 @@ from models import Role, db
 from portal import bp
 from portal.views import _incident_or_404, _unit
 from services import DomainError, appeals, claims, evidence, portal, rectifications
+from services.bounds import typed_day
 from services.clock import hall_today
 
 EVIDENCE_ACCEPT = "image/jpeg,image/png,image/heic,image/heif,.jpg,.jpeg,.png,.heic,.heif"
@@ -47,16 +46,6 @@ class ClaimForm(FlaskForm):
     occurred_on = StringField(_l("日期"))
     description = TextAreaField(_l("申请说明"))
     evidence = MultipleFileField(_l("证明材料照片(锦旗、表扬信、报道等)"))
-
-
-def _date(text: str | None, missing: str) -> date:
-    text = (text or "").strip()
-    if not text:
-        raise DomainError(missing)
-    try:
-        return date.fromisoformat(text)
-    except ValueError as error:
-        raise DomainError(_("日期格式应为 YYYY-MM-DD,如 2024-03-20")) from error
 
 
 def _submit(form, field, change, done: str, to: str, undo=None):
@@ -179,7 +168,7 @@ def rectified_new(incident_id: int):
         lambda: rectifications.report(
             incident,
             unit,
-            _date(form.rectified_on.data, _("请填写整改完成日期")),
+            typed_day(form.rectified_on.data, missing=_("请填写整改完成日期")),
             form.description.data,
             request.files.getlist("evidence"),
         ),
@@ -214,7 +203,10 @@ def extension_new(incident_id: int):
         form,
         form.reason,
         lambda: rectifications.request_extension(
-            incident, unit, _date(form.deadline.data, _("请填写申请的新整改期限")), form.reason.data
+            incident,
+            unit,
+            typed_day(form.deadline.data, missing=_("请填写申请的新整改期限")),
+            form.reason.data,
         ),
         _("延期申请已提交,请等待管理员处理"),
         url_for("portal.request_list") + "#rectifications",
@@ -241,7 +233,7 @@ def claim_new():
             lambda: claims.submit(
                 unit,
                 form.rule_code.data or "",
-                _date(form.occurred_on.data, _("请填写获得表扬或报道的日期")),
+                typed_day(form.occurred_on.data, missing=_("请填写获得表扬或报道的日期")),
                 form.description.data,
                 request.files.getlist("evidence"),
             ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from models import RulebookVersion, db
@@ -19,6 +20,20 @@ from services.clock import hall_today, to_hall
 def first_rulebook_day() -> date | None:
     """The effective date of the earliest rulebook: nothing is assessed before it."""
     return db.session.scalar(select(func.min(RulebookVersion.effective_from)))
+
+
+def typed_day(text: str | None, *, missing: str | None = None) -> date | None:
+    """A day typed in a form (YYYY-MM-DD): None when left empty, or DomainError(`missing`) when it must be
+    given; DomainError in Chinese when it is not a date."""
+    text = (text or "").strip()
+    if not text:
+        if missing is not None:
+            raise DomainError(missing)
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise DomainError(_("日期格式应为 YYYY-MM-DD,如 2024-03-20")) from error
 
 
 def _as_day(at: datetime | date) -> date:

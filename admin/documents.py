@@ -23,10 +23,12 @@ from admin import bp
 from auth.access import STAFF_ROLES, role_required
 from models import Role, Unit, db
 from scoring import parse_month
+from security import int_arg
 from services import DomainError, export_jobs
 from services import documents as docs
 from services.bounds import check_month_in_range
 from services.clock import hall_today, to_hall
+from services.paging import slice_of
 
 
 @bp.app_template_filter("chinese_date")
@@ -161,16 +163,25 @@ def _month_or_404(text: str) -> tuple[int, int]:
     return year, month
 
 
-def details_page(units: list[Unit], year: int, month: int, *, back_url: str, pdf_url: str, filename: str):
-    """The detail table of `units` (each a page) for a month: the page or its PDF."""
+def details_page(
+    units: list[Unit], year: int, month: int, *, back_url: str, pdf_url: str, filename: str, listed=None
+):
+    """The detail table of `units` (each a page) for a month: the page or its PDF. `listed`: the page of
+    units shown (its pager in the toolbar), when the screen shows a part of them."""
     views = export_jobs.details_views(units, year, month)
     return document_page(
         "documents/details.html",
         filename=filename,
         back_url=back_url,
         pdf_url=pdf_url,
+        listed=listed,
         **export_jobs.details_context(views, year, month),
     )
+
+
+# Units a screen of every unit's detail tables shows: a large hall's month is 17,000 items (5 MB of HTML,
+# a second to render); the PDF and its background job hold every unit.
+DETAILS_UNITS_A_PAGE = 10
 
 
 @bp.route("/months/<month>/details")
@@ -178,13 +189,19 @@ def details_page(units: list[Unit], year: int, month: int, *, back_url: str, pdf
 def month_details(month: str):
     """考核评分明细表 of every unit for a month (a page each)."""
     year, mon = _month_or_404(month)
+    units = export_jobs.scored_units(year, mon)
+    listed = None
+    if not wants_pdf():
+        listed = slice_of(units, int_arg("page"), DETAILS_UNITS_A_PAGE)
+        units = listed.rows
     return details_page(
-        export_jobs.scored_units(year, mon),
+        units,
         year,
         mon,
         back_url=url_for("admin.standings_page", month=month),
         pdf_url=url_for("admin.month_details_pdf", month=month),
         filename=_("%(y)d年%(m)d月各单位考核评分明细表.pdf", y=year, m=mon),
+        listed=listed,
     )
 
 

@@ -383,3 +383,29 @@ def test_bulletin_states_the_grade_bands_of_its_rulebook(client, login, hall):
     body = text_of(client.get("/admin/months/2024-02/bulletin").text, "doc-body")
     assert "基础分100分,加分不超过20分" in body
     assert "得分高于90分为优秀,80分至90分为良好,60分至不足80分为合格,低于60分为不合格" in body
+
+
+@pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext (poppler-utils) is installed by make test")
+def test_every_units_details_are_paged_on_screen_and_whole_in_the_pdf(client, login, make):
+    """Ten units a screen, with a pager and the range in the toolbar; the PDF holds every unit."""
+    from services import months
+
+    units = [make.unit(f"P{n:02d}", name=f"分页单位{n:02d}") for n in range(12)]
+    for unit in units:
+        make.incident(unit, "D01", at=datetime(2024, 2, 5, 9, 5))
+    months.close(2024, 2)
+    db.session.commit()
+    login("admin")
+    first = parse(client.get("/admin/months/2024-02/details").get_data(as_text=True))
+    names = [n.text for n in first.all(".details-unit")]
+    assert len(names) == 10 and "本页为第 1–10 个单位,共 12 个" in first.one("#details-range").text
+    assert [a.attrs["href"] for a in first.all(".doc-pager a")] == ["/admin/months/2024-02/details?page=2"]
+    second = parse(client.get("/admin/months/2024-02/details?page=2").get_data(as_text=True))
+    rest = [n.text for n in second.all(".details-unit")]
+    assert len(rest) == 2 and set(rest).isdisjoint(names)
+    beyond = parse(client.get("/admin/months/2024-02/details?page=99").get_data(as_text=True))
+    assert [n.text for n in beyond.all(".details-unit")] == rest  # past the last page: the last
+    _data, text = get_pdf(client, "/admin/months/2024-02/details.pdf")
+    assert all(f"分页单位{n:02d}" in text for n in range(12))
+    single = parse(client.get(f"/admin/months/2024-02/details/{units[0].id}").get_data(as_text=True))
+    assert single.all("#details-range") == [] and single.all(".doc-pager") == []

@@ -43,6 +43,11 @@ def show_error(show: Show, error: DomainError) -> None:
         show(error)
 
 
+def flash_error(error: DomainError) -> None:
+    """A `show` for a page with no form to carry the message: flash it."""
+    flash(str(error), "error")
+
+
 def attempt(
     change: Callable[[], T], *, show: Show, undo: Callable[[T], None] | None = None
 ) -> tuple[bool, T | None]:

@@ -6,11 +6,11 @@ Admins choose and publish; leaders read. Every change goes through services.hono
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from admin import bp
+from admin import bp, flow
 from admin.forms import ActionForm
 from auth.access import role_required
 from models import Role, db
@@ -91,14 +91,14 @@ def _change(period: str, change, done, reason: str | None = None) -> object:
     kind, year, quarter = _period(period)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        changed = change(kind, year, quarter)
-    except DomainError as error:
-        db.session.rollback()
-        return _page(kind, year, quarter, error=str(error), reason=reason, status=422)
-    db.session.commit()
-    flash(done(changed) if callable(done) else done, "success")
-    return redirect(url_for("admin.honor_period", period=_slug(kind, year, quarter)))
+    errors: list[str] = []
+    response = flow.apply(
+        lambda: change(kind, year, quarter),
+        show=lambda error: errors.append(str(error)),
+        done=done,
+        to=url_for("admin.honor_period", period=_slug(kind, year, quarter)),
+    )
+    return response or _page(kind, year, quarter, error=errors[0], reason=reason, status=422)
 
 
 @bp.route("/honors/<period>/select", methods=["POST"])

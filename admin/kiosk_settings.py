@@ -12,10 +12,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, NumberRange, Regexp
 
-from admin import bp
+from admin import bp, flow
 from auth.access import role_required
 from models import KioskScreen, Role, db
-from services import DomainError, kiosk
+from services import kiosk
 
 _HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 
@@ -135,15 +135,14 @@ def kiosk_settings():
 def kiosk_settings_save():
     form = KioskSettingsForm()
     if form.validate_on_submit():
-        try:
-            kiosk.save_settings(form.values())
-        except DomainError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
-            flash(_("大屏设置已保存,各大屏将在几秒内更新"), "success")
-            return redirect(url_for("admin.kiosk_settings"))
+        response = flow.apply(
+            lambda: kiosk.save_settings(form.values()),
+            show=flow.flash_error,
+            done=_("大屏设置已保存,各大屏将在几秒内更新"),
+            to=url_for("admin.kiosk_settings"),
+        )
+        if response:
+            return response
     return _page(form, 422)
 
 
@@ -152,15 +151,14 @@ def kiosk_settings_save():
 def kiosk_screen_register():
     screen_form = ScreenForm()
     if screen_form.validate_on_submit():
-        try:
-            screen, token = kiosk.register_screen(
+        ok, registered = flow.attempt(
+            lambda: kiosk.register_screen(
                 screen_form.name.data, screen_form.orientation.data, current_user.id
-            )
-        except DomainError as error:
-            db.session.rollback()
-            screen_form.name.errors = [*screen_form.name.errors, str(error)]
-        else:
-            db.session.commit()
+            ),
+            show=screen_form.name,
+        )
+        if ok:
+            screen, token = registered
             # Not a redirect: only the token's hash is kept, so this answer is the one chance to copy it.
             return _settings_page(200, issued=(screen.name, token))
     return _settings_page(422, screen_form=screen_form)

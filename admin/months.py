@@ -5,11 +5,11 @@ Each step asks for confirmation in the browser (data-confirm) and is audited by 
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from admin import bp
+from admin import bp, flow
 from admin.documents import document_page
 from admin.forms import ActionForm, ReopenForm
 from auth.access import STAFF_ROLES, role_required
@@ -61,16 +61,13 @@ def _step(text: str, step, done):
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        step(year, month)
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return _page(status=422)
-    message = done(year, month)
-    db.session.commit()
-    flash(message, "success")
-    return redirect(url_for("admin.month_list") + f"#month-{format_month(year, month)}")
+    response = flow.apply(
+        lambda: step(year, month),
+        show=flow.flash_error,
+        done=lambda _result: done(year, month),
+        to=url_for("admin.month_list") + f"#month-{format_month(year, month)}",
+    )
+    return response or _page(status=422)
 
 
 def _closed_message(year: int, month: int) -> str:
@@ -106,17 +103,16 @@ def month_reopen(month: str):
     year, mon = _month(month)
     form = ReopenForm()
     if form.validate_on_submit():
-        try:
-            months.reopen(year, mon, form.reason.data)
-        except DomainError as error:
+        label = format_month(year, mon)
+        response = flow.apply(
+            lambda: months.reopen(year, mon, form.reason.data),
             # The service refuses a month that is open: its row has no reopen form to show the message.
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
-            label = format_month(year, mon)
-            flash(_("%(month)s 已重新开放", month=label), "success")
-            return redirect(url_for("admin.month_list") + f"#month-{label}")
+            show=flow.flash_error,
+            done=_("%(month)s 已重新开放", month=label),
+            to=url_for("admin.month_list") + f"#month-{label}",
+        )
+        if response:
+            return response
     return _page(reopen=form, reopen_label=month, status=422)
 
 

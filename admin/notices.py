@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from admin import bp
+from admin.documents import document_page
 from auth.access import role_required
 from htmx import render_page_or_block
 from models import Role, Unit, db
@@ -199,22 +200,18 @@ def _document(
     back_url: str,
     issued_on: date | None = None,
 ):
-    """A document page with its 文号 (given once per document key, then kept), or its PDF with ?format=pdf."""
-    from services import documents  # WeasyPrint is imported only when a PDF is asked for
+    """A document page with its 文号 (given once per document key, then kept), or its PDF with ?format=pdf
+    (admin.documents.document_page)."""
+    from services import documents
 
     issued = documents.issue_document(key, kind, issued_on)
     db.session.commit()  # the number is kept from its first printing on
-    pdf = request.args.get("format") == "pdf"
-    html = render_template(
+    return document_page(
         template,
-        doc_settings=documents.get_settings(),
+        filename=filename,
         doc_number=issued.number,
         issued_on=issued.issued_on,
-        pdf=pdf,
         pdf_url=f"{request.path}?format=pdf",
         back_url=back_url,
         **context,
     )
-    if not pdf:
-        return html
-    return documents.pdf_response(html, filename)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 
-from admin import bp
+from admin import bp, flow
 from auth.access import own_unit_or_404, role_required
 from models import Appeal, BonusClaim, Incident, RectificationReport, RequestFile, Role, db
 from services import DomainError, appeals, claims, rectifications
@@ -97,17 +97,15 @@ def request_list():
 
 
 def _apply(key: str, change, done: str):
-    """Call the service: on DomainError roll back and show the page with the message on the item (422);
-    else commit, flash and go back to the page."""
-    try:
-        change()
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return _page({key: str(error)}, 422)
-    db.session.commit()
-    flash(done, "success")
-    return redirect(url_for("admin.request_list"))
+    """Call the service (admin.flow): on DomainError roll back and show the page with the message on the
+    item (422); else commit, flash and go back to the page."""
+    errors: dict[str, str] = {}
+
+    def show(error: DomainError) -> None:
+        flow.flash_error(error)
+        errors[key] = str(error)
+
+    return flow.apply(change, show=show, done=done, to=url_for("admin.request_list")) or _page(errors, 422)
 
 
 def _form() -> DecideForm:

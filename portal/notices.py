@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, TextAreaField
 
+from admin import flow
 from admin.notices import BADGES
 from auth.access import role_required
 from models import Role, db
@@ -117,20 +118,15 @@ def notice_answer(notice_id: int):
     form = AnswerForm()
     if not form.validate_on_submit():
         abort(400)
-    rows = []
-    try:
-        uploads = notice_service.read_attachments(request.files.getlist(form.files.name))
-        rows = notice_service.answer(notice, form.text.data, uploads)
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        evidence.discard_files(rows)
-        form.text.errors = [str(error)]
+    ok, _rows = flow.attempt(
+        lambda: notice_service.answer(
+            notice, form.text.data, notice_service.read_attachments(request.files.getlist(form.files.name))
+        ),
+        show=form.text,
+        undo=evidence.discard_files,
+    )
+    if not ok:
         return _detail(unit, notice, form, 422)
-    except Exception:
-        db.session.rollback()
-        evidence.discard_files(rows)
-        raise
     if notice.answered_late:
         flash(_("反馈已提交。已超过反馈期限,记为逾期反馈。"), "warning")
     else:

@@ -8,17 +8,18 @@ refused request comes back on the form with its Chinese message (422) and writes
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, SelectField, StringField, TextAreaField
 
+from admin import flow
 from auth.access import role_required
-from models import Role, db
+from models import Role
 from portal import bp
 from portal.views import _incident_or_404, _unit
-from services import DomainError, appeals, claims, evidence, portal, rectifications
+from services import appeals, claims, evidence, portal, rectifications
 from services.bounds import typed_day
 from services.clock import hall_today
 
@@ -46,25 +47,6 @@ class ClaimForm(FlaskForm):
     occurred_on = StringField(_l("日期"))
     description = TextAreaField(_l("申请说明"))
     evidence = MultipleFileField(_l("证明材料照片(锦旗、表扬信、报道等)"))
-
-
-def _submit(form, field, change, done: str, to: str, undo=None):
-    """Call the service; DomainError: roll back, the message on `field`, None (the caller shows 422)."""
-    try:
-        result = change()
-    except DomainError as error:
-        db.session.rollback()
-        field.errors = [*field.errors, str(error)]
-        return None
-    try:
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        if undo is not None:
-            undo(result)
-        raise
-    flash(done, "success")
-    return redirect(to)
 
 
 def _files_of(result):
@@ -122,12 +104,11 @@ def appeal_new(incident_id: int):
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
-        response = _submit(
-            form,
-            form.reason,
+        response = flow.apply(
             lambda: appeals.submit(incident, unit, form.reason.data, request.files.getlist("evidence")),
-            _("申诉已提交,请等待管理员处理"),
-            url_for("portal.request_list") + "#appeals",
+            show=form.reason,
+            done=_("申诉已提交,请等待管理员处理"),
+            to=url_for("portal.request_list") + "#appeals",
             undo=lambda a: evidence.discard_files(_files_of(a)),
         )
         if response:
@@ -162,9 +143,7 @@ def rectified_new(incident_id: int):
         return _item_page("portal/request_rectified.html", form, unit, incident, problem=problem)
     if not form.validate_on_submit():
         abort(400)
-    response = _submit(
-        form,
-        form.description,
+    response = flow.apply(
         lambda: rectifications.report(
             incident,
             unit,
@@ -172,8 +151,9 @@ def rectified_new(incident_id: int):
             form.description.data,
             request.files.getlist("evidence"),
         ),
-        _("整改情况已报告,请等待管理员确认"),
-        url_for("portal.request_list") + "#rectifications",
+        show=form.description,
+        done=_("整改情况已报告,请等待管理员确认"),
+        to=url_for("portal.request_list") + "#rectifications",
         undo=lambda r: evidence.discard_files(_files_of(r)),
     )
     return response or _item_page("portal/request_rectified.html", form, unit, incident, 422, problem=problem)
@@ -199,17 +179,16 @@ def extension_new(incident_id: int):
         return _item_page("portal/request_extension.html", form, unit, incident, problem=problem)
     if not form.validate_on_submit():
         abort(400)
-    response = _submit(
-        form,
-        form.reason,
+    response = flow.apply(
         lambda: rectifications.request_extension(
             incident,
             unit,
             typed_day(form.deadline.data, missing=_("请填写申请的新整改期限")),
             form.reason.data,
         ),
-        _("延期申请已提交,请等待管理员处理"),
-        url_for("portal.request_list") + "#rectifications",
+        show=form.reason,
+        done=_("延期申请已提交,请等待管理员处理"),
+        to=url_for("portal.request_list") + "#rectifications",
     )
     return response or _item_page("portal/request_extension.html", form, unit, incident, 422, problem=problem)
 
@@ -227,9 +206,7 @@ def claim_new():
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
-        response = _submit(
-            form,
-            form.description,
+        response = flow.apply(
             lambda: claims.submit(
                 unit,
                 form.rule_code.data or "",
@@ -237,8 +214,9 @@ def claim_new():
                 form.description.data,
                 request.files.getlist("evidence"),
             ),
-            _("加分申请已提交,请等待管理员审核"),
-            url_for("portal.request_list") + "#claims",
+            show=form.description,
+            done=_("加分申请已提交,请等待管理员审核"),
+            to=url_for("portal.request_list") + "#claims",
             undo=lambda c: evidence.discard_files(_files_of(c)),
         )
         if response:

@@ -15,7 +15,7 @@ from htmx import is_htmx, render_block, render_page_or_block
 from models import Incident, Job, Role, db
 from scoring import format_month, signed_points
 from security import int_arg
-from services import DomainError, detections
+from services import detections
 from services.clock import to_hall
 from services.dashboard import month_is_closed, pending_months
 from services.rulebooks import rulebook_for_month
@@ -128,16 +128,14 @@ def _row_response(incident: Incident, error: str | None = None):
 
 def _one(incident_id: int, change, done: str):
     incident = db.get_or_404(Incident, incident_id)
-    try:
-        change(incident)
-    except DomainError as error:
-        db.session.rollback()
+    errors: list[str] = []
+    ok, _result = flow.attempt(lambda: change(incident), show=lambda error: errors.append(str(error)))
+    if not ok:
         db.session.refresh(incident)
         if is_htmx():
-            return _row_response(incident, str(error))
-        flash(str(error), "error")
+            return _row_response(incident, errors[0])
+        flash(errors[0], "error")
     else:
-        db.session.commit()
         if is_htmx():
             return _row_response(incident)
         flash(done, "success")

@@ -13,11 +13,10 @@ from admin import bp, flow
 from admin.forms import CalendarDayForm, OutageForm
 from auth.access import role_required
 from htmx import is_htmx, render_block
-from models import Role, db
+from models import Role
 from scoring import format_month, next_month
 from scoring.calendar import prev_month
 from security import whole_number
-from services import DomainError
 from services.calendar_admin import add_outage, day_cell, month_grid, recent_outages, toggle_day
 from services.clock import from_hall, hall_today
 
@@ -68,17 +67,14 @@ def calendar_day(day: str):
     except ValueError:
         abort(404)
     form = CalendarDayForm()
-    error = None
+    errors: list[str] = []
     if form.validate_on_submit():
-        try:
-            cell = toggle_day(when, form.note.data or "")
-        except DomainError as exc:
-            db.session.rollback()
-            error = str(exc)
-        else:
-            db.session.commit()
+        _ok, cell = flow.attempt(
+            lambda: toggle_day(when, form.note.data or ""), show=lambda error: errors.append(str(error))
+        )
     else:
-        error = "".join(str(e) for errors in form.errors.values() for e in errors)
+        errors = [str(e) for field_errors in form.errors.values() for e in field_errors]
+    error = "".join(errors) or None
     if error:
         cell = day_cell(when)
     if is_htmx():

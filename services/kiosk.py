@@ -4,7 +4,7 @@ Nothing here scores: every number comes from `services.standings` (the one place
 this module only picks the months, pages the rows and counts what the screen summarises.
 
 The poll of 100 screens must stay cheap, so `current_version()` reads one tiny row (the newest audit
-row: every change writes one, as the standings cache's key uses) and everything else it needs
+row of a change the screen shows, `SCREEN_ACTIONS`: every change writes one) and everything else it needs
 (settings, working day) is cached per change in this process. The panels are built only when the
 version moved, and cached by it too.
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
 
 from models import AuditLog, KioskScreen, Month, MonthStatus, Setting, db, utcnow
 from scoring import (
@@ -80,18 +80,65 @@ MAX_SCREENS = 200  # registered screens (an admin adds them; a hall has about 10
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _NAME_JUNK = re.compile(r"[\x00-\x1f\x7f<>\"'&]")
 
-_NEWEST_CHANGE = select(AuditLog.id, AuditLog.at).order_by(AuditLog.id.desc()).limit(1)
-# With KIOSK_SETTLE_SECONDS: the newest change written before the last boundary of that many seconds.
-_NEWEST_SETTLED = (
+# What the screen shows moves only with these audit actions (every change writes one): the incidents that
+# count (a proposal or its dismissal counts nothing), the units, the months' states, the rulebooks (scores,
+# opening hours), the calendar (quiet days), an honor roll published or withdrawn (a draft's choice is not
+# shown), the screen's settings, and the wholesale changes (an import of units, incidents or the calendar,
+# a restore, the demo). A unit reading a notice, a document given its number, a login, an appeal or a
+# report waiting for its answer change nothing on the screen: they do not move its version (nor its
+# "数据更新于" stamp). A decision that changes an incident writes the incident's own row (incident.voided,
+# incident.corrected), which does. tests/app/test_kiosk_version_scope.py makes every action a decision.
+SCREEN_ACTIONS = frozenset(
+    {
+        "incident.created",
+        "incident.confirmed",
+        "incident.corrected",
+        "incident.voided",
+        "import.units",
+        "import.incidents",
+        "import.calendar",
+        "honor.publish",
+        "honor.unpublish",
+        "kiosk.settings",
+        "backup.restore",
+        "demo.load",
+    }
+)
+SCREEN_ACTION_PREFIXES = ("unit.", "month.", "rulebook.", "calendar.")
+
+
+def on_screen(action: str) -> bool:
+    """Whether an audit action may change what the hall screen shows (as `_ON_SCREEN` selects them)."""
+    return action in SCREEN_ACTIONS or action.startswith(SCREEN_ACTION_PREFIXES)
+
+
+_ON_SCREEN = or_(
+    AuditLog.action.in_(sorted(SCREEN_ACTIONS)),
+    *(AuditLog.action.startswith(prefix, autoescape=True) for prefix in SCREEN_ACTION_PREFIXES),
+)
+# The newest audit row (by the primary key: the one row a poll reads), and with KIOSK_SETTLE_SECONDS the
+# newest written before the last boundary of that many seconds.
+_NEWEST_ROW = select(AuditLog.id, AuditLog.at).order_by(AuditLog.id.desc()).limit(1)
+_NEWEST_SETTLED_ROW = (
     select(AuditLog.id, AuditLog.at)
     .where(AuditLog.at < bindparam("cutoff"))
     .order_by(AuditLog.id.desc())
     .limit(1)
 )
+# The newest row the screen shows among the ids in (after, upto]: read back from `upto`, so over the rows
+# written since the last look (`_newest_shown`), not over every row that changed nothing on the screen.
+_NEWEST_SHOWN = (
+    select(AuditLog.id, AuditLog.at)
+    .where(_ON_SCREEN, AuditLog.id > bindparam("after"), AuditLog.id <= bindparam("upto"))
+    .order_by(AuditLog.id.desc())
+    .limit(1)
+)
+_ROW_AT = select(AuditLog.at).where(AuditLog.id == bindparam("id"))
 _lock = Lock()
 _settings_cache: dict[tuple, dict] = {}
 _working_cache: dict[tuple, bool] = {}
 _settled_cache: dict[tuple, tuple | None] = {}  # (database, window's boundary) -> newest settled change
+_shown: dict[str, tuple[tuple, tuple | None]] = {}  # database -> (newest row looked at, newest shown by then)
 _view_cache: dict[tuple, ScreenView] = {}
 _pending: dict[str, dict[str, tuple[datetime, str]]] = {}  # database -> screen -> (contact, address)
 _last_flush: dict[str, datetime] = {}
@@ -228,11 +275,36 @@ def _newest(statement, **params) -> tuple | None:
     return tuple(row) if row else None
 
 
+def _newest_shown(newest: tuple | None) -> tuple | None:
+    """The newest audit row (id, at) of a change the screen shows, at or before the audit row `newest`.
+
+    This process remembers the last row it looked up to, so it reads only the rows written since (a login,
+    a notice read, a document numbered: a few), never back through every row that changed nothing on the
+    screen. The first look, or a log that is no longer the one looked at (the row remembered is gone or
+    changed: a restore, a wiped test database), reads back from `newest`."""
+    if newest is None:
+        return None
+    key = database_key()
+    with _lock:
+        known = _shown.get(key)
+    if known is not None and known[0] == newest:
+        return known[1]
+    if known is not None and known[0][0] < newest[0] and _newest(_ROW_AT, id=known[0][0]) == (known[0][1],):
+        found = _newest(_NEWEST_SHOWN, after=known[0][0], upto=newest[0])
+        shown = found if found is not None else known[1]
+    else:
+        shown = _newest(_NEWEST_SHOWN, after=0, upto=newest[0])
+    with _lock:
+        _shown[key] = (newest, shown)
+    return shown
+
+
 def current_version() -> Version:
     """The screen's version, without rendering or scoring: one indexed one-row query when nothing changed.
 
-    It moves with any change (incident, month, settings, units: each writes an audit row), a new hall
-    day, entering or leaving quiet hours, and a new screen template.
+    It moves with a change the screen shows (`SCREEN_ACTIONS`: incidents, months, units, rulebooks,
+    calendar, honor rolls, settings; each writes an audit row), a new hall day, entering or leaving quiet
+    hours, and a new screen template; not with an audit row that changes nothing on it.
     """
     # While desks log incidents every second, every poll would find a new version and each process would
     # score and render again: KIOSK_SETTLE_SECONDS lets the version move once per that many seconds at most
@@ -244,10 +316,12 @@ def current_version() -> Version:
         now_s = utcnow().timestamp()
         cutoff = datetime.fromtimestamp(now_s - now_s % settle, UTC)
         row = remember(
-            _settled_cache, (database_key(), cutoff), lambda: _newest(_NEWEST_SETTLED, cutoff=cutoff)
+            _settled_cache,
+            (database_key(), cutoff),
+            lambda: _newest_shown(_newest(_NEWEST_SETTLED_ROW, cutoff=cutoff)),
         )
     else:
-        row = _newest(_NEWEST_CHANGE)
+        row = _newest_shown(_newest(_NEWEST_ROW))
     marker, changed_at = (row[0], row[1]) if row else (0, None)
     # The row's time is in the keys too: in tests the audit ids start again after each wipe.
     base = (database_key(), marker, changed_at)
@@ -591,6 +665,7 @@ def clear_caches() -> None:
         _settings_cache.clear()
         _working_cache.clear()
         _settled_cache.clear()
+        _shown.clear()
         _view_cache.clear()
         _pending.clear()
         _last_flush.clear()

@@ -18,8 +18,10 @@ import re
 from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -188,11 +190,17 @@ def year_summary(year: int | None):
         return redirect(url_for("admin.year_summary", year=chosen))
     _year_months_or_404(year)
     summary = yearly.summary(year)
+    units_table = summary.render_once(
+        ("page units", str(get_locale())),
+        lambda: Markup(
+            render_template("admin/_year_units.html", s=summary, flags_text=exports.year_flags_text)
+        ),
+    )
     return render_template(
         "admin/year_summary.html",
         s=summary,
+        units_table=units_table,
         years=yearly.available_years(),
-        flags_text=exports.year_flags_text,
         document_url=url_for("admin.year_summary_document", year=year),
     )
 
@@ -211,23 +219,35 @@ def year_summary_export(year: int):
 def year_summary_document(year: int):
     """The summary for the city government as an official document: the A4 page (prints from the browser),
     or `?format=pdf` rendered on the server (services.documents.render_pdf)."""
-    from admin.documents import document_page
+    from admin.documents import document_page, wants_pdf
     from services import documents as docs
 
     _year_months_or_404(year)
     summary = yearly.summary(year)
     issued = docs.issued(yearly.document_key(year))
-    return document_page(
-        "documents/year_summary.html",
-        filename=_("%(year)d年度考核汇总.pdf", year=year),
-        s=summary,
-        flags_text=exports.year_flags_text,
-        doc_number=issued.number if issued else "",
-        issued_on=issued.issued_on if issued else hall_today(),
-        draft="" if summary.complete else _("初稿:%(year)d年尚有月份未关账,数字可能变动", year=year),
-        back_url=url_for("admin.year_summary", year=year),
-        pdf_url=url_for("admin.year_summary_document", year=year, format="pdf"),
-    )
+    doc_number = issued.number if issued else ""
+    issued_on = issued.issued_on if issued else hall_today()
+
+    def page(as_pdf: bool = False):
+        return document_page(
+            "documents/year_summary.html",
+            filename=_("%(year)d年度考核汇总.pdf", year=year),
+            as_pdf=as_pdf,
+            s=summary,
+            flags_text=exports.year_flags_text,
+            doc_number=doc_number,
+            issued_on=issued_on,
+            draft="" if summary.complete else _("初稿:%(year)d年尚有月份未关账,数字可能变动", year=year),
+            back_url=url_for("admin.year_summary", year=year),
+            pdf_url=url_for("admin.year_summary_document", year=year, format="pdf"),
+        )
+
+    if wants_pdf() or request.headers.get("HX-Boosted"):  # a PDF, or the redirect a boosted link gets
+        return page()
+    # The page holds nothing of the reader (no form, no name): the same text for every leader, kept with
+    # the summary it was made from (the settings and the number it shows are part of the key).
+    key = ("document", str(get_locale()), doc_number, issued_on, tuple(docs.get_settings().items()))
+    return summary.render_once(key, page)
 
 
 # ---------------------------------------------------------------- the heavy exports as background jobs

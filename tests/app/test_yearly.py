@@ -313,3 +313,27 @@ def test_the_summary_and_tallies_follow_a_new_incident(app, make):
     old = next(u for u in before.units if u.code == "U00")
     assert unit.months[3].deductions == old.months[3].deductions + 2
     assert {r.key: r.total for r in after.by_staff}[("S00",)] == staff_before.get(("S00",), 0) + 2
+
+
+def test_the_pages_kept_with_the_summary_follow_a_change(client, login, make):
+    """The units table and the document are rendered once per summary: the next audited change (an incident
+    in the live month) shows on both at once, and the document shows a newly set issuing office."""
+    made = build(make, 3)
+    login("admin")
+
+    def march_score(url: str, selector: str) -> str:
+        page = parse(client.get(url).text)
+        row = next(r for r in page.all(selector) if r.get("data-unit") == "U00" or "单位00" in r.text)
+        return row.text
+
+    before = march_score("/admin/years/2024", "#year-table tbody tr")
+    assert march_score("/admin/years/2024", "#year-table tbody tr") == before  # kept
+    doc_before = client.get("/admin/years/2024/document").text
+    make.incident(made[0], "D03", at=datetime(2024, 3, 12, 9, 0))
+    assert march_score("/admin/years/2024", "#year-table tbody tr") != before
+    assert client.get("/admin/years/2024/document").text != doc_before
+    from services import documents
+
+    documents.save_settings("测试发文机关", "测政")
+    db.session.commit()
+    assert "测试发文机关" in client.get("/admin/years/2024/document").text

@@ -16,7 +16,7 @@ confirmed.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
@@ -25,9 +25,10 @@ from sqlalchemy.orm import selectinload
 
 from models import Incident, IncidentStatus, Staff, Unit, db
 from scoring import RuleKind
-from services.clock import from_hall, hall_now, to_hall, utc_now
+from services.clock import hall_now, hall_tz, to_hall, utc_now
 from services.imports.cells import (
     MAX_TEXT,
+    Bad,
     ParseResult,
     Rows,
     optional_date,
@@ -82,22 +83,58 @@ def _day_problems(today: date):
     return problem
 
 
+_UNSEEN = object()
+
+
+def _memo(it: Rows, column: str, parse, default: Any = None, limit: int = 10_000):
+    """`it.cell(row, column, parse, default)` for a column whose cells repeat (codes, rules, staff ids,
+    counts, notes, empty cells): `parse` is a pure function of the cell, so a text (or empty) cell seen
+    before in the column is not parsed again; an error is recorded each time, as it.cell does."""
+    seen: dict = {}
+
+    def cell(row) -> Any:
+        value = row.get(column)
+        if value is not None and type(value) is not str:  # 1, 1.0 and True are equal keys: not kept
+            return it.cell(row, column, parse, default)
+        parsed = seen.get(value, _UNSEEN)
+        if parsed is _UNSEEN:
+            try:
+                parsed = parse(value)
+            except Bad as bad:
+                it.error(column, value, str(bad))
+                return default
+            if len(seen) < limit:
+                seen[value] = parsed
+        return parsed
+
+    return cell
+
+
 def read_rows(it: Rows) -> list[dict]:
     """Pure: each row's cells as values, with the checks that need nothing but the row."""
     records = []
+    occurred = required_datetime("发生时间")
+    unit_of = _memo(it, "unit_code", lambda v: required(v, "单位代码", 32))
+    rule_of = _memo(it, "rule_code", lambda v: required(v, "规则编号", 16))
+    staff_of = _memo(it, "staff_id", cell_text)
+    count_of = _memo(it, "count", parse_count)
+    note_of = _memo(it, "note", cell_text, "")
+    deadline_of = _memo(it, "deadline", lambda v: optional_date(v, "整改期限"))
+    rectified_of = _memo(it, "rectified_on", lambda v: optional_date(v, "整改完成日期"))
+    exempt_of = _memo(it, "exempt", lambda v: parse_bool(v, False), False)
     for number, row in it:
-        at = it.cell(row, "occurred_at", required_datetime("发生时间"))
-        unit_code = it.cell(row, "unit_code", lambda v: required(v, "单位代码", 32))
-        rule_code = it.cell(row, "rule_code", lambda v: required(v, "规则编号", 16))
-        staff_id = it.cell(row, "staff_id", cell_text) or None
-        count = it.cell(row, "count", parse_count)
-        note = it.cell(row, "note", cell_text, "")
+        at = it.cell(row, "occurred_at", occurred)
+        unit_code = unit_of(row)
+        rule_code = rule_of(row)
+        staff_id = staff_of(row) or None
+        count = count_of(row)
+        note = note_of(row)
         if note and len(note) > MAX_TEXT:
             it.error("note", note[:20], f"备注不能超过 {MAX_TEXT} 个字符")
-        deadline = it.cell(row, "deadline", lambda v: optional_date(v, "整改期限"))
-        rectified = it.cell(row, "rectified_on", lambda v: optional_date(v, "整改完成日期"))
-        exempt = it.cell(row, "exempt", lambda v: parse_bool(v, False), False)
-        if at is not None:
+        deadline = deadline_of(row)
+        rectified = rectified_of(row)
+        exempt = exempt_of(row)
+        if at is not None and (deadline or rectified):
             if deadline and deadline < at.date():
                 it.error("deadline", row.get("deadline"), "整改期限早于发生日期")
             if rectified and rectified < at.date():
@@ -115,7 +152,7 @@ def read_rows(it: Rows) -> list[dict]:
                 "rectified_on": rectified,
                 "exempt": exempt,
                 "_raw": row,
-                "_failed": set(it.failed_columns),
+                "_failed": it.failed_columns,  # the row's own set (Rows starts a new one each row)
             }
         )
     return records
@@ -135,6 +172,7 @@ def parse(it: Rows, result: ParseResult) -> None:
     }
     now = hall_now().replace(tzinfo=None)
     today = hall_today()
+    tz = hall_tz()
     rulebooks: dict[tuple[int, int], Any] = {}
     spelled: dict[tuple[int, int], dict[str, str]] = {}  # a month's codes by their lower case
     rules_of: dict[tuple[int, int], dict[str, Any]] = {}
@@ -162,14 +200,15 @@ def parse(it: Rows, result: ParseResult) -> None:
         staff, window, category = None, None, None
         if rec["staff_id"]:
             staff = staff_db.get(rec["staff_id"])
-            who = f"{staff.name}({rec['staff_id']})" if staff else ""
             if staff is None:
                 error(rec, "staff_id", rec["staff_id"], f"工号 {rec['staff_id']} 不在人员名册中")
             elif at is not None:
                 posting = staff.posting_on(at.date())
                 if posting is None:
+                    who = f"{staff.name}({rec['staff_id']})"
                     error(rec, "staff_id", rec["staff_id"], f"{who}在 {at.date().isoformat()} 不在岗")
                 elif unit is not None and posting.unit_id != unit.id:
+                    who = f"{staff.name}({rec['staff_id']})"
                     error(
                         rec,
                         "staff_id",
@@ -214,7 +253,7 @@ def parse(it: Rows, result: ParseResult) -> None:
             inactive[unit.name] = inactive.get(unit.name, 0) + 1
         rec.pop("_failed")
         rec.update(
-            occurred_at=from_hall(at),
+            occurred_at=at.replace(tzinfo=tz).astimezone(UTC),  # from_hall(at)
             window=window,
             needs_link="linked" in rule.requires,
             is_violation=rule.kind == RuleKind.DEDUCTION and "linked" not in rule.requires,

@@ -36,8 +36,10 @@ class Month(db.Model):
     # a process keeps the decoded results (the close time is no version: a pinned clock repeats it).
     snapshot_key: Mapped[str | None] = mapped_column(String(32))
     # The standings frozen at closing, declared (and stored) last: on SQLite a column after a large value
-    # is read by walking that value's overflow pages (migration a8d2f6c4e0b7).
-    snapshot: Mapped[dict | None] = mapped_column(JSON)
+    # is read by walking that value's overflow pages (migration a8d2f6c4e0b7). Deferred: loaded only when
+    # read, since a large hall's is megabytes of JSON and most readers of a month want its status (a
+    # decoded copy is kept per `snapshot_key`: services.standings.frozen_result).
+    snapshot: Mapped[dict | None] = mapped_column(JSON, deferred=True)
     # One row per unit of the snapshot, kept equal to it by `_keep_unit_results` below.
     unit_results: Mapped[list[MonthUnitResult]] = relationship(
         back_populates="month_row", cascade="all, delete-orphan"

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import String, and_, case, cast, func, literal, or_, select, text, union_all
-from sqlalchemy.orm import defer, selectinload
+from sqlalchemy.orm import selectinload
 
 from models import AuditLog, Incident, IncidentStatus, Month, MonthStatus, Staff, Unit, User, db
 from scoring import MonthResult, Rulebook, format_month
@@ -168,7 +168,7 @@ def month_lines() -> list[MonthLine]:
     """Every month from the first one holding data (or the current one) up to now, newest first: an
     empty month before the hall started using the system has nothing to close."""
     # The frozen standings are not read: decoding every snapshot took seconds on a hall of five years.
-    rows = {(r.year, r.month): r for r in db.session.scalars(select(Month).options(defer(Month.snapshot)))}
+    rows = {(r.year, r.month): r for r in db.session.scalars(select(Month))}
     first, (year, month) = _first_month(), current_month()
     keys = set(rows)
     while (year, month) >= first:

@@ -49,3 +49,22 @@ def remember(cache: dict, key: tuple, make: Callable[[], T], *, most: int = 64) 
             cache[key] = value
             _building.pop((id(cache), key), None)
     return value
+
+
+_per_object: dict[tuple, tuple[object, object]] = {}
+
+
+def kept_for(owner: object, key: tuple, make: Callable[[], T], *, most: int = 256) -> T:
+    """`make()`, made once for the object `owner` and `key`: what is derived from a value the services
+    already keep until its data change (a month's results), such as its rendered table or its JSON, lives
+    as long as that value does. Held by identity: an id reused by a newer object is no hit."""
+    k = (id(owner), *key)
+    found = _per_object.get(k)
+    if found is not None and found[0] is owner:
+        return found[1]  # type: ignore[return-value]
+    value = make()
+    with _lock:
+        if len(_per_object) > most:
+            _per_object.clear()
+        _per_object[k] = (owner, value)
+    return value

@@ -51,7 +51,7 @@ from services.evidence import Upload
 from services.incident_list import ListPage
 from services.notifications import notify_unit
 from services.rulebooks import as_rulebook, by_key, rulebook_for_month
-from services.standings import month_row, standings, standings_for
+from services.standings import is_frozen, month_row, standings, standings_for
 
 PAGE_SIZE = 30
 ANSWER_MAX_CHARS = 5000
@@ -155,7 +155,7 @@ def open_notices_for_month(year: int, month: int) -> list[Notice]:
     one per unit, month and flag), notify each unit of a new one, and withdraw those whose flag is gone.
     Returns the notices opened now. Flushes, never commits."""
     row = month_row(year, month)
-    if row is None or row.status == MonthStatus.OPEN or not row.snapshot:
+    if not is_frozen(row):
         return []
     result = standings(year, month, row=row)
     rulebook = _month_rulebook(row)
@@ -365,7 +365,7 @@ class Letter:
 def letters_for_month(year: int, month: int) -> list[Letter]:
     """The month's letters (discipline group first), from its frozen standings; none for an open month."""
     row = month_row(year, month)
-    if row is None or row.status == MonthStatus.OPEN or not row.snapshot:
+    if not is_frozen(row):
         return []
     result = standings(year, month, row=row)
     rulebook = _month_rulebook(row)

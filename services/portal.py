@@ -263,7 +263,7 @@ def unit_month(
 def month_summaries(unit: Unit) -> list[MonthSummary]:
     """Every portal month of the unit, newest first: the months' rows in one query, whatever their number."""
     months = portal_months()
-    rows = month_rows(months, snapshots=False)
+    rows = month_rows(months)
     current = current_month()
 
     def status(key: tuple[int, int]) -> str:

@@ -31,7 +31,6 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.orm import defer
 
 from models import Incident, IncidentStatus, Month, MonthStatus, MonthUnitResult, Unit, db
 from scoring import (
@@ -704,18 +703,13 @@ def _month_query(sql: str, year: int, months: list[int]):
 
 
 def _frozen(year: int, month: int) -> MonthResult | None:
-    row = _month_row_lean(year, month)
-    return frozen_result(row) if _is_frozen(row) else None
+    row = month_row(year, month)
+    return frozen_result(row) if is_frozen(row) else None
 
 
-def _month_row_lean(year: int, month: int) -> Month | None:
-    """The month's row with its snapshot left unread until asked for (a cached result needs none)."""
-    return db.session.scalar(
-        select(Month).where(Month.year == year, Month.month == month).options(defer(Month.snapshot))
-    )
-
-
-def _is_frozen(row: Month | None) -> bool:
+def is_frozen(row: Month | None) -> bool:
+    """The month is closed and holds its frozen standings (read by `snapshot_key`, without decoding them;
+    a row restored from a backup older than the key is read)."""
     return row is not None and row.status != MonthStatus.OPEN and bool(row.snapshot_key or row.snapshot)
 
 
@@ -747,25 +741,21 @@ def standings(year: int, month: int, *, row: Month | None = _UNREAD) -> MonthRes
     `row`: the month's row (or None: it has none) when the caller has read it already, saving a query.
     """
     if row is _UNREAD:
-        row = _month_row_lean(year, month)
-    if _is_frozen(row):
+        row = month_row(year, month)
+    if is_frozen(row):
         return frozen_result(row)
     key = (database_key(), year, month, hall_today(), newest_change())
     return remember(_cache, key, lambda: live_standings(year, month))
 
 
-def month_rows(months: list[tuple[int, int]], *, snapshots: bool = True) -> dict[tuple[int, int], Month]:
-    """The Month rows of these (year, month) keys, in one query (a month without a row is left out).
-
-    `snapshots=False` leaves the frozen standings unread (reading one decodes every item of every unit)
-    for a caller that needs only the rows' status, or `frozen_unit_lines`."""
+def month_rows(months: list[tuple[int, int]]) -> dict[tuple[int, int], Month]:
+    """The Month rows of these (year, month) keys, in one query (a month without a row is left out). Their
+    frozen standings stay unread (deferred) until `frozen_result` misses its cache."""
     if not months:
         return {}
     years = sorted({y for y, _m in months})
     wanted = set(months)
     query = select(Month).where(Month.year.between(years[0], years[-1]))
-    if not snapshots:
-        query = query.options(defer(Month.snapshot))
     rows = db.session.scalars(query)
     return {(r.year, r.month): r for r in rows if (r.year, r.month) in wanted}
 
@@ -819,11 +809,16 @@ def standings_for(
 
 def standings_json(year: int, month: int) -> dict:
     """The stable JSON of `GET /api/standings` and `standings --json`."""
-    result = standings(year, month)
+    row = month_row(year, month)
+    return results_json(standings(year, month, row=row), row.status if row else MonthStatus.OPEN)
+
+
+def results_json(result: MonthResult, status: str) -> dict:
+    """`standings_json` of results already read, with their month's status."""
     return {
         "month": result.label,
         "rulebook": result.rulebook_key,
-        "status": str(month_status(year, month)),
+        "status": str(status),
         "units": [
             {
                 "code": u.code,

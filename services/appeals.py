@@ -65,12 +65,7 @@ def store_files(uploads: list[evidence_service.Upload], unit_id: int, **parent) 
     def make_row(upload: evidence_service.Upload, stored_name: str) -> RequestFile:
         row = RequestFile(
             unit_id=unit_id,
-            filename=upload.filename,
-            stored_name=stored_name,
-            content_type=upload.content_type,
-            size=upload.size,
-            uploaded_at=utc_now(),
-            uploaded_by_id=acting_user_id(),
+            **evidence_service.file_columns(upload, stored_name, utc_now(), acting_user_id()),
         )
         setattr(row, f"{attr}_id", owner.id)
         return row

@@ -18,6 +18,7 @@ import io
 import secrets
 import warnings
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
@@ -245,6 +246,19 @@ def file_summary(rows: list) -> list[dict]:
     return [{"filename": r.filename, "stored_name": r.stored_name, "size": r.size} for r in rows]
 
 
+def file_columns(upload: Upload, stored_name: str, at: datetime, by: int | None) -> dict:
+    """The columns every stored file's row has (evidence, notice attachments, request files): the name
+    the user gave, ours on disk, the type, the size, when and by whom."""
+    return {
+        "filename": upload.filename,
+        "stored_name": stored_name,
+        "content_type": upload.content_type,
+        "size": upload.size,
+        "uploaded_at": at,
+        "uploaded_by_id": by,
+    }
+
+
 def write_files(uploads: list[Upload], make_row) -> list:
     """Write each upload under a fresh stored name and add the row `make_row(upload, stored_name)` builds
     for it (flushed, not committed). On failure nothing stays on disk. Shared by incident evidence,
@@ -273,13 +287,7 @@ def store(incident: Incident, uploads: list[Upload]) -> list[Evidence]:
     rows: list[Evidence] = write_files(
         uploads,
         lambda upload, stored_name: Evidence(
-            incident=incident,
-            filename=upload.filename,
-            stored_name=stored_name,
-            content_type=upload.content_type,
-            size=upload.size,
-            uploaded_at=utc_now(),
-            uploaded_by_id=acting_user_id(),
+            incident=incident, **file_columns(upload, stored_name, utc_now(), acting_user_id())
         ),
     )
     if rows:

@@ -561,13 +561,7 @@ def _store(
     return evidence_files.write_files(
         uploads,
         lambda upload, stored_name: NoticeAttachment(
-            notice=notice,
-            filename=upload.filename,
-            stored_name=stored_name,
-            content_type=upload.content_type,
-            size=upload.size,
-            uploaded_at=now,
-            uploaded_by_id=user_id,
+            notice=notice, **evidence_files.file_columns(upload, stored_name, now, user_id)
         ),
     )
 

@@ -33,6 +33,8 @@ class Incident(db.Model):
         # (status, rule, exemption) from the index alone.
         Index("ix_incident_occurred_id", "occurred_at", "id", "status", "rule_code", "exempt", "count"),
         Index("ix_incident_unit_occurred", "unit_id", "occurred_at"),
+        # A unit's items awaiting rectification (its requests page).
+        Index("ix_incident_unit_deadline", "unit_id", "deadline"),
         # The live standings: a month's D19a whose overdue D19b lands in it, by deadline.
         Index("ix_incident_rule_deadline", "rule_code", "deadline"),
     )

@@ -253,24 +253,25 @@ TARGET_LABELS = {
 
 
 def action_label(code) -> str:
-    return str(ACTION_LABELS.get(str(code), code))
+    return _current()["action"].get(str(code), str(code))
 
 
 def field_label(key) -> str:
-    return str(FIELD_LABELS.get(str(key), key))
+    return _current()["field"].get(str(key), str(key))
 
 
 def value_label(key, value):
     """A stored value as a reader says it: statuses and roles in Chinese, booleans 是/否."""
     if isinstance(value, bool):
         return _l("是") if value else _l("否")
+    labels = _current()
     if key == "status":
         text = str(value)
-        return str(INCIDENT_STATUS_LABELS.get(text) or STATUS_LABELS.get(text) or value)
+        return labels["incident_status"].get(text) or labels["status"].get(text) or str(value)
     if key == "role":
-        return str(ROLE_LABELS.get(str(value), value))
+        return labels["role"].get(str(value), str(value))
     if key in VALUE_LABELS and isinstance(value, str):
-        return str(VALUE_LABELS[key].get(value, value))
+        return labels["value:" + key].get(value, value)
     return value
 
 
@@ -315,6 +316,9 @@ _LABEL_TABLES = {
     "status": STATUS_LABELS,
     "flag": FLAG_LABELS,
     "incident_status": INCIDENT_STATUS_LABELS,
+    "action": ACTION_LABELS,
+    "field": FIELD_LABELS,
+    **{"value:" + key: table for key, table in VALUE_LABELS.items()},
 }
 _resolved: dict[str, dict[str, dict[str, str]]] = {}
 
@@ -351,6 +355,10 @@ def kept(owner: object, *key, caller):
     must hold nothing of the reader: no form token, no name. A 200-unit standings table costs 15–30 ms to
     render."""
     return kept_for(owner, (str(get_locale()), *key), caller)
+
+
+def _current() -> dict[str, dict[str, str]]:
+    return _labels(str(get_locale()))
 
 
 def init_app(app: Flask) -> None:

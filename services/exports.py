@@ -15,10 +15,11 @@ from flask_babel import gettext as _
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 
-from models import Incident, Staff, Unit, db
+from models import Incident, Unit, db
 from scoring import MonthResult, Rulebook
 from services import DomainError
-from services.portal import ItemRow, UnitMonth, item_rows, month_rulebook, unit_month
+from services.export_rows import STYLES, DetailTexts, detail_lines, incident_details, write_year_detail
+from services.portal import UnitMonth, item_rows, month_rulebook, unit_month
 from services.standings import month_rows, month_status, standings, standings_for
 from services.xlsx import (
     XLSX_MIMETYPE,
@@ -77,26 +78,6 @@ def _flags(codes) -> str:
     return "、".join(str(FLAG_LABELS.get(f, f)) for f in codes)
 
 
-def _item_cells(n: int, item: ItemRow) -> list:
-    what = item.title
-    if item.derived:
-        what = _("%(title)s(逾期未整改,系统计算)", title=item.title)
-    elif item.exempt:
-        what = _("%(title)s(免扣)", title=item.title)
-    if item.public_text:
-        what = f"{what}\n{item.public_text}"
-    return [
-        n,
-        item.rule_code,
-        what,
-        item.occurred_on,
-        item.window or "",
-        item.staff_name or "",
-        item.count,
-        item.points,
-    ]
-
-
 DETAIL_COLUMNS = ["序号", "规则", "事项", "日期", "窗口", "人员", "次数", "分值"]
 DETAIL_WIDTHS = [7, 9, 44, 12, 8, 10, 7, 9]
 
@@ -105,65 +86,20 @@ def _detail_columns() -> list[str]:
     return [_(c) for c in DETAIL_COLUMNS]
 
 
-def _write_detail(ws, row: int, view: UnitMonth, lead: list | None = None) -> int:
-    """The sections, subtotals, score, grade and rank of one unit's month from `row`; returns the next row.
-
-    `lead`: values of leading columns repeated on every line (the month, on a year's sheet), which is a
-    services.xlsx_stream sheet (no merged cells there)."""
-    write = ws.put if lead else (lambda r, c, value, style: put(ws, r, c, value, style=style))
-    lead = lead or []
-    width = len(lead) + len(DETAIL_COLUMNS)
-    first = len(lead) + 1  # the detail table's first column
-
-    def line(values: list, *, kind: str = "", merge: bool = False) -> None:
-        nonlocal row
-        for col, value in enumerate(lead + values, start=1):
-            wrap = col == first + 2
-            style = {"": "hs-wrap" if wrap else "hs-cell", "section": "hs-section"}.get(kind)
-            if kind == "total":
-                style = "hs-total-wrap" if wrap else "hs-total"
-            write(row, col, value, style)
-        if merge and not lead:
-            ws.merge_cells(start_row=row, start_column=first, end_row=row, end_column=width)
+def _write_detail(ws, row: int, view: UnitMonth, texts: DetailTexts | None = None) -> int:
+    """The sections, subtotals, score, grade and rank of one unit's month from `row` on a unit's own
+    (openpyxl) sheet, laid out by services.export_rows.detail_lines; returns the next row."""
+    texts = texts or DetailTexts()
+    width = len(DETAIL_COLUMNS)
+    for kind, values, merged in detail_lines(view, texts):
+        for col, (value, style) in enumerate(zip(values, STYLES[kind], strict=True), start=1):
+            put(ws, row, col, value, style=style)
+        if merged and kind == "section":
+            ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
+        elif merged:  # a total: its label over two columns, its note over five
+            ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=2)
+            ws.merge_cells(start_row=row, start_column=3, end_row=row, end_column=7)
         row += 1
-
-    def section(heading: str, items: list[ItemRow]) -> None:
-        line([heading] + [""] * (len(DETAIL_COLUMNS) - 1), kind="section", merge=True)
-        if not items:
-            line(["", "", _("无"), "", "", "", "", ""])
-        for n, item in enumerate(items, start=1):
-            line(_item_cells(n, item))
-
-    def total(label: str, value, note: str = "") -> None:
-        line([label, "", note, "", "", "", "", value], kind="total")
-        if not lead:  # merged on a unit's own table; a year's long sheet stays plain (merging is slow)
-            ws.merge_cells(start_row=row - 1, start_column=first, end_row=row - 1, end_column=first + 1)
-            ws.merge_cells(start_row=row - 1, start_column=first + 2, end_row=row - 1, end_column=first + 6)
-
-    result = view.result
-    if result is None:
-        absent = _("本单位该月未参加考核(单位已停用)")
-        line([absent] + [""] * (len(DETAIL_COLUMNS) - 1), kind="section", merge=True)
-        return row
-    settings = view.rulebook.settings
-    section(_("一、扣分项目"), view.deduction_items)
-    total(_("扣分小计"), -result.deductions, _("扣完为止") if result.deductions > settings.base_score else "")
-    section(_("二、加分项目"), view.bonus_items)
-    total(
-        _("加分小计"),
-        result.bonus,
-        _("每月加分不超过 %(cap)d 分", cap=settings.bonus_cap) if view.bonus_capped else "",
-    )
-    total(_("基础分"), settings.base_score)
-    total(_("得分"), result.score)
-    total(_("等级"), _grade(result.grade))
-    total(
-        _("排名"),
-        result.rank,
-        _("第 %(rank)d 名 / 共 %(total)d 个单位", rank=result.rank, total=view.total_units),
-    )
-    if result.flags:
-        total(_("处理措施"), "", _flags(result.flag_codes))
     return row
 
 
@@ -203,8 +139,9 @@ def _detail_sheet(ws: Worksheet, unit_name: str, view: UnitMonth) -> None:
 def _unit_months(
     results: dict[tuple[int, int], MonthResult], statuses: dict[tuple[int, int], str]
 ) -> dict[tuple[int, int], dict[str, UnitMonth]]:
-    """Every unit's UnitMonth of each month, the items' incidents and staff read in two queries in all
-    (services.portal reads them unit by unit: fine for one table, not for every unit of a year)."""
+    """Every unit's UnitMonth of each month, the items' incidents and staff read by ranges of ids in a few
+    queries in all (services.portal reads them unit by unit: fine for one table, not for every unit of a
+    year)."""
     ids = {
         i.incident_id
         for result in results.values()
@@ -212,16 +149,7 @@ def _unit_months(
         for i in u.items
         if i.incident_id is not None
     }
-    incidents: dict[int, Incident] = {}
-    staff: dict[int, Staff] = {}
-    id_list = sorted(ids)
-    for chunk in range(0, len(id_list), 5000):  # SQLite caps a statement's parameters
-        part = id_list[chunk : chunk + 5000]
-        incidents.update({i.id: i for i in db.session.scalars(select(Incident).where(Incident.id.in_(part)))})
-    staff_ids = sorted({i.staff_pk for i in incidents.values() if i.staff_pk})
-    for chunk in range(0, len(staff_ids), 5000):
-        part = staff_ids[chunk : chunk + 5000]
-        staff.update({s.id: s for s in db.session.scalars(select(Staff).where(Staff.id.in_(part)))})
+    incidents, staff = incident_details(ids)  # plain rows of what item_rows reads
     out: dict[tuple[int, int], dict[str, UnitMonth]] = {}
     rulebooks: dict[str, Rulebook] = {}
     for key, result in results.items():
@@ -307,6 +235,8 @@ def _year_details(
         sheet.title(_("没有参加考核的单位"), len(DETAIL_COLUMNS))
     columns = [_("月份"), *_detail_columns()]
     message = _("正在写入各单位明细表")
+    texts = DetailTexts()
+    leads = {key: _("%(m)d月", m=key[1]) for key in keys}
     for n, code in enumerate(codes, start=1):
         ws = book.sheet(sheet_title(names[code], taken))
         ws.title(_("%(unit)s %(year)d年 考核评分明细表", unit=names[code], year=year), len(columns))
@@ -316,7 +246,7 @@ def _year_details(
             view = views[key].get(code)
             if view is None:
                 continue  # not scored that month (inactive then)
-            row = _write_detail(ws, row, view, lead=[_("%(m)d月", m=key[1])])
+            row = write_year_detail(ws, row, view, leads[key], texts)
         ws.widths = [7, *DETAIL_WIDTHS]
         ws.header_row = 3
         progress(n, len(codes), message)

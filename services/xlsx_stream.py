@@ -46,6 +46,8 @@ _STYLES = {
     "note": (0, 0, 0, "right"),
 }
 _FORMATS = {None: 0, "0": 1, DATE_FORMAT: 164, DATETIME_FORMAT: 165}
+_KEPT_CELLS = 50_000  # distinct cells a book keeps for put_row (texts of at most a few kilobytes each)
+_LETTERS = [""] + [get_column_letter(i) for i in range(1, 65)]  # put_row's columns (a row of 64 at most)
 
 
 class Sheet:
@@ -90,6 +92,36 @@ class Sheet:
                 f'<c r="{ref}" s="{self.book.xf(style, None)}" t="inlineStr">'
                 f'<is><t xml:space="preserve">{text}</t></is></c>'
             )
+
+    def put_row(self, row: int, values: list, styles: list[str]) -> None:
+        """A row's cells from column 1 (`styles[i]` the style of `values[i]`), each as `put` writes it: a
+        text, an int or a date is written from what the book keeps of the same value and style (a year's
+        detail tables repeat them over a million cells), anything else by `put`."""
+        if row != self.row:
+            self._end_row()
+            self.row = row
+        kept, xf, cells, last = self.book._cells, self.book.xf, self.cells, self.last_column
+        for column, value, style in zip(range(1, len(values) + 1), values, styles, strict=True):
+            kind = type(value)
+            if kind is str or kind is int or kind is date:
+                tail = kept.get((kind, value, style))
+                if tail is None:
+                    if kind is str:
+                        text = escape(ILLEGAL_CHARACTERS_RE.sub("", value))
+                        tail = f' s="{xf(style, None)}" t="inlineStr"><is><t xml:space="preserve">{text}'
+                        tail += "</t></is></c>"
+                    elif kind is int:
+                        tail = f' s="{xf(style, "0")}"><v>{value}</v></c>'
+                    else:
+                        tail = f' s="{xf(style, DATE_FORMAT)}"><v>{to_excel(value)}</v></c>'
+                    if len(kept) < _KEPT_CELLS:
+                        kept[(kind, value, style)] = tail
+                letter = _LETTERS[column] if column < len(_LETTERS) else get_column_letter(column)
+                cells.append(f'<c r="{letter}{row}"{tail}')
+                last = column
+            else:
+                self.put(row, column, value, style)
+        self.last_column = max(self.last_column, last)
 
     def _end_row(self) -> None:
         if self.row:
@@ -143,6 +175,7 @@ class StreamBook:
     def __init__(self):
         self.sheets: list[Sheet] = []
         self._xfs: dict[tuple[str, str | None], int] = {}
+        self._cells: dict[tuple, str] = {}  # (type, value, style) -> a cell's XML after its reference
         self.xf("", None)  # xf 0: the default style
 
     def sheet(self, name: str) -> Sheet:

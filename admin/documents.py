@@ -10,11 +10,14 @@ from the browser) or, on a `.pdf` route or `?format=pdf`, the PDF of the same te
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import wraps
 from typing import Any
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField
 from wtforms.validators import InputRequired, Length
@@ -28,6 +31,7 @@ from services import DomainError, export_jobs
 from services import documents as docs
 from services.bounds import check_month_in_range
 from services.clock import hall_today, to_hall
+from services.memo import database_key, newest_change, remember
 from services.paging import slice_of
 
 
@@ -51,6 +55,37 @@ def document_settings_global() -> dict[str, str]:
 
 def wants_pdf(as_pdf: bool = False) -> bool:
     return bool(as_pdf or request.environ.get(_PDF_FLAG) or request.args.get("format") == "pdf")
+
+
+# Document pages as answered, until the next audited change (every write the app makes is audited).
+_kept_pages: dict[tuple, str] = {}
+
+
+def kept_document(view):
+    """A document page answered from the text it gave last time, while nothing has changed since: same
+    address, reader (role and unit), language, hall day and newest audit row. Below the role check, so the
+    check runs first. Only a page (text) is kept: a PDF, a redirect or an error is answered afresh. For
+    views whose only writes are audited (a 文号 given the first time is an audit row: the next request
+    renders again and keeps that). A large hall's detail tables or blank patrol sheet render in 30–60 ms."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if wants_pdf() or request.headers.get("HX-Boosted"):
+            return view(*args, **kwargs)
+        key = (
+            database_key(),
+            request.endpoint,
+            tuple(sorted(request.view_args.items())),
+            request.query_string,
+            current_user.role,
+            current_user.unit_id,
+            str(get_locale()),
+            hall_today(),
+            newest_change(),
+        )
+        return remember(_kept_pages, key, lambda: view(*args, **kwargs), keep=lambda v: isinstance(v, str))
+
+    return wrapped
 
 
 def document_page(template: str, *, filename: str, as_pdf: bool = False, **context: Any):
@@ -186,6 +221,7 @@ DETAILS_UNITS_A_PAGE = 10
 
 @bp.route("/months/<month>/details")
 @role_required(*STAFF_ROLES)
+@kept_document
 def month_details(month: str):
     """考核评分明细表 of every unit for a month (a page each)."""
     year, mon = _month_or_404(month)
@@ -229,6 +265,7 @@ def month_details_job():
 
 @bp.route("/months/<month>/details/<int:unit_id>")
 @role_required(*STAFF_ROLES)
+@kept_document
 def unit_details(month: str, unit_id: int):
     """考核评分明细表 of one unit for a month."""
     year, mon = _month_or_404(month)

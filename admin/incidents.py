@@ -19,7 +19,7 @@ from wtforms import Field
 
 import htmx
 from admin import bp, flow
-from admin.documents import document_page, notice_filename
+from admin.documents import document_page, kept_document, notice_filename
 from admin.incident_forms import (
     EVIDENCE_ACCEPT,
     CorrectForm,
@@ -449,6 +449,7 @@ def incident_correct(incident_id: int):
 
 @bp.route("/incidents/<int:incident_id>/notice")
 @role_required(Role.ADMIN, Role.INSPECTOR, Role.LEADER)
+@kept_document
 def incident_notice(incident_id: int):
     """违规违纪通知单: print-ready, A4 portrait; the body is templates/_notice.html."""
     incident = _incident_or_404(incident_id)

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from admin import bp, flow
-from admin.documents import document_page
+from admin.documents import document_page, kept_document
 from admin.forms import ActionForm, ReopenForm
 from auth.access import STAFF_ROLES, role_required
 from models import Role, db
@@ -118,6 +118,7 @@ def month_reopen(month: str):
 
 @bp.route("/months/<month>/bulletin")
 @role_required(*STAFF_ROLES)
+@kept_document
 def month_bulletin(month: str):
     """月度考核通报: the standings with grades and flags, printable on A4; marked 实时 while still open.
     A month not begun, or before the first rulebook, has no bulletin (404)."""

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from admin import bp
-from admin.documents import document_page
+from admin.documents import document_page, kept_document
 from auth.access import role_required
 from htmx import render_page_or_block
 from models import Role, Unit, db
@@ -123,6 +123,7 @@ def notice_attachment(attachment_id: int):
 
 @bp.route("/notices/<int:notice_id>/document")
 @role_required(*READERS)
+@kept_document
 def notice_document(notice_id: int):
     """The notice as the written document sent to the unit (书面通报), to print or as PDF."""
     notice = db.get_or_404(Notice, notice_id)
@@ -164,6 +165,7 @@ def letter_list():
 
 @bp.route("/letters/<month>/<flag>")
 @role_required(*READERS)
+@kept_document
 def letter_document(month: str, flag: str):
     """One letter (a closed month, a flag), as the page that prints from the browser or, with
     ?format=pdf, as a PDF from the server."""

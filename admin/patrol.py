@@ -23,7 +23,7 @@ from wtforms.validators import Length
 
 import htmx
 from admin import bp
-from admin.documents import document_page
+from admin.documents import document_page, kept_document
 from admin.incident_forms import EVIDENCE_ACCEPT, PatrolTapForm, PatrolUndoForm
 from auth.access import role_required
 from models import Incident, IncidentStatus, Role, Unit, db
@@ -389,6 +389,7 @@ def patrol_record_save(incident_id: int):
 
 @bp.route("/patrol/blank")
 @role_required(Role.ADMIN, Role.INSPECTOR)
+@kept_document
 def patrol_blank():
     """The sheet to print (A4 landscape): blank for days when paper is used, or filled from a day's
     records (?date=YYYY-MM-DD&filled=1). The PDF: admin/documents.py patrol_blank_pdf."""

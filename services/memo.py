@@ -32,8 +32,9 @@ def newest_change() -> tuple:
     return tuple(row) if row else (None, None)
 
 
-def remember(cache: dict, key: tuple, make: Callable[[], T], *, most: int = 64) -> T:
-    """`cache[key]`, made by `make()` once; the cache is emptied when it holds more than `most` values."""
+def remember(cache: dict, key: tuple, make: Callable[[], T], *, most: int = 64, keep=None) -> T:
+    """`cache[key]`, made by `make()` once; the cache is emptied when it holds more than `most` values.
+    `keep(value)` false: the value is returned but not kept (a page that answered a redirect)."""
     with _lock:
         if key in cache:
             return cache[key]
@@ -42,11 +43,17 @@ def remember(cache: dict, key: tuple, make: Callable[[], T], *, most: int = 64) 
         with _lock:
             if key in cache:
                 return cache[key]
-        value = make()
+        try:
+            value = make()
+        except BaseException:
+            with _lock:
+                _building.pop((id(cache), key), None)
+            raise
         with _lock:
-            if len(cache) > most:
-                cache.clear()
-            cache[key] = value
+            if keep is None or keep(value):
+                if len(cache) > most:
+                    cache.clear()
+                cache[key] = value
             _building.pop((id(cache), key), None)
     return value
 

@@ -409,3 +409,25 @@ def test_every_units_details_are_paged_on_screen_and_whole_in_the_pdf(client, lo
     assert all(f"分页单位{n:02d}" in text for n in range(12))
     single = parse(client.get(f"/admin/months/2024-02/details/{units[0].id}").get_data(as_text=True))
     assert single.all("#details-range") == [] and single.all(".doc-pager") == []
+
+
+def test_a_kept_document_follows_the_next_change_and_keeps_its_role_check(client, login, make):
+    """A document page is answered from the text kept since the last audited change: a new incident shows
+    at once; a unit user is refused before any kept text is looked at; a PDF is made afresh."""
+    unit = make.unit("K01", name="保留测试单位")
+    make.incident(unit, "D01", at=datetime(2024, 3, 5, 9, 0))
+    login("admin")
+
+    def score() -> str:
+        page = parse(client.get("/admin/months/2024-03/bulletin").get_data(as_text=True))
+        row = next(r for r in page.all("tr") if "保留测试单位" in r.text)
+        return row.text
+
+    first = score()
+    assert score() == first  # kept
+    make.incident(unit, "D03", at=datetime(2024, 3, 6, 9, 0))
+    assert score() != first
+    _data, text = get_pdf(client, "/admin/months/2024-03/bulletin.pdf")
+    assert "保留测试单位" in text
+    login("unit")  # the same client, now a unit user's session
+    assert client.get("/admin/months/2024-03/bulletin").status_code == 403

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, g
 from flask_babel import get_locale, get_translations
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 from services.memo import kept_for
 
@@ -357,6 +358,14 @@ def kept(owner: object, *key, caller):
     return kept_for(owner, (str(get_locale()), *key), caller)
 
 
+def _template_gettext(message: str, **variables) -> Markup:
+    """The templates' `_()`: what Jinja's newstyle gettext gives (the translation as markup, its
+    placeholders filled and escaped), without its two context lookups per call (24 µs, for hundreds of
+    calls on a page of rows). A text without "%" is the same formatted or not."""
+    text = Markup(_translations().ugettext(message))
+    return text % variables if variables or "%" in text else text
+
+
 def _current() -> dict[str, dict[str, str]]:
     return _labels(str(get_locale()))
 
@@ -364,6 +373,7 @@ def _current() -> dict[str, dict[str, str]]:
 def init_app(app: Flask) -> None:
     """After Babel's init_app: the template helpers and the templates' gettext callables."""
     app.jinja_env.globals["kept"] = kept
+    app.jinja_env.globals["_"] = _template_gettext
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: _translations().ugettext(s),
         ngettext=lambda s, p, n: _translations().ungettext(s, p, n),

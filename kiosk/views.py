@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from flask import current_app, make_response, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
 from auth.access import public
@@ -108,7 +109,8 @@ def failed(error):
 def screen():
     token = kiosk.screen_token(request.args.get("screen"))
     version = kiosk.current_version()
-    response = make_response(render_template(TEMPLATE, **_context(version, token)))
+    live_html = Markup(_fragment(version, token))  # our own template's rendering, escaped when rendered
+    response = make_response(render_template(TEMPLATE, live_html=live_html, **_context(version, token)))
     # The page is never cached: its fragment carries the state, and a stale page would poll an old version.
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Kiosk-Version"] = version.tag

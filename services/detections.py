@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import selectinload
 
-from models import ClockOutage, ClockPunch, Incident, IncidentStatus, Leave, Staff, Unit, db
+from models import ClockOutage, ClockPunch, Incident, IncidentHistory, IncidentStatus, Leave, Staff, Unit, db
 from scoring import Leave as LeaveIn
-from scoring import Outage, Proposal, Punch, detect_d13, detect_d16, unknown_staff
+from scoring import Outage, Proposal, Punch, RuleKind, detect_d13, detect_d16, unknown_staff
 from services import DomainError
 from services import incidents as incident_service
 from services.audit import record
@@ -138,43 +138,15 @@ def run(
     fresh = [p for p in found if p.key not in held]
     units = {u.code: u for u in db.session.scalars(select(Unit))}
     staff = {s.staff_id: s for s in db.session.scalars(select(Staff).options(selectinload(Staff.postings)))}
-    made: list[Incident] = []
-    skipped = 0
-    total = len(fresh)
-    for done, proposal in enumerate(fresh, start=1):
-        unit = units.get(proposal.unit_code)
-        if unit is None or not unit.active:
-            skipped += 1  # inactive units are not assessed (rulebook.md "Exact readings")
-            continue
-        person = staff.get(proposal.staff_id) if proposal.staff_id else None
-        posting = person.posting_on(proposal.occurred_at.date()) if person else None
-        window = posting.window if posting is not None and posting.unit_id == unit.id else None
-        reason = "\n".join((proposal.reason, *proposal.evidence))
-        made.append(
-            incident_service.create(
-                unit,
-                proposal.rule_code,
-                from_hall(proposal.occurred_at),
-                staff=person,
-                window=window,
-                note=proposal.reason,
-                public_text=proposal.reason,
-                status=IncidentStatus.PROPOSED,
-                source="detect",
-                detection_key=proposal.key,
-                detection_reason=reason,
-            )
-        )
-        if progress and done % 200 == 0:
-            progress(done, total)
+    rows, skipped = _checked_rows(fresh, units, staff)
+    ids = _write_proposed(rows)
     confirmed = 0
     if confirm:
-        for incident in made:
-            incident_service.confirm(incident)
-            confirmed += 1
+        _write_confirmed(rows, ids)
+        confirmed = len(rows)
     summary = {
         "month": f"{year:04d}-{month:02d}",
-        "proposed": len(made),
+        "proposed": len(rows),
         "existing": len(found) - len(fresh),
         "confirmed": confirmed,
         "unknown_staff": unknown,
@@ -183,8 +155,200 @@ def run(
     record("detect.run", f"month:{summary['month']}", after=summary)
     db.session.flush()
     if progress:
-        progress(total, total)
+        progress(len(fresh), len(fresh))
     return summary
+
+
+def _checked_rows(
+    fresh: list[Proposal], units: dict[str, Unit], staff: dict[str, Staff]
+) -> tuple[list[dict], int]:
+    """The incident rows of the proposals, each checked as services.incidents.create checks one (its day,
+    then the rule's requirements; the first problem raises DomainError), with the snapshot its history and
+    audit rows hold; and how many proposals were for inactive units (skipped)."""
+    from services.audit import acting_user_id
+    from services.bounds import closed_month_problem, first_rulebook_day, incident_day_problem
+    from services.clock import hall_today, utc_now
+
+    today, first = hall_today(), first_rulebook_day()
+    days: dict = {}  # a day's problem, asked once (services.bounds.incident_day_problem)
+    rulebooks: dict = {}
+    user_id, now = acting_user_id(), utc_now()
+    rows, skipped = [], 0
+    for proposal in fresh:
+        unit = units.get(proposal.unit_code)
+        if unit is None or not unit.active:
+            skipped += 1  # inactive units are not assessed (rulebook.md "Exact readings")
+            continue
+        person = staff.get(proposal.staff_id) if proposal.staff_id else None
+        posting = person.posting_on(proposal.occurred_at.date()) if person else None
+        window = posting.window if posting is not None and posting.unit_id == unit.id else None
+        occurred_at = from_hall(proposal.occurred_at)
+        day = to_hall(occurred_at)
+        if day.date() not in days:
+            bad = day.date() > today or (first is not None and day.date() < first)
+            bad = bad or closed_month_problem(day) is not None
+            days[day.date()] = incident_day_problem(day, today=today) if bad else None
+        if days[day.date()]:
+            raise DomainError(days[day.date()])
+        month = (day.year, day.month)
+        rulebook = rulebooks.get(month) or rulebooks.setdefault(month, rulebook_for_month(*month))
+        problems = incident_service.rule_problems(
+            rulebook,
+            proposal.rule_code,
+            count=1,
+            staff_category=incident_service._category(person, day.date()),  # as create's check
+            deadline=None,
+            exempt=False,
+            window=window,
+            unit=unit,
+            day=day.date(),
+            rectified_on=None,
+        )
+        if problems:
+            raise DomainError(";".join(message for _field, message in problems))
+        row = {
+            "unit_id": unit.id,
+            "rule_code": proposal.rule_code,
+            "occurred_at": occurred_at,
+            "count": 1,
+            "staff_pk": person.id if person else None,
+            "window": window or None,
+            "note": proposal.reason or "",
+            "public_text": proposal.reason or "",
+            "deadline": None,
+            "rectified_on": None,
+            "exempt": False,
+            "linked_id": None,
+            "status": IncidentStatus.PROPOSED,
+            "source": "detect",
+            "detection_key": proposal.key,
+            "detection_reason": "\n".join((proposal.reason, *proposal.evidence)),
+            "recorded_by_id": user_id,
+            "created_at": now,
+        }
+        shot = {  # services.incidents.snapshot of the incident the row becomes
+            "unit": unit.code,
+            "rule_code": row["rule_code"],
+            "occurred_at": day.strftime("%Y-%m-%d %H:%M"),
+            "count": 1,
+            "staff": person.staff_id if person else None,
+            "window": row["window"],
+            "note": row["note"],
+            "public_text": row["public_text"],
+            "deadline": None,
+            "rectified_on": None,
+            "exempt": False,
+            "linked_id": None,
+            "status": IncidentStatus.PROPOSED.value,
+            "void_reason": None,
+        }
+        rows.append({"incident": row, "snapshot": shot, "day": day, "unit_code": unit.code})
+    return rows, skipped
+
+
+def _write_proposed(rows: list[dict]) -> list[int]:
+    """The proposals' incidents, their history ("proposed") and audit rows (incident.proposed), each table
+    in one bulk INSERT; returns the incidents' ids, in the rows' order."""
+    from services.audit import acting_user_id
+
+    if not rows:
+        return []
+    made = db.session.execute(
+        insert(Incident).returning(Incident.id, Incident.detection_key), [r["incident"] for r in rows]
+    )
+    by_key = {key: pk for pk, key in made}
+    ids = [by_key[r["incident"]["detection_key"]] for r in rows]
+    user_id = acting_user_id()
+    db.session.execute(
+        insert(IncidentHistory),
+        [
+            {
+                "incident_id": pk,
+                "by_id": user_id,
+                "action": "proposed",
+                "reason": "",
+                "snapshot": r["snapshot"],
+            }
+            for pk, r in zip(ids, rows, strict=True)
+        ],
+    )
+    _audit([("incident.proposed", pk, None, r["snapshot"]) for pk, r in zip(ids, rows, strict=True)])
+    return ids
+
+
+def _write_confirmed(rows: list[dict], ids: list[int]) -> None:
+    """services.incidents.confirm of each proposal just written (`confirm`: scripted use), in bulk: the
+    status, the history ("confirmed") and audit rows (incident.confirmed), and each unit's message."""
+    from models.notification import Notification
+    from services.audit import acting_user_id
+    from services.bounds import check_month_open
+    from services.clock import utc_now
+    from services.notifications import item_link
+
+    if not rows:
+        return
+    for day in {r["day"].date() for r in rows}:
+        check_month_open(day)
+    confirmed = IncidentStatus.CONFIRMED
+    db.session.execute(update(Incident), [{"id": pk, "status": confirmed} for pk in ids])
+    user_id, now = acting_user_id(), utc_now()
+    after = [{**r["snapshot"], "status": confirmed.value} for r in rows]
+    db.session.execute(
+        insert(IncidentHistory),
+        [
+            {"incident_id": pk, "by_id": user_id, "action": "confirmed", "reason": "", "snapshot": shot}
+            for pk, shot in zip(ids, after, strict=True)
+        ],
+    )
+    _audit(
+        [
+            ("incident.confirmed", pk, r["snapshot"], shot)
+            for pk, r, shot in zip(ids, rows, after, strict=True)
+        ]
+    )
+    db.session.execute(
+        insert(Notification),
+        [
+            {
+                "unit_id": r["incident"]["unit_id"],
+                "kind": "incident",
+                "title": _incident_title(r["incident"]["rule_code"], r["day"])[:200],
+                "link": item_link(pk),
+                "key": None,
+                "created_at": now,
+            }
+            for pk, r in zip(ids, rows, strict=True)
+        ],
+    )
+
+
+def _incident_title(rule_code: str, day: datetime) -> str:
+    """The unit's message of a confirmed item, as services.notifications.notify_incident words it."""
+    rule = next((r for r in rulebook_for_month(day.year, day.month).rules if r.code == rule_code), None)
+    what = "加分" if rule is not None and rule.kind == RuleKind.BONUS else "扣分"
+    name = f"{rule_code} {rule.title}" if rule is not None else rule_code
+    return f"新增{what}记录:{name}({day.month}月{day.day}日)"
+
+
+def _audit(entries: list[tuple[str, int, dict | None, dict]]) -> None:
+    """services.audit.record of each (action, incident id, before, after), in one bulk INSERT."""
+    from models import AuditLog
+    from services.audit import acting_user_id
+
+    user_id = acting_user_id()
+    db.session.execute(
+        insert(AuditLog),
+        [
+            {
+                "action": action,
+                "target": f"incident:{pk}",
+                "before": before,
+                "after": after,
+                "user_id": user_id,
+            }
+            for action, pk, before, after in entries
+        ],
+    )
 
 
 def pending(year: int | None = None, month: int | None = None) -> list[Incident]:

@@ -81,18 +81,40 @@ def first_assessed_month() -> tuple[int, int] | None:
     return (row[0], row[1]) if row else None
 
 
-def assessed_months(kind: str, year: int, quarter: int = 0) -> list[tuple[int, int]]:
-    """The period's months from the first assessed month (and the first rulebook) on."""
+def _first_month() -> tuple[int, int] | None:
+    """The first month a roll may count: the first assessed month, not before the first rulebook."""
     first = first_assessed_month()
     if first is None:
-        return []
+        return None
     rule = first_rulebook_day()
-    start = max(first, (rule.year, rule.month)) if rule else first
-    return [m for m in _all_months(kind, year, quarter) if m >= start]
+    return max(first, (rule.year, rule.month)) if rule else first
+
+
+def assessed_months(kind: str, year: int, quarter: int = 0) -> list[tuple[int, int]]:
+    """The period's months from the first assessed month (and the first rulebook) on."""
+    return _assessed(kind, year, quarter, _first_month())
+
+
+def _assessed(kind: str, year: int, quarter: int, start: tuple[int, int] | None) -> list[tuple[int, int]]:
+    return [] if start is None else [m for m in _all_months(kind, year, quarter) if m >= start]
 
 
 def period_problem(kind: str, year: int, quarter: int = 0) -> str | None:
     """Why the period's roll cannot be chosen or published now (Chinese), or None."""
+    statuses = dict(
+        ((y, m), s)
+        for y, m, s in db.session.execute(
+            select(Month.year, Month.month, Month.status).where(Month.year == year)
+        )
+    )
+    return _period_problem(kind, year, quarter, _first_month(), statuses)
+
+
+def _period_problem(
+    kind: str, year: int, quarter: int, start: tuple[int, int] | None, statuses: dict[tuple[int, int], str]
+) -> str | None:
+    """`period_problem` from the first countable month and the months' statuses, read once by the caller
+    (the honours page asks it for every quarter and year of five years)."""
     try:
         _check_kind(kind, year, quarter)
     except DomainError as error:
@@ -101,15 +123,9 @@ def period_problem(kind: str, year: int, quarter: int = 0) -> str | None:
     last = _all_months(kind, year, quarter)[-1]
     if month_bounds(*last)[1] >= hall_today():  # the period's last day is today or later
         return f"{label}尚未结束,不能评选光荣榜"
-    months = assessed_months(kind, year, quarter)
+    months = _assessed(kind, year, quarter, start)
     if not months:
         return f"{label}没有已关账的考核月份,不能评选光荣榜"
-    statuses = dict(
-        ((y, m), s)
-        for y, m, s in db.session.execute(
-            select(Month.year, Month.month, Month.status).where(Month.year == year)
-        ).all()
-    )
     for y, m in months:
         if statuses.get((y, m)) not in CLOSED:
             return f"{y}年{m}月尚未关账,请先关账再评选{label}光荣榜"
@@ -441,6 +457,12 @@ def overview(today: date | None = None) -> tuple[list[PeriodLine], list[PeriodLi
     """Quarters and years from the first assessed month to today (newest first), with their rolls."""
     today = today or hall_today()
     first = first_assessed_month()
+    start = _first_month()
+    statuses = {(y, m): s for y, m, s in db.session.execute(select(Month.year, Month.month, Month.status))}
+
+    def problem(kind: str, year: int, quarter: int = 0) -> str | None:
+        return _period_problem(kind, year, quarter, start, statuses)
+
     rolls = {(r.kind, r.year, r.quarter): r for r in db.session.scalars(select(HonorRoll))}
     quarters: list[PeriodLine] = []
     years: list[PeriodLine] = []
@@ -456,7 +478,7 @@ def overview(today: date | None = None) -> tuple[list[PeriodLine], list[PeriodLi
                         q,
                         period_label("quarter", year, q),
                         rolls.get(("quarter", year, q)),
-                        period_problem("quarter", year, q),
+                        problem("quarter", year, q),
                     )
                 )
             years.append(
@@ -466,7 +488,7 @@ def overview(today: date | None = None) -> tuple[list[PeriodLine], list[PeriodLi
                     0,
                     period_label("year", year),
                     rolls.get(("year", year, 0)),
-                    period_problem("year", year),
+                    problem("year", year),
                 )
             )
     # A roll of a period outside that range (e.g. the first closed month reopened) is still listed.
@@ -474,9 +496,7 @@ def overview(today: date | None = None) -> tuple[list[PeriodLine], list[PeriodLi
     for key, roll in rolls.items():
         if key not in listed:
             target = quarters if roll.kind == "quarter" else years
-            target.append(
-                PeriodLine(roll.kind, roll.year, roll.quarter, roll.label, roll, period_problem(*key))
-            )
+            target.append(PeriodLine(roll.kind, roll.year, roll.quarter, roll.label, roll, problem(*key)))
     quarters.sort(key=lambda p: (p.year, p.quarter), reverse=True)
     years.sort(key=lambda p: p.year, reverse=True)
     return quarters, years

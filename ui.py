@@ -320,6 +320,7 @@ _LABEL_TABLES = {
     "action": ACTION_LABELS,
     "field": FIELD_LABELS,
     **{"value:" + key: table for key, table in VALUE_LABELS.items()},
+    "nav": {endpoint: label for endpoint, label, _roles in NAV},
 }
 _resolved: dict[str, dict[str, dict[str, str]]] = {}
 
@@ -402,6 +403,10 @@ def init_app(app: Flask) -> None:
             "field_label": field_label,
             "value_label": value_label,
             "error_text": lambda code: ERRORS.get(code, ERRORS[500]),
-            "nav_items": lambda: [n for n in NAV if n[0] in app.view_functions],
+            "nav_items": lambda: [
+                (endpoint, labels["nav"].get(endpoint, label), roles)
+                for endpoint, label, roles in NAV
+                if endpoint in app.view_functions
+            ],
             "get_locale": get_locale,  # base.html sets <html lang> from it
         }

@@ -20,7 +20,7 @@ HTTPS=${HTTPS:-5149}
 WORK=${WORK:-/tmp/hallscore-trial}
 
 rm -rf "$WORK"
-mkdir -p "$WORK"/{shared/evidence,shared/imports,tls,nginx/logs,nginx/tmp,logs,backups}
+mkdir -p "$WORK"/{shared/evidence,shared/imports,shared/exports,tls,nginx/logs,nginx/tmp,logs,backups}
 
 # The environment every process gets (deploy/env.example, with this trial's values).
 cat > "$WORK/env" <<EOF
@@ -34,6 +34,7 @@ RATELIMIT_STORAGE_URI=$REDIS
 RATELIMIT_KEY_PREFIX=hallscore-trial
 EVIDENCE_DIR=$WORK/shared/evidence
 IMPORT_DIR=$WORK/shared/imports
+EXPORT_DIR=$WORK/shared/exports
 HALL_NAME=市政务服务大厅
 HALL_TZ=Asia/Shanghai
 BACKUP_DIR=$WORK/backups

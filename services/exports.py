@@ -19,6 +19,7 @@ from models import Incident, Unit, db
 from scoring import MonthResult, Rulebook
 from services import DomainError
 from services.export_rows import STYLES, DetailTexts, detail_lines, incident_details, write_year_detail
+from services.gc_pause import pausing
 from services.portal import UnitMonth, item_rows, month_rulebook, unit_month
 from services.standings import month_rows, month_status, standings, standings_for
 from services.xlsx import (
@@ -136,6 +137,7 @@ def _detail_sheet(ws: Worksheet, unit_name: str, view: UnitMonth) -> None:
     print_setup(ws, header_row=3)
 
 
+@pausing  # a year's items and rows: a million objects alive until the file is written (gc_pause)
 def _unit_months(
     results: dict[tuple[int, int], MonthResult], statuses: dict[tuple[int, int], str]
 ) -> dict[tuple[int, int], dict[str, UnitMonth]]:
@@ -223,6 +225,7 @@ def write_details_xlsx(out: BinaryIO, year: int, months: list[int], progress: Pr
     return len(codes)
 
 
+@pausing
 def _year_details(
     year: int, keys: list, codes: list[str], names: dict, views: dict, progress: Progress
 ) -> StreamBook:

@@ -22,6 +22,7 @@ from typing import Any
 from models import db
 from services import DomainError
 from services.audit import record
+from services.gc_pause import pausing
 from services.imports import calendar, clock, incidents, staff, units
 from services.imports.cells import MAX_TEXT, ParseResult, Rows, check_columns
 from services.imports.reading import ImportRejected, RowError, Table, read_table
@@ -85,6 +86,7 @@ def _module(kind: str):
     return _MODULES[kind]
 
 
+@pausing
 def parse(kind: str, rows: list[dict]) -> ParseResult:
     """Every row as values, or every problem as a RowError. Reads the database (units, staff, rules,
     existing rows) but writes nothing."""
@@ -163,6 +165,7 @@ def apply(
     return summary
 
 
+@pausing  # a million objects that live until the rows are written: no collector walking them (gc_pause)
 def import_file(kind: str, filename: str, data: bytes, progress: Progress | None = None) -> dict:
     """Read, parse and write one file; raises ImportRejected (nothing written) when anything is wrong."""
     _module(kind)

@@ -19,6 +19,7 @@ from pathlib import PurePath
 from typing import Any
 
 from services import DomainError
+from services.gc_pause import pausing
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ MAX_ZIP_ENTRIES = 1000
 _XLSX_SHEET_PREFIX = "xl/worksheets/"
 
 
+@pausing
 def read_table(filename: str, data: bytes) -> Table:
     """The rows of a .csv or .xlsx file. A file that cannot be read raises ImportRejected (Chinese)."""
     suffix = PurePath(filename or "").suffix.lower()

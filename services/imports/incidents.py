@@ -405,7 +405,7 @@ class _Rows:
 
         dialect = db.session.get_bind().dialect
         self.table, self.columns = table, columns
-        self.copy = dialect.name == "postgresql"
+        self.copy = dialect.name == "postgresql" and dialect.driver == "psycopg"  # the app's driver
         self.processors = {name: table.c[name].type._cached_bind_processor(dialect) for name in columns}
         quote = dialect.identifier_preparer.quote
         names = ", ".join(quote(name) for name in columns)
@@ -413,9 +413,13 @@ class _Rows:
             self.sql = f"COPY {quote(table.name)} ({names}) FROM STDIN (FORMAT BINARY)"
         else:
             compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-            if tuple(compiled.positiontup or ()) != columns:
-                raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
             self.sql = str(compiled)
+            if not compiled.positiontup:  # another PostgreSQL driver's %(name)s: %s, so rows stay tuples
+                self.sql = (
+                    f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
+                )
+            elif tuple(compiled.positiontup) != columns:
+                raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
         self.rows: list = []
 
     def processor(self, column: str):

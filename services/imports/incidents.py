@@ -167,9 +167,13 @@ def parse(it: Rows, result: ParseResult) -> None:
     since_id = db.session.scalar(select(func.max(Incident.id))) or 0
     result.state["since_id"] = since_id
     units = {u.code: u for u in db.session.scalars(select(Unit))}
+    unit_ids = {code: u.id for code, u in units.items()}  # read once: not through the ORM a row
+    inactive_units = {code for code, u in units.items() if not u.active}
     staff_db = {
         s.staff_id: s for s in db.session.scalars(select(Staff).options(selectinload(Staff.postings)))
     }
+    spans: dict[str, list[tuple]] = {}  # a staff member's postings as plain tuples, when first needed
+    problems_of: dict[tuple, list] = {}  # rule_problems of the same values (a pure function of them)
     now = hall_now().replace(tzinfo=None)
     today = hall_today()
     tz = hall_tz()
@@ -203,20 +207,26 @@ def parse(it: Rows, result: ParseResult) -> None:
             if staff is None:
                 error(rec, "staff_id", rec["staff_id"], f"工号 {rec['staff_id']} 不在人员名册中")
             elif at is not None:
-                posting = staff.posting_on(at.date())
-                if posting is None:
+                postings = spans.get(rec["staff_id"])
+                if postings is None:
+                    postings = spans[rec["staff_id"]] = [
+                        (p.start_date, p.end_date, p.unit_id, p.window, p.category, p) for p in staff.postings
+                    ]
+                day = at.date()
+                posting = next((p for p in postings if p[0] <= day and (p[1] is None or day <= p[1])), None)
+                if posting is None:  # as staff.posting_on(day)
                     who = f"{staff.name}({rec['staff_id']})"
                     error(rec, "staff_id", rec["staff_id"], f"{who}在 {at.date().isoformat()} 不在岗")
-                elif unit is not None and posting.unit_id != unit.id:
+                elif unit is not None and posting[2] != unit_ids[unit_code]:
                     who = f"{staff.name}({rec['staff_id']})"
                     error(
                         rec,
                         "staff_id",
                         rec["staff_id"],
-                        f"{who}当日属于{posting.unit.name},不属于{unit.name}",
+                        f"{who}当日属于{posting[5].unit.name},不属于{unit.name}",
                     )
                 else:
-                    window, category = posting.window, posting.category
+                    window, category = posting[3], posting[4]
         rule = None
         if rule_code and at is not None:
             month = (at.year, at.month)
@@ -228,16 +238,29 @@ def parse(it: Rows, result: ParseResult) -> None:
             # Codes are written as the rulebook writes them ("D02c"); "d02C" typed by hand means the same.
             rule_code = spelled[month].get(rule_code.lower(), rule_code)
             rec["rule_code"] = rule_code
-            for field_name, message in rule_problems(
-                rulebook,
+            asked = (
+                month,
                 rule_code,
-                count=rec["count"] or 1,
-                staff_category=category,
-                deadline=rec["deadline"],
-                exempt=bool(rec["exempt"]),
-                window=window,
-                unit=unit,
-            ):
+                rec["count"] or 1,
+                category,
+                rec["deadline"],
+                bool(rec["exempt"]),
+                window,
+            )
+            asked += (unit_code if unit is not None else None,)
+            problems = problems_of.get(asked)
+            if problems is None:
+                problems = problems_of[asked] = rule_problems(
+                    rulebook,
+                    rule_code,
+                    count=rec["count"] or 1,
+                    staff_category=category,
+                    deadline=rec["deadline"],
+                    exempt=bool(rec["exempt"]),
+                    window=window,
+                    unit=unit,
+                )
+            for field_name, message in problems:
                 column = _COLUMN_OF.get(field_name, "rule_code")
                 if column not in failed:  # a cell already reported is not reported twice
                     error(rec, column, row.get(column), message)
@@ -249,7 +272,7 @@ def parse(it: Rows, result: ParseResult) -> None:
             it.error("", "", f"与第{seen[key]}行重复", rec["row"])
             continue
         seen[key] = rec["row"]
-        if not unit.active:
+        if unit_code in inactive_units:
             inactive[unit.name] = inactive.get(unit.name, 0) + 1
         rec.pop("_failed")
         rec.update(

@@ -8,7 +8,7 @@ from models.document import DocumentCounter, IssuedDocument
 from models.honor import HonorEntry, HonorRoll
 from models.incident import Evidence, Incident, IncidentHistory, IncidentStatus, Warning
 from models.job import Job
-from models.month import Month, MonthStatus, MonthUnitResult
+from models.month import Month, MonthStatus, MonthTallyCell, MonthUnitResult
 from models.notification import BulletinRead, Notification, NotificationRead
 from models.rulebook import RulebookVersion
 from models.setting import KioskScreen, Setting
@@ -41,6 +41,7 @@ __all__ = [
     "Leave",
     "Month",
     "MonthStatus",
+    "MonthTallyCell",
     "MonthUnitResult",
     "Notification",
     "NotificationRead",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, event, inspect
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, delete, event, inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.base import UTCDateTime, db
@@ -74,6 +74,34 @@ class MonthUnitResult(db.Model):
     month_row: Mapped[Month] = relationship(back_populates="unit_results")
 
 
+class MonthTallyCell(db.Model):
+    """One cell of a frozen month's per-staff and per-window tallies (`services.dashboard.tallies`): the
+    month's confirmed deduction points and items of one unit, staff member and window, kept when the month is
+    closed so that a year of closed months is not summed again from its incidents after every change.
+
+    A cell whose window came from the staff member's posting (an incident logged without one) keeps the
+    incident's unit and hall day instead (`unit_id`, `day`; `window` empty): the window is looked up again
+    when the tallies are read, so a roster corrected later moves it as it moves a live month's. The derived
+    D19b are not kept (their D19a may lie in an open month): they are computed each time.
+
+    The cells are deleted whenever the month's snapshot changes (`_keep_unit_results`: reopen, a new
+    close) and written again by `services.months.close`; a closed month without them (restored from an
+    older backup, closed before they existed) is summed from its incidents as before.
+    """
+
+    __tablename__ = "month_tally_cell"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month_id: Mapped[int] = mapped_column(ForeignKey("month.id", ondelete="CASCADE"), index=True)
+    unit_code: Mapped[str] = mapped_column(String(32))
+    staff_pk: Mapped[int | None]
+    window: Mapped[str | None] = mapped_column(String(20))
+    unit_id: Mapped[int | None]
+    day: Mapped[date | None]
+    points: Mapped[int]
+    items: Mapped[int]
+
+
 def unit_results_of(snapshot: dict | None) -> list[MonthUnitResult]:
     """The rows of a snapshot (`services.standings.result_to_dict`'s form)."""
     return [
@@ -92,7 +120,9 @@ def unit_results_of(snapshot: dict | None) -> list[MonthUnitResult]:
 
 @event.listens_for(Session, "before_flush")
 def _keep_unit_results(session: Session, _context, _instances) -> None:
-    """Whoever sets a month's snapshot (close, reopen, a test), its rows follow in the same flush."""
+    """Whoever sets a month's snapshot (close, reopen, a test), its rows follow in the same flush, and its
+    tally cells, made from the incidents rather than the snapshot, are dropped (`services.months.close`
+    writes them again once the month's rows are flushed)."""
     for row in [*session.new, *session.dirty]:
         if not isinstance(row, Month):
             continue
@@ -100,3 +130,5 @@ def _keep_unit_results(session: Session, _context, _instances) -> None:
             with session.no_autoflush:
                 row.unit_results = unit_results_of(row.snapshot)
                 row.snapshot_key = uuid.uuid4().hex if row.snapshot else None
+                if row.id is not None:
+                    session.execute(delete(MonthTallyCell).where(MonthTallyCell.month_id == row.id))

@@ -322,15 +322,64 @@ def _year_tallies(year: int) -> tuple[list[TallyRow], list[TallyRow]]:
 _Line = tuple[int, str, int | None, str | None, int, int]
 
 
+@dataclass(frozen=True)
+class _Posted:
+    """A window to be looked up when the tallies are read: the staff member's posting at the incident's unit
+    on its hall day (a kept cell of an incident logged without a window)."""
+
+    unit_id: int
+    day: date
+
+
+def month_tally_cells(year: int, month: int) -> list[dict] | None:
+    """The rows of `MonthTallyCell` for a month just frozen (its snapshot and result rows flushed): the
+    lines the tallies sum for it, by unit, staff member and window, the derived D19b left out (computed
+    each time). None when the sums do not reproduce its frozen deductions (the tallies then read its
+    snapshot's items each time, as before) or when it is not frozen."""
+    plan = _YearPlan(year, [month], hall_today(), keep=True)
+    if month not in plan.frozen_deductions:
+        return None
+    summed = plan.summed_lines([month])
+    plan._checked([*summed, *plan._derived_lines()])
+    if month in plan.snapshot_months:
+        return None
+    cells: dict[tuple, list[int]] = {}
+    for _m, code, staff_pk, window, points, items in summed:
+        key = (code, staff_pk, window)
+        cell = cells.get(key)
+        if cell is None:
+            cells[key] = [points, items]
+        else:
+            cell[0] += points
+            cell[1] += items
+    rows = []
+    for (code, staff_pk, window), (points, items) in cells.items():
+        posted = window if isinstance(window, _Posted) else None
+        rows.append(
+            {
+                "unit_code": code,
+                "staff_pk": staff_pk,
+                "window": None if posted else window,
+                "unit_id": posted.unit_id if posted else None,
+                "day": posted.day if posted else None,
+                "points": points,
+                "items": items,
+            }
+        )
+    return rows
+
+
 class _YearPlan:
     """What a year's tallies read besides the sums: each month's rulebook and units, the staff and their
     postings, and the units' codes and names."""
 
-    def __init__(self, year: int, months: list[int], today: date) -> None:
-        from models import MonthUnitResult, Posting
+    def __init__(self, year: int, months: list[int], today: date, *, keep: bool = False) -> None:
+        """`keep`: the plan of a month being frozen (`month_tally_cells`): every window-less incident of a
+        staff member summed by its day, its window left as `_Posted`, and no kept cells read."""
+        from models import MonthTallyCell, MonthUnitResult, Posting
         from services.rulebooks import versions
 
-        self.year, self.months, self.today = year, months, today
+        self.year, self.months, self.today, self.keep = year, months, today, keep
         self.first_day, self.last_day = date(year, months[0], 1), date(year, months[-1], 1)
         known = versions()
         status = {
@@ -339,14 +388,14 @@ class _YearPlan:
                 select(Month.month, Month.status, Month.rulebook_key).where(Month.year == year)
             )
         }
-        frozen_units: dict[int, list[tuple[str, int]]] = {}
-        for m, code, deductions in db.session.execute(
-            select(Month.month, MonthUnitResult.unit_code, MonthUnitResult.deductions)
+        frozen_units: dict[int, list[tuple[str, int, int]]] = {}
+        for m, code, deductions, score in db.session.execute(
+            select(Month.month, MonthUnitResult.unit_code, MonthUnitResult.deductions, MonthUnitResult.score)
             .join(Month, Month.id == MonthUnitResult.month_id)
             .where(Month.year == year, Month.status != MonthStatus.OPEN)
             .order_by(MonthUnitResult.id)
         ):
-            frozen_units.setdefault(m, []).append((code, deductions))
+            frozen_units.setdefault(m, []).append((code, deductions, score))
         self.units = {
             i: (code, name) for i, code, name in db.session.execute(select(Unit.id, Unit.code, Unit.name))
         }
@@ -356,6 +405,7 @@ class _YearPlan:
         self.rulebooks: dict[int, Rulebook] = {}
         self.month_units: dict[int, set[str]] = {}
         self.frozen_deductions: dict[int, dict[str, int]] = {}
+        self.frozen_scores: dict[int, dict[str, int]] = {}
         self.snapshot_months: list[int] = []
         for m in months:
             state, key = status.get(m, (MonthStatus.OPEN, None))
@@ -365,11 +415,31 @@ class _YearPlan:
                     continue
                 row = next((v for v in known if v.key == key), None) if key else None
                 self.rulebooks[m] = as_rulebook(row) if row else self._in_force(known, m)
-                self.month_units[m] = {code for code, _d in frozen_units[m]}
-                self.frozen_deductions[m] = dict(frozen_units[m])
+                self.month_units[m] = {code for code, _d, _s in frozen_units[m]}
+                self.frozen_deductions[m] = {code: d for code, d, _s in frozen_units[m]}
+                self.frozen_scores[m] = {code: score for code, _d, score in frozen_units[m]}
             else:
                 self.rulebooks[m] = self._in_force(known, m)
                 self.month_units[m] = active
+        # The kept cells of the frozen months (`MonthTallyCell`): those months are not summed again.
+        self.kept: dict[int, list[tuple]] = {}
+        if not keep and self.frozen_deductions:
+            for m, code, staff_pk, window, unit_id, day, points, items in db.session.execute(
+                select(
+                    Month.month,
+                    MonthTallyCell.unit_code,
+                    MonthTallyCell.staff_pk,
+                    MonthTallyCell.window,
+                    MonthTallyCell.unit_id,
+                    MonthTallyCell.day,
+                    MonthTallyCell.points,
+                    MonthTallyCell.items,
+                )
+                .join(Month, Month.id == MonthTallyCell.month_id)
+                .where(Month.year == year, Month.status != MonthStatus.OPEN)
+            ):
+                if m in self.frozen_deductions:  # tuples of plain values: the collector soon skips them
+                    self.kept.setdefault(m, []).append((code, staff_pk, window, unit_id, day, points, items))
         self.staff = {
             pk: (staff_id, name)
             for pk, staff_id, name in db.session.execute(select(Staff.id, Staff.staff_id, Staff.name))
@@ -400,39 +470,68 @@ class _YearPlan:
         return None
 
     def sum_lines(self) -> list[_Line]:
-        """The tally cells of every month scored from the sums (not the snapshot months)."""
+        """The tally cells of every month scored from the sums or kept (not the snapshot months)."""
+        months = [m for m in self.months if m in self.rulebooks]
+        out = self.summed_lines([m for m in months if m not in self.kept])
+        out.extend(self._kept_lines())
+        out.extend(self._derived_lines())
+        return self._checked(out)
+
+    def _kept_lines(self) -> list[_Line]:
+        """The kept cells as lines; a window-less incident's window looked up now, as the sums would."""
+        window_of = self.window_of
+        out: list[_Line] = []
+        for m, cells in self.kept.items():
+            for code, staff_pk, window, unit_id, day, points, items in cells:
+                if day is not None:
+                    window = window_of(staff_pk, unit_id, None, day)
+                out.append((m, code, staff_pk, window, points, items))
+        return out
+
+    def summed_lines(self, months: list[int]) -> list[_Line]:
+        """The database's sums of these months' confirmed incidents as tally cells, without the derived
+        D19b (`_derived_lines`)."""
         from models import Posting
         from scoring import signed_points
 
-        year, months = self.year, [m for m in self.months if m in self.rulebooks]
         if not months:
             return []
+        year = self.year
         bounds = {m: month_utc_range(year, m) for m in months}
         tag = case(
             *[(and_(Incident.occurred_at >= a, Incident.occurred_at < b), m) for m, (a, b) in bounds.items()]
         )
-        start, end = month_utc_range(year, self.months[0])[0], month_utc_range(year, self.months[-1])[1]
-        jan1, dec31 = date(year, 1, 1), date(year, 12, 31)
-        # A window-less incident of a staff member whose posting changes within the year: its window depends
-        # on its day. Every other one's is the same all year, so the database can sum them.
-        changing = (
-            select(Posting.id)
-            .where(
-                Posting.staff_pk == Incident.staff_pk,
-                or_(
-                    and_(Posting.start_date > jan1, Posting.start_date <= dec31),
-                    and_(Posting.end_date >= jan1, Posting.end_date < dec31),
-                ),
+        # The months' time ranges, consecutive months as one (usually one range: the open months at the end).
+        spans: list[list] = []
+        for m in months:
+            a, b = bounds[m]
+            if spans and spans[-1][1] == a:
+                spans[-1][1] = b
+            else:
+                spans.append([a, b])
+        within = or_(*[and_(Incident.occurred_at >= a, Incident.occurred_at < b) for a, b in spans])
+        if self.keep:
+            # A month being frozen: every window-less incident of a staff member by its day, so that its
+            # window can be looked up when the cells are read (the roster may be corrected later).
+            daily = and_(Incident.window.is_(None), Incident.staff_pk.is_not(None))
+        else:
+            # A window-less incident of a staff member whose posting changes within the year: its window
+            # depends on its day. Every other one's is the same all year, so the database can sum them.
+            jan1, dec31 = date(year, 1, 1), date(year, 12, 31)
+            changing = (
+                select(Posting.id)
+                .where(
+                    Posting.staff_pk == Incident.staff_pk,
+                    or_(
+                        and_(Posting.start_date > jan1, Posting.start_date <= dec31),
+                        and_(Posting.end_date >= jan1, Posting.end_date < dec31),
+                    ),
+                )
+                .exists()
             )
-            .exists()
-        )
-        daily = and_(Incident.window.is_(None), changing)
+            daily = and_(Incident.window.is_(None), changing)
         kind, representative = self._rule_kinds(months)
-        confirmed = (
-            Incident.status == IncidentStatus.CONFIRMED,
-            Incident.occurred_at >= start,
-            Incident.occurred_at < end,
-        )
+        confirmed = (Incident.status == IncidentStatus.CONFIRMED, within)
         count = func.coalesce(Incident.count, 1)
         sums = (
             select(
@@ -465,7 +564,7 @@ class _YearPlan:
         deducting: dict[tuple[int, str, bool], object] = {}
         stable: dict[tuple[int, int], str | None] = {}
         days: dict[str, date] = {}
-        units, month_units, window_of = self.units, self.month_units, self.window_of
+        units, month_units, window_of, keep = self.units, self.month_units, self.window_of, self.keep
         out: list[_Line] = []
         for m, unit_id, staff_pk, window, rule_code, exempt, total, items, at in db.session.execute(
             union_all(sums, singles)
@@ -490,15 +589,14 @@ class _YearPlan:
                     day = days.get(at)
                     if day is None:
                         day = days[at] = _hall_day(at)
-                    window = window_of(staff_pk, unit_id, None, day)
+                    window = _Posted(unit_id, day) if keep else window_of(staff_pk, unit_id, None, day)
                 else:
                     pair = (staff_pk, unit_id)
                     if pair not in stable:
                         stable[pair] = window_of(staff_pk, unit_id, None, self.first_day)
                     window = stable[pair]
             out.append((m, code, staff_pk, window, points, items))
-        out.extend(self._derived_lines())
-        return self._checked(out)
+        return out
 
     def _rule_kinds(self, months: list[int]):
         """The rules grouped by how the scoring treats them in every summed month (kind, points, whether an
@@ -607,7 +705,16 @@ class _YearPlan:
         return [line for line in lines if line[0] not in drop] if drop else lines
 
     def unit_order(self, m: int) -> dict[str, int]:
-        """The position of each unit in the month's standings (the order the items were read in before)."""
+        """The position of each unit in the month's standings (the order the items were read in before).
+        A frozen month's from its result rows, in the standings' listing order (`listing_key`), rather than
+        from its snapshot (megabytes of JSON on a large hall)."""
+        from scoring.ranking import listing_key
+
+        scores = self.frozen_scores.get(m)
+        if scores is not None:
+            deductions = self.frozen_deductions[m]
+            listed = sorted(scores, key=lambda code: listing_key(scores[code], deductions[code], code))
+            return {code: n for n, code in enumerate(listed)}
         return {unit.code: n for n, unit in enumerate(standings(self.year, m).units)}
 
 
@@ -649,9 +756,12 @@ def _tables(lines: list[_Line], plan: _YearPlan) -> tuple[list[TallyRow], list[T
     month, then the unit first in that month's standings (read only when a staff member's first month has
     items in two units)."""
     names = {code: name for code, name in plan.units.values()}
-    # staff pk -> month -> [points, items, unit codes]; (unit code, window) -> month -> [points, items]
-    staff_cells: dict[int, dict[int, list]] = {}
-    window_cells: dict[tuple[str, str], dict[int, list]] = {}
+    # staff pk -> month -> (points, items, unit codes); (unit code, window) -> month -> (points, items).
+    # Tuples of plain values, replaced rather than changed: the garbage collector stops tracking them, where
+    # 30,000 lists and sets of a large year's cells made it walk the whole heap again and again (half of the
+    # time of a year of kept cells).
+    staff_cells: dict[int, dict[int, tuple]] = {}
+    window_cells: dict[tuple[str, str], dict[int, tuple]] = {}
     for m, code, staff_pk, window, points, items in lines:
         if staff_pk is not None:
             months = staff_cells.get(staff_pk)
@@ -659,21 +769,16 @@ def _tables(lines: list[_Line], plan: _YearPlan) -> tuple[list[TallyRow], list[T
                 months = staff_cells[staff_pk] = {}
             cell = months.get(m)
             if cell is None:
-                months[m] = [points, items, {code}]
+                months[m] = (points, items, (code,))
             else:
-                cell[0] += points
-                cell[1] += items
-                cell[2].add(code)
+                codes = cell[2] if code in cell[2] else (*cell[2], code)
+                months[m] = (cell[0] + points, cell[1] + items, codes)
         if window:
             months = window_cells.get((code, window))
             if months is None:
                 months = window_cells[(code, window)] = {}
             cell = months.get(m)
-            if cell is None:
-                months[m] = [points, items]
-            else:
-                cell[0] += points
-                cell[1] += items
+            months[m] = (points, items) if cell is None else (cell[0] + points, cell[1] + items)
     orders: dict[int, dict[str, int]] = {}
     by_staff = []
     for staff_pk, months in staff_cells.items():

@@ -50,7 +50,27 @@ def close(year: int, month: int, *, despite_open_appeals: bool = False) -> Month
     after = {"status": "closed", "open_appeals": waiting} if waiting else {"status": "closed"}
     record("month.close", f"month:{row.label}", before={"status": "open"}, after=after)
     db.session.flush()
+    keep_tally_cells(row)
     return row
+
+
+def keep_tally_cells(row: Month) -> int:
+    """Write a frozen month's tally cells (`MonthTallyCell`, from `services.dashboard.month_tally_cells`)
+    in the caller's transaction, replacing any it had: closing does, and so may a script for a month closed
+    before the cells existed. Returns how many; none when the month is open or its sums do not reproduce
+    its frozen deductions (its tallies are then computed each time, as before)."""
+    from sqlalchemy import delete, insert
+
+    from models import MonthTallyCell
+    from services.dashboard import month_tally_cells
+
+    db.session.execute(delete(MonthTallyCell).where(MonthTallyCell.month_id == row.id))
+    if row.status == MonthStatus.OPEN:
+        return 0
+    cells = month_tally_cells(row.year, row.month) or []
+    if cells:
+        db.session.execute(insert(MonthTallyCell), [{"month_id": row.id, **cell} for cell in cells])
+    return len(cells)
 
 
 def publish(year: int, month: int) -> Month:
@@ -98,6 +118,21 @@ def reopen(year: int, month: int, reason: str) -> Month:
     )
     db.session.flush()
     return row
+
+
+def keep_missing_tally_cells() -> dict[str, int]:
+    """Write the tally cells of every frozen month that has none (closed before they existed, or restored
+    from an older backup), in the caller's transaction: {"YYYY-MM": cells}. Not needed for correct
+    tallies, only for fast ones; a month whose sums do not reproduce its snapshot gets none."""
+    from sqlalchemy import select
+
+    from models import MonthTallyCell
+
+    kept = select(MonthTallyCell.id).where(MonthTallyCell.month_id == Month.id).exists()
+    rows = db.session.scalars(
+        select(Month).where(Month.status != MonthStatus.OPEN, ~kept).order_by(Month.year, Month.month)
+    ).all()
+    return {row.label: keep_tally_cells(row) for row in rows}
 
 
 def last_published() -> Month | None:

@@ -75,3 +75,24 @@ def forget_queue(connection, name: str) -> None:
     queue.delete(delete_jobs=True)
     for key in connection.scan_iter(f"rq:*{name}*"):
         connection.delete(key)
+
+
+def own_queue(app, monkeypatch, redis_url: str, prefix: str):
+    """For a fixture (`yield from own_queue(...)`): the app with REDIS_URL set and a queue of the test's own
+    (named after the xdist worker), its keys removed afterwards. Fails, not skips, without Redis."""
+    import uuid
+
+    import pytest
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    connection = Redis.from_url(redis_url)
+    try:
+        connection.ping()
+    except RedisError as error:
+        pytest.fail(f"these tests need Redis at {redis_url} (start redis-server): {error}")
+    name = f"{prefix}-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setitem(app.config, "REDIS_URL", redis_url)
+    monkeypatch.setitem(app.config, "JOBS_QUEUE", name)
+    yield name
+    forget_queue(connection, name)

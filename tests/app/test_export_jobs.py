@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import unquote
@@ -30,6 +29,7 @@ from models import IssuedDocument, Job, db
 from models.honor import HonorEntry
 from services import export_jobs, honors, jobs, months
 from tests.html import parse
+from tests.rq_worker import own_queue
 
 REDIS_URL = os.environ.get("TEST_EXPORT_REDIS_URL", "redis://127.0.0.1:6379/1")
 HX = {"HX-Request": "true"}
@@ -444,29 +444,7 @@ def test_without_redis_a_job_runs_in_a_thread(app, client, login, hall, exports_
 @pytest.fixture
 def queued(app, monkeypatch, exports_dir):
     """REDIS_URL set (database 1) and a queue of this test's own, removed afterwards."""
-    from redis import Redis
-    from redis.exceptions import RedisError
-
-    connection = Redis.from_url(REDIS_URL)
-    try:
-        connection.ping()
-    except RedisError as error:
-        pytest.fail(f"these tests need Redis at {REDIS_URL} (start redis-server): {error}")
-    name = f"hs-export-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
-    monkeypatch.setitem(app.config, "JOBS_QUEUE", name)
-    yield name
-    from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
-
-    queue = jobs.rq_queue(app)
-    ids = set(queue.get_job_ids())
-    for registry in (FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry):
-        ids |= set(registry(name, connection=connection).get_job_ids(cleanup=False))
-    for job_id in ids:
-        connection.delete(f"rq:job:{job_id}", f"rq:results:{job_id}", f"rq:executions:{job_id}")
-    queue.delete(delete_jobs=True)
-    for key in connection.scan_iter(f"rq:*{name}*"):
-        connection.delete(key)
+    yield from own_queue(app, monkeypatch, REDIS_URL, "hs-export-test")
 
 
 def work_burst(app) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from datetime import date, datetime
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from sqlalchemy import func, select
 from models import AuditLog, ClockPunch, Incident, IncidentStatus, Job, Unit, db
 from services import jobs
 from services.clock import from_hall
-from tests.rq_worker import ROOT, forget_queue, kill_tree, start_worker
+from tests.rq_worker import ROOT, kill_tree, own_queue, start_worker
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/4")
 HX = {"HX-Request": "true"}
@@ -29,19 +28,7 @@ HX = {"HX-Request": "true"}
 @pytest.fixture
 def queued(app, monkeypatch):
     """The app with REDIS_URL set and a queue of this test's own; the queue's keys are removed afterwards."""
-    from redis import Redis
-    from redis.exceptions import RedisError
-
-    connection = Redis.from_url(REDIS_URL)
-    try:
-        connection.ping()
-    except RedisError as error:
-        pytest.fail(f"these tests need Redis at {REDIS_URL} (start redis-server): {error}")
-    name = f"hs-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
-    monkeypatch.setitem(app.config, "JOBS_QUEUE", name)
-    yield name
-    forget_queue(connection, name)
+    yield from own_queue(app, monkeypatch, REDIS_URL, "hs-test")
 
 
 def work_burst(app) -> None:

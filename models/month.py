@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, delete, event, inspect
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, delete, event, false, inspect
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.base import UTCDateTime, db
@@ -77,16 +77,16 @@ class MonthUnitResult(db.Model):
 class MonthTallyCell(db.Model):
     """One cell of a frozen month's per-staff and per-window tallies (`services.dashboard.tallies`): the
     month's confirmed deduction points and items of one unit, staff member and window, kept when the month is
-    closed so that a year of closed months is not summed again from its incidents after every change.
+    closed so that a year of closed months is not summed again from its incidents after every change. The
+    derived D19b are not kept (their D19a may lie in an open month): they are computed each time.
 
-    A cell whose window came from the staff member's posting (an incident logged without one) keeps the
-    incident's unit and hall day instead (`unit_id`, `day`; `window` empty): the window is looked up again
-    when the tallies are read, so a roster corrected later moves it as it moves a live month's. The derived
-    D19b are not kept (their D19a may lie in an open month): they are computed each time.
+    Each kept month also has one roster row (no unit, `roster_key` set): a digest of the postings within the
+    month of the staff whose window-less incidents took their posting's window (`posted`). A roster corrected
+    later changes the digest, and the month is then summed again (as a live month would place those items).
 
-    The cells are deleted whenever the month's snapshot changes (`_keep_unit_results`: reopen, a new
-    close) and written again by `services.months.close`; a closed month without them (restored from an
-    older backup, closed before they existed) is summed from its incidents as before.
+    The cells are deleted whenever the month's snapshot changes (`_keep_unit_results`: reopen, a new close)
+    and written again by `services.months.close`; a closed month without them (closed before they existed)
+    is summed from its incidents as before.
     """
 
     __tablename__ = "month_tally_cell"
@@ -96,8 +96,8 @@ class MonthTallyCell(db.Model):
     unit_code: Mapped[str] = mapped_column(String(32))
     staff_pk: Mapped[int | None]
     window: Mapped[str | None] = mapped_column(String(20))
-    unit_id: Mapped[int | None]
-    day: Mapped[date | None]
+    posted: Mapped[bool] = mapped_column(default=False, server_default=false())
+    roster_key: Mapped[str | None] = mapped_column(String(32))
     points: Mapped[int]
     items: Mapped[int]
 

@@ -7,6 +7,7 @@ so the dashboard, the tallies and the standings page agree with `standings --jso
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -300,6 +301,12 @@ def tallies(year: int) -> tuple[list[TallyRow], list[TallyRow]]:
     is the posting of their day), and the few D19a whose D19b lands in the year. A frozen month whose
     per-unit deductions these sums do not reproduce (its incidents changed after closing) is read from its
     snapshot's items instead.
+
+    A frozen month is not summed again: closing keeps its cells (`MonthTallyCell`, `month_tally_cells`),
+    read here in one query; only the open months, and a closed month without cells, are summed. The kept
+    cells go through the same check against the frozen deductions, with the derived D19b computed afresh,
+    and a month whose window-less items' staff have had their postings within it changed since (a roster
+    corrected) is summed again: both ways give the same tables.
     """
     key = (database_key(), year, hall_today(), newest_change())
     hit = remember(_tally_cache, key, lambda: _year_tallies(year), most=32)
@@ -322,20 +329,11 @@ def _year_tallies(year: int) -> tuple[list[TallyRow], list[TallyRow]]:
 _Line = tuple[int, str, int | None, str | None, int, int]
 
 
-@dataclass(frozen=True)
-class _Posted:
-    """A window to be looked up when the tallies are read: the staff member's posting at the incident's unit
-    on its hall day (a kept cell of an incident logged without a window)."""
-
-    unit_id: int
-    day: date
-
-
 def month_tally_cells(year: int, month: int) -> list[dict] | None:
     """The rows of `MonthTallyCell` for a month just frozen (its snapshot and result rows flushed): the
-    lines the tallies sum for it, by unit, staff member and window, the derived D19b left out (computed
-    each time). None when the sums do not reproduce its frozen deductions (the tallies then read its
-    snapshot's items each time, as before) or when it is not frozen."""
+    lines the tallies sum for it by unit, staff member and window, the derived D19b left out (computed each
+    time), and the month's roster row (`roster_key`). None when the sums do not reproduce its frozen
+    deductions (the tallies then read its snapshot's items each time, as before) or when it is not frozen."""
     plan = _YearPlan(year, [month], hall_today(), keep=True)
     if month not in plan.frozen_deductions:
         return None
@@ -352,20 +350,31 @@ def month_tally_cells(year: int, month: int) -> list[dict] | None:
         else:
             cell[0] += points
             cell[1] += items
-    rows = []
-    for (code, staff_pk, window), (points, items) in cells.items():
-        posted = window if isinstance(window, _Posted) else None
-        rows.append(
-            {
-                "unit_code": code,
-                "staff_pk": staff_pk,
-                "window": None if posted else window,
-                "unit_id": posted.unit_id if posted else None,
-                "day": posted.day if posted else None,
-                "points": points,
-                "items": items,
-            }
-        )
+    posted = plan.posted.get(month, set())
+    rows = [
+        {
+            "unit_code": code,
+            "staff_pk": staff_pk,
+            "window": window,
+            "posted": staff_pk in posted,
+            "roster_key": None,
+            "points": points,
+            "items": items,
+        }
+        for (code, staff_pk, window), (points, items) in cells.items()
+    ]
+    roster = plan.roster_key(month, posted)
+    rows.append(
+        {
+            "unit_code": "",
+            "staff_pk": None,
+            "window": None,
+            "posted": False,
+            "roster_key": roster,
+            "points": 0,
+            "items": 0,
+        }
+    )
     return rows
 
 
@@ -374,8 +383,8 @@ class _YearPlan:
     postings, and the units' codes and names."""
 
     def __init__(self, year: int, months: list[int], today: date, *, keep: bool = False) -> None:
-        """`keep`: the plan of a month being frozen (`month_tally_cells`): every window-less incident of a
-        staff member summed by its day, its window left as `_Posted`, and no kept cells read."""
+        """`keep`: the plan of a month being frozen (`month_tally_cells`): no kept cells read, and the staff
+        whose window came from their posting noted (`posted`)."""
         from models import MonthTallyCell, MonthUnitResult, Posting
         from services.rulebooks import versions
 
@@ -421,25 +430,6 @@ class _YearPlan:
             else:
                 self.rulebooks[m] = self._in_force(known, m)
                 self.month_units[m] = active
-        # The kept cells of the frozen months (`MonthTallyCell`): those months are not summed again.
-        self.kept: dict[int, list[tuple]] = {}
-        if not keep and self.frozen_deductions:
-            for m, code, staff_pk, window, unit_id, day, points, items in db.session.execute(
-                select(
-                    Month.month,
-                    MonthTallyCell.unit_code,
-                    MonthTallyCell.staff_pk,
-                    MonthTallyCell.window,
-                    MonthTallyCell.unit_id,
-                    MonthTallyCell.day,
-                    MonthTallyCell.points,
-                    MonthTallyCell.items,
-                )
-                .join(Month, Month.id == MonthTallyCell.month_id)
-                .where(Month.year == year, Month.status != MonthStatus.OPEN)
-            ):
-                if m in self.frozen_deductions:  # tuples of plain values: the collector soon skips them
-                    self.kept.setdefault(m, []).append((code, staff_pk, window, unit_id, day, points, items))
         self.staff = {
             pk: (staff_id, name)
             for pk, staff_id, name in db.session.execute(select(Staff.id, Staff.staff_id, Staff.name))
@@ -451,6 +441,55 @@ class _YearPlan:
             ).order_by(Posting.staff_pk, Posting.start_date)
         ):
             self.postings.setdefault(pk, []).append((unit_id, window, start, end))
+        # month -> staff whose window-less incidents took their posting's window (a plan with `keep`)
+        self.posted: dict[int, set[int]] = {}
+        # The kept cells of the frozen months (`MonthTallyCell`): those months are not summed again, unless
+        # the roster their windows came from has changed since (`roster_key`).
+        self.kept: dict[int, list[_Line]] = {}
+        if not keep and self.frozen_deductions:
+            self._read_kept(MonthTallyCell)
+
+    def _read_kept(self, cell) -> None:
+        lines: dict[int, list[_Line]] = {}
+        posted: dict[int, set[int]] = {}
+        rosters: dict[int, str] = {}
+        for m, code, staff_pk, window, was_posted, roster, points, items in db.session.execute(
+            select(
+                Month.month,
+                cell.unit_code,
+                cell.staff_pk,
+                cell.window,
+                cell.posted,
+                cell.roster_key,
+                cell.points,
+                cell.items,
+            )
+            .join(Month, Month.id == cell.month_id)
+            .where(Month.year == self.year, Month.status != MonthStatus.OPEN)
+        ):
+            if m not in self.frozen_deductions:
+                continue
+            if roster is not None:  # the month's roster row: it marks the month as kept
+                rosters[m] = roster
+                continue
+            # tuples of plain values: the garbage collector soon stops walking them
+            lines.setdefault(m, []).append((m, code, staff_pk, window, points, items))
+            if was_posted:
+                posted.setdefault(m, set()).add(staff_pk)
+        for m, roster in rosters.items():
+            if roster == self.roster_key(m, posted.get(m, ())):
+                self.kept[m] = lines.get(m, [])
+
+    def roster_key(self, m: int, staff_pks) -> str:
+        """A digest of these staff members' postings within month `m` (each clipped to the month, in the
+        order `window_of` reads them): equal digests, the same window for each of their days."""
+        first, last = month_bounds(self.year, m)
+        spans = []
+        for pk in sorted(staff_pks):
+            for unit_id, window, start, end in self.postings.get(pk, ()):
+                if start <= last and (end is None or end >= first):
+                    spans.append((pk, unit_id, window, max(start, first), min(end or last, last)))
+        return hashlib.blake2b(repr(spans).encode(), digest_size=16).hexdigest()
 
     def _in_force(self, known, m: int) -> Rulebook:
         """As `rulebook_for_month`, from the versions read once: the version in force on the 1st."""
@@ -478,15 +517,7 @@ class _YearPlan:
         return self._checked(out)
 
     def _kept_lines(self) -> list[_Line]:
-        """The kept cells as lines; a window-less incident's window looked up now, as the sums would."""
-        window_of = self.window_of
-        out: list[_Line] = []
-        for m, cells in self.kept.items():
-            for code, staff_pk, window, unit_id, day, points, items in cells:
-                if day is not None:
-                    window = window_of(staff_pk, unit_id, None, day)
-                out.append((m, code, staff_pk, window, points, items))
-        return out
+        return [line for lines in self.kept.values() for line in lines]
 
     def summed_lines(self, months: list[int]) -> list[_Line]:
         """The database's sums of these months' confirmed incidents as tally cells, without the derived
@@ -510,26 +541,21 @@ class _YearPlan:
             else:
                 spans.append([a, b])
         within = or_(*[and_(Incident.occurred_at >= a, Incident.occurred_at < b) for a, b in spans])
-        if self.keep:
-            # A month being frozen: every window-less incident of a staff member by its day, so that its
-            # window can be looked up when the cells are read (the roster may be corrected later).
-            daily = and_(Incident.window.is_(None), Incident.staff_pk.is_not(None))
-        else:
-            # A window-less incident of a staff member whose posting changes within the year: its window
-            # depends on its day. Every other one's is the same all year, so the database can sum them.
-            jan1, dec31 = date(year, 1, 1), date(year, 12, 31)
-            changing = (
-                select(Posting.id)
-                .where(
-                    Posting.staff_pk == Incident.staff_pk,
-                    or_(
-                        and_(Posting.start_date > jan1, Posting.start_date <= dec31),
-                        and_(Posting.end_date >= jan1, Posting.end_date < dec31),
-                    ),
-                )
-                .exists()
+        # A window-less incident of a staff member whose posting changes within the year: its window depends
+        # on its day. Every other one's is the same all year, so the database can sum them.
+        jan1, dec31 = date(year, 1, 1), date(year, 12, 31)
+        changing = (
+            select(Posting.id)
+            .where(
+                Posting.staff_pk == Incident.staff_pk,
+                or_(
+                    and_(Posting.start_date > jan1, Posting.start_date <= dec31),
+                    and_(Posting.end_date >= jan1, Posting.end_date < dec31),
+                ),
             )
-            daily = and_(Incident.window.is_(None), changing)
+            .exists()
+        )
+        daily = and_(Incident.window.is_(None), changing)
         kind, representative = self._rule_kinds(months)
         confirmed = (Incident.status == IncidentStatus.CONFIRMED, within)
         count = func.coalesce(Incident.count, 1)
@@ -564,7 +590,8 @@ class _YearPlan:
         deducting: dict[tuple[int, str, bool], object] = {}
         stable: dict[tuple[int, int], str | None] = {}
         days: dict[str, date] = {}
-        units, month_units, window_of, keep = self.units, self.month_units, self.window_of, self.keep
+        units, month_units, window_of = self.units, self.month_units, self.window_of
+        posted = self.posted if self.keep else None
         out: list[_Line] = []
         for m, unit_id, staff_pk, window, rule_code, exempt, total, items, at in db.session.execute(
             union_all(sums, singles)
@@ -585,11 +612,13 @@ class _YearPlan:
             # The scoring's points of the summed count: the same as the sum of each incident's.
             points = -signed_points(rule, int(total), exempt=key[2])
             if window is None and staff_pk is not None:
+                if posted is not None:
+                    posted.setdefault(m, set()).add(staff_pk)
                 if at is not None:
                     day = days.get(at)
                     if day is None:
                         day = days[at] = _hall_day(at)
-                    window = _Posted(unit_id, day) if keep else window_of(staff_pk, unit_id, None, day)
+                    window = window_of(staff_pk, unit_id, None, day)
                 else:
                     pair = (staff_pk, unit_id)
                     if pair not in stable:

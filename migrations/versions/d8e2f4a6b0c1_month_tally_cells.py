@@ -29,8 +29,8 @@ def upgrade():
         sa.Column("unit_code", sa.String(length=32), nullable=False),
         sa.Column("staff_pk", sa.Integer(), nullable=True),
         sa.Column("window", sa.String(length=20), nullable=True),
-        sa.Column("unit_id", sa.Integer(), nullable=True),
-        sa.Column("day", sa.Date(), nullable=True),
+        sa.Column("posted", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("roster_key", sa.String(length=32), nullable=True),
         sa.Column("points", sa.Integer(), nullable=False),
         sa.Column("items", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(

@@ -54,8 +54,8 @@ def cells_of(year: int, month: int) -> list[tuple]:
             MonthTallyCell.unit_code,
             MonthTallyCell.staff_pk,
             MonthTallyCell.window,
-            MonthTallyCell.unit_id,
-            MonthTallyCell.day,
+            MonthTallyCell.posted,
+            MonthTallyCell.roster_key.is_not(None),
             MonthTallyCell.points,
             MonthTallyCell.items,
         )
@@ -74,29 +74,28 @@ def unit_named(code: str) -> Unit:
 
 
 def test_closing_keeps_the_cells_and_the_year_reads_them(app, busy_year, monkeypatch):  # noqa: F811
-    """January (closed by the fixture) and February (closed here) keep their cells: window-less items
-    of a staff member whose window changes on Feb 15 with their unit and day, a window-less and staff-less
-    D03 under its unit only, exempt and bonus items left out. The year then sums March alone, with the
-    tables pinned before the cells existed."""
+    """January (closed by the fixture) and February (closed here) keep their cells: a window-less item of a
+    staff member at their posting's window (the staff member marked `posted`), a window-less and staff-less
+    D03 under its unit only, exempt and bonus items and the derived D19b left out, and the month's roster
+    row. The year then sums March alone, with the tables pinned before the cells existed."""
     months.close(2024, 2)
     db.session.commit()
     a, b = staff_pk("A01"), staff_pk("B01")
-    u1 = unit_named("U01")
     assert sorted(cells_of(2024, 1), key=repr) == sorted(
         [
-            ("U01", a, "1", None, None, 2, 1),  # D01 at window 1
-            ("U01", a, None, u1.id, date(2024, 1, 9), 10, 1),  # D02c ×2 without a window: A's posting
-            ("U02", b, None, unit_named("U02").id, date(2024, 1, 12), 2, 1),  # B's D03
-            ("U02", b, None, unit_named("U02").id, date(2024, 1, 31), 2, 1),  # hall time: still January
+            ("U01", a, "1", True, False, 12, 2),  # D01 at window 1, D02c ×2 without one (A's posting)
+            ("U02", b, "1", True, False, 4, 2),  # B's D03 and D01 (Jan 31 23:30 hall time), no window
+            ("", None, None, False, True, 0, 0),  # the roster row
         ],
         key=repr,
     )
     february = cells_of(2024, 2)
-    assert ("U01", None, "2", None, None, 2, 1) in february  # the staff-less D03 at window 2
-    assert ("U01", None, None, None, None, 2, 1) in february  # neither staff nor window: in no table
-    assert ("U01", a, None, u1.id, date(2024, 2, 14), 15, 1) in february  # D02c ×3, day before the change
-    assert ("U01", a, None, u1.id, date(2024, 2, 15), 5, 1) in february
-    assert not [c for c in february if c[1] == b and c[5] == 20]  # the D19b (2 × 10) is not kept
+    assert ("U01", None, "2", False, False, 2, 1) in february  # the staff-less D03 at window 2
+    assert ("U01", None, None, False, False, 2, 1) in february  # neither staff nor window: in no table
+    assert ("U01", a, "1", True, False, 15, 1) in february  # D02c ×3 on the 14th, before A's change
+    assert ("U01", a, "2", True, False, 7, 2) in february  # D02c and D06 after it
+    assert ("U01", a, "3", True, False, 2, 1) in february  # its own window
+    assert sum(c[5] for c in february if c[1] == b) == 27 - 10  # the D19b (2 × 5) is not kept
     calls = summed_months(monkeypatch)
     by_staff, by_window = cold()
     assert calls == [[3]]
@@ -124,15 +123,25 @@ def test_changes_within_the_year_read_the_kept_months_and_sum_the_rest(app, busy
     assert next(r for r in by_window if r.key == ("U01", "2")).by_month == {2: 9, 3: 10}
 
 
-def test_a_roster_corrected_after_closing_moves_a_kept_window(app, busy_year):  # noqa: F811
-    """A's window change was on Feb 14, not 15: the window-less D02c ×3 of Feb 14 (23:30) moves from
-    window 1 to window 2 in the kept February, as it would when summed."""
+def test_a_roster_corrected_after_closing_moves_a_kept_window(app, busy_year, monkeypatch):  # noqa: F811
+    """A's window change was on Feb 14, not 15: February's roster row no longer matches, so February is
+    summed again and the window-less D02c ×3 of Feb 14 (23:30) moves from window 1 to window 2, as it would
+    in a live month. A posting change after February (A moved on Mar 15) leaves its cells in use."""
     months.close(2024, 2)
     db.session.commit()
-    first, second = sorted(db.session.get(Staff, staff_pk("A01")).postings, key=lambda p: p.start_date)
+    calls = summed_months(monkeypatch)
+    a = db.session.get(Staff, staff_pk("A01"))
+    first, second = sorted(a.postings, key=lambda p: p.start_date)
+    second.end_date = date(2024, 3, 14)
+    a.postings.append(Posting(unit=second.unit, category="W", window="1", start_date=date(2024, 3, 15)))
+    db.session.commit()
+    assert cold() == computed()
+    assert calls[0] == [3]
     first.end_date, second.start_date = date(2024, 2, 13), date(2024, 2, 14)
     db.session.commit()
+    calls.clear()
     _by_staff, by_window = cold()
+    assert calls == [[2, 3]]
     windows = {row[0]: row[3] for row in by_window}
     assert windows[("U01", "1")] == {1: 12}
     assert windows[("U01", "2")] == {2: 24}
@@ -179,7 +188,7 @@ def test_reopen_change_and_close_again_rewrite_the_cells(app, busy_year):  # noq
     months.close(2024, 1)
     db.session.commit()
     again = cells_of(2024, 1)
-    assert ("U01", a.id, "1", None, None, 4, 2) in again  # D01 (2) and the new D03 (2) at window 1
+    assert ("U01", a.id, "1", True, False, 14, 3) in again  # D01, D02c ×2 and the new D03 at window 1
     assert len(again) == len(kept)
     assert cold() == live == computed()
     assert next(r for r in live[0] if r[0] == ("A01",))[3] == {1: 14, 2: 24}
@@ -196,7 +205,7 @@ def test_a_closed_month_without_cells_is_summed_the_same(app, busy_year, monkeyp
     assert calls == [[1, 3]]
     written = months.keep_missing_tally_cells()
     db.session.commit()
-    assert written == {"2024-01": 4}
+    assert written == {"2024-01": 3}  # two cells and the roster row
     calls.clear()
     assert cold() == (PINNED_STAFF, PINNED_WINDOW)
     assert calls == [[3]]
@@ -207,7 +216,7 @@ def test_a_frozen_month_changed_behind_its_back_is_read_from_its_snapshot(app, b
     month's items come from its snapshot, as when its incidents are changed behind its back."""
     month_id = months.month_row(2024, 1).id
     db.session.execute(
-        delete(MonthTallyCell).where(MonthTallyCell.month_id == month_id, MonthTallyCell.points == 2)
+        delete(MonthTallyCell).where(MonthTallyCell.month_id == month_id, MonthTallyCell.points == 4)
     )
     db.session.commit()
     assert cold() == (PINNED_STAFF, PINNED_WINDOW)

@@ -680,8 +680,8 @@ class _YearPlan:
                 Incident.rule_code.in_(sorted(codes)),
                 Incident.deadline >= first - timedelta(days=1),
                 Incident.deadline <= last - timedelta(days=1),
-                # as `derived_item`: none for an item rectified by its deadline (most of them)
-                Incident.status == IncidentStatus.CONFIRMED,
+                # as `derived_item`: none for an item rectified by its deadline (most of them). The status
+                # is checked below: naming it here, SQLite reads the status index instead (every incident).
                 or_(Incident.rectified_on.is_(None), Incident.rectified_on > Incident.deadline),
             )
         )

@@ -453,7 +453,8 @@ class _YearPlan:
         lines: dict[int, list[_Line]] = {}
         posted: dict[int, set[int]] = {}
         rosters: dict[int, str] = {}
-        for m, code, staff_pk, window, was_posted, roster, points, items in db.session.execute(
+        # Core rows (no ORM result processing: 16,000 rows a large year)
+        for m, code, staff_pk, window, was_posted, roster, points, items in db.session.connection().execute(
             select(
                 Month.month,
                 cell.unit_code,

@@ -405,12 +405,14 @@ class _YearPlan:
             .order_by(MonthUnitResult.id)
         ):
             frozen_units.setdefault(m, []).append((code, deductions, score))
-        self.units = {
-            i: (code, name) for i, code, name in db.session.execute(select(Unit.id, Unit.code, Unit.name))
-        }
-        active = {
-            code for code, _n in db.session.execute(select(Unit.code, Unit.name).where(Unit.active.is_(True)))
-        }
+        self.units: dict[int, tuple[str, str]] = {}
+        active: set[str] = set()
+        for i, code, name, is_active in db.session.execute(
+            select(Unit.id, Unit.code, Unit.name, Unit.active)
+        ):
+            self.units[i] = (code, name)
+            if is_active:
+                active.add(code)
         self.rulebooks: dict[int, Rulebook] = {}
         self.month_units: dict[int, set[str]] = {}
         self.frozen_deductions: dict[int, dict[str, int]] = {}

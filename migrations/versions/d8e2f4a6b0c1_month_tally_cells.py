@@ -3,7 +3,7 @@
 The tallies of a year of closed months were summed again from all its incidents after every audited change
 (1.2 s on a hall of 1,000,000 incidents). Months closed before this revision get no cells here (making them
 needs the scoring and the rulebooks, not a migration's SQL): their tallies are summed as before until they
-are closed again, or `services.months.keep_tally_cells` is run for them.
+are closed again, or until `services.months.keep_missing_tally_cells()` is run.
 
 Revision ID: d8e2f4a6b0c1
 Revises: c4f6b8d0e2a3

@@ -138,10 +138,17 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("init-db")
     @handled
     def init_db() -> None:
-        """Create or upgrade the database to the newest schema and load the shipped rulebook."""
+        """Create or upgrade the database to the newest schema and load the shipped rulebook; closed months
+        without their stored tally cells (closed before the cells existed) get them."""
+        from services.months import keep_missing_tally_cells
+
         upgrade()
         ensure_shipped()
         db.session.commit()
+        kept = {label: n for label, n in keep_missing_tally_cells().items() if n}
+        db.session.commit()
+        if kept:
+            click.echo(f"已为 {len(kept)} 个已关账月份保存扣分统计数据")
         click.echo("数据库已就绪")
 
     @app.cli.command("demo")

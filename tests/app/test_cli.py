@@ -54,6 +54,31 @@ def test_init_db(runner):
     assert result.exit_code == 0 and "数据库已就绪" in result.output
 
 
+def test_init_db_keeps_the_tally_cells_a_closed_month_lacks(runner, make):
+    """A month closed before the cells existed (here: its cells removed) gets them at the next init-db;
+    a second run has nothing to add."""
+    from datetime import datetime
+
+    from sqlalchemy import delete
+
+    from models import MonthTallyCell
+
+    unit = make.unit("TC01", name="市税务局")
+    person = make.staff(unit, "TC-S1", name="张三", window="1")
+    make.incident(unit, "D01", at=datetime(2024, 2, 5, 9, 0), staff=person)
+    months.close(2024, 2)
+    db.session.commit()
+    kept = count(MonthTallyCell)
+    assert kept > 0
+    db.session.execute(delete(MonthTallyCell))
+    db.session.commit()
+    result = run(runner, "init-db")
+    assert result.exit_code == 0 and "已为 1 个已关账月份保存扣分统计数据" in result.output, result.output
+    assert count(MonthTallyCell) == kept
+    again = run(runner, "init-db")
+    assert again.exit_code == 0 and "扣分统计" not in again.output and count(MonthTallyCell) == kept
+
+
 def test_create_user(runner, make):
     make.unit("SW01", name="市税务局")
     result = run(runner, "create-user", "alice", "--role", "admin", "--password", "secret-123")

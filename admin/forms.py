@@ -31,6 +31,7 @@ from models import Role, Staff, Unit, db
 from scoring import ROLE_SETTINGS, Rulebook, Settings, parse_month
 from security import row_id
 from services.calendar_admin import normalize_windows, unit_by_code
+from services.memo import database_key, newest_change, remember
 from services.rulebooks import by_key, effective_day_problem
 from services.users import MIN_PASSWORD, by_username
 from ui import FLAG_LABELS, ROLE_LABELS
@@ -92,12 +93,20 @@ def setting_label(name: str, rulebook: Rulebook) -> str:
     return f"{label}({code})" if code else label
 
 
+# The units' choices, kept until the next audited change (units are changed only through audited services):
+# many forms list every unit, and reading 200 rows on SQLite under 16 threads cost more than the page.
+_unit_choices: dict[tuple, list[tuple[int, str]]] = {}
+
+
 def unit_choices(blank: str | None = None, active_only: bool = False) -> list[tuple[int, str]]:
-    query = select(Unit).order_by(Unit.display_order, Unit.code)
-    if active_only:
-        query = query.where(Unit.active.is_(True))
-    choices = [(u.id, f"{u.code} {u.name}") for u in db.session.scalars(query)]
-    return ([(0, blank)] if blank is not None else []) + choices
+    def read() -> list[tuple[int, str]]:
+        query = select(Unit.id, Unit.code, Unit.name).order_by(Unit.display_order, Unit.code)
+        if active_only:
+            query = query.where(Unit.active.is_(True))
+        return [(unit_id, f"{code} {name}") for unit_id, code, name in db.session.execute(query)]
+
+    choices = remember(_unit_choices, (database_key(), active_only, newest_change()), read, most=8)
+    return ([(0, blank)] if blank is not None else []) + list(choices)
 
 
 class ActionForm(FlaskForm):

@@ -807,6 +807,48 @@ def standings_for(
     return out
 
 
+def unit_results_for(
+    months: list[tuple[int, int]], rows: dict[tuple[int, int], Month]
+) -> dict[tuple[int, int], tuple[UnitResult, ...]]:
+    """The units' results of several months without their items, in listing order: a frozen month's from
+    its `month_unit_result` rows (one query for all; no snapshot decoded: a year of a 200-unit hall's is
+    2 s), the others (open, or frozen without such rows) from `standings`. A frozen unit is named as the
+    unit is named now, or as its snapshot named it when the unit is gone."""
+    frozen = {key: row for key, row in rows.items() if key in set(months) and is_frozen(row)}
+    by_month: dict[int, list[MonthUnitResult]] = {}
+    if frozen:
+        ids = [row.id for row in frozen.values()]
+        for line in db.session.scalars(
+            select(MonthUnitResult).where(MonthUnitResult.month_id.in_(ids)).order_by(MonthUnitResult.id)
+        ):
+            by_month.setdefault(line.month_id, []).append(line)
+    names = dict(db.session.execute(select(Unit.code, Unit.name)).tuples().all()) if by_month else {}
+    out: dict[tuple[int, int], tuple[UnitResult, ...]] = {}
+    for key in months:
+        row = frozen.get(key)
+        lines = by_month.get(row.id) if row is not None else None
+        if not lines or any(line.unit_code not in names for line in lines):
+            out[key] = tuple(
+                dataclasses.replace(u, items=()) for u in standings(*key, row=rows.get(key)).units
+            )
+            continue
+        out[key] = tuple(
+            UnitResult(
+                code=line.unit_code,
+                name=names[line.unit_code],
+                items=(),
+                deductions=line.deductions,
+                bonus=line.bonus,
+                score=line.score,
+                grade=Grade(line.grade),
+                rank=line.rank,
+                flags=tuple(Flag(code, ()) for code in sorted(line.flags.split())),
+            )
+            for line in lines
+        )
+    return out
+
+
 def standings_json(year: int, month: int) -> dict:
     """The stable JSON of `GET /api/standings` and `standings --json`."""
     row = month_row(year, month)

@@ -8,7 +8,6 @@ each open month scored once (cached), the units in one, the tallies' own few.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -20,7 +19,7 @@ from services.bounds import first_rulebook_day
 from services.clock import hall_today, month_utc_range
 from services.dashboard import TallyRow, tallies
 from services.memo import database_key, newest_change, remember
-from services.standings import month_rows, standings_for
+from services.standings import month_rows, unit_results_for
 
 GRADES = [Grade.EXCELLENT, Grade.GOOD, Grade.QUALIFIED, Grade.UNQUALIFIED]
 FLAGS = [str(f) for f in FlagCode]
@@ -127,14 +126,14 @@ def summary(year: int) -> YearSummary:
 def _summary(year: int, months: list[int]) -> YearSummary:
     keys = [(year, m) for m in months]
     rows = month_rows(keys)
-    results = standings_for(keys, rows)
+    results = unit_results_for(keys, rows)  # no items: the summary shows none
     status = {m: str(rows[(year, m)].status if (year, m) in rows else MonthStatus.OPEN) for m in months}
     by_code: dict[str, UnitYear] = {}
     for m in months:
-        for u in results[(year, m)].units:
+        for u in results[(year, m)]:
             entry = by_code.setdefault(u.code, UnitYear(u.code, u.name))
             entry.name = u.name  # the latest month's name
-            entry.months[m] = dataclasses.replace(u, items=())
+            entry.months[m] = u
     # Units in the hall's listing order (display order, then code); a deleted unit goes last, by code.
     order = {
         code: (o, code) for code, o in db.session.execute(select(Unit.code, Unit.display_order)).tuples()
@@ -145,7 +144,7 @@ def _summary(year: int, months: list[int]) -> YearSummary:
         year=year,
         months=months,
         status=status,
-        total_units={m: len(results[(year, m)].units) for m in months},
+        total_units={m: len(results[(year, m)]) for m in months},
         units=units,
         by_staff=by_staff,
         by_window=by_window,

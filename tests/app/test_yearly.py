@@ -338,3 +338,32 @@ def test_the_pages_kept_with_the_summary_follow_a_change(client, login, make):
     documents.save_settings("测试发文机关", "测政")
     db.session.commit()
     assert "测试发文机关" in client.get("/admin/years/2024/document").text
+
+
+def test_frozen_months_are_read_from_their_result_rows_as_the_standings_give_them(app, make):
+    """`unit_results_for` reads a frozen month's units from `month_unit_result` (no snapshot decoded):
+    the same codes, names, scores, grades, ranks, deductions, bonuses and flag codes, in the same order,
+    as the standings; a month without such rows, or with a unit gone, is read from the standings."""
+    from sqlalchemy import delete
+
+    from models import MonthUnitResult
+    from services.standings import month_rows, unit_results_for
+
+    build(make, 6)
+    keys = [(2024, 1), (2024, 2), (2024, 3)]
+    with app.test_request_context():
+
+        def shape(units):
+            return [
+                (u.code, u.name, u.score, str(u.grade), u.rank, u.deductions, u.bonus, u.flag_codes, u.items)
+                for u in units
+            ]
+
+        expected = {
+            k: shape(dataclasses.replace(u, items=()) for u in standings.standings(*k).units) for k in keys
+        }
+        rows = month_rows(keys)
+        assert {k: shape(v) for k, v in unit_results_for(keys, rows).items()} == expected
+        db.session.execute(delete(MonthUnitResult).where(MonthUnitResult.month_id == rows[(2024, 1)].id))
+        db.session.commit()
+        assert {k: shape(v) for k, v in unit_results_for(keys, month_rows(keys)).items()} == expected

@@ -27,7 +27,8 @@ class Incident(db.Model):
         # The standings' sums of a month's confirmed rows per (unit, rule, exemption), read from the index
         # alone (covering): the table itself is not touched (migration b9e3a7d5c1f8).
         Index(
-            "ix_incident_status_occurred", "status", "occurred_at", "unit_id", "rule_code", "exempt", "count"
+            "ix_incident_status_occurred",
+            *("status", "occurred_at", "unit_id", "rule_code", "exempt", "count", "deadline"),
         ),
         # The incidents list: a month (or one unit's month) newest first, a page at a time; its totals per
         # (status, rule, exemption) from the index alone.

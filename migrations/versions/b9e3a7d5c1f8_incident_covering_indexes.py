@@ -17,7 +17,15 @@ branch_labels = None
 depends_on = None
 
 NEW = {
-    "ix_incident_status_occurred": ["status", "occurred_at", "unit_id", "rule_code", "exempt", "count"],
+    "ix_incident_status_occurred": [
+        "status",
+        "occurred_at",
+        "unit_id",
+        "rule_code",
+        "exempt",
+        "count",
+        "deadline",
+    ],
     "ix_incident_occurred_id": ["occurred_at", "id", "status", "rule_code", "exempt", "count"],
 }
 OLD = {

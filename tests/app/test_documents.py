@@ -24,6 +24,7 @@ PDFFONTS = shutil.which("pdffonts")
 def pdf_text(data: bytes) -> str:
     """The PDF's text (poppler's pdftotext), whitespace removed so CJK lines broken anywhere still match."""
     assert data.startswith(b"%PDF-"), data[:20]
+    assert PDFTOTEXT, "pdftotext is missing: `make test` installs poppler-utils"
     out = subprocess.run([PDFTOTEXT, "-layout", "-", "-"], input=data, capture_output=True, check=True)
     return "".join(out.stdout.decode("utf-8").split())
 
@@ -385,7 +386,6 @@ def test_bulletin_states_the_grade_bands_of_its_rulebook(client, login, hall):
     assert "得分高于90分为优秀,80分至90分为良好,60分至不足80分为合格,低于60分为不合格" in body
 
 
-@pytest.mark.skipif(PDFTOTEXT is None, reason="pdftotext (poppler-utils) is installed by make test")
 def test_every_units_details_are_paged_on_screen_and_whole_in_the_pdf(client, login, make):
     """Ten units a screen, with a pager and the range in the toolbar; the PDF holds every unit."""
     from services import months

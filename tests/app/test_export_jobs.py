@@ -77,8 +77,7 @@ def rows_of(ws) -> list[list]:
 
 def pdf_text(data: bytes) -> str:
     assert data.startswith(b"%PDF-"), data[:20]
-    if PDFTOTEXT is None:  # pragma: no cover - poppler is on every development machine
-        pytest.skip("pdftotext is not installed")
+    assert PDFTOTEXT, "pdftotext is missing: `make test` installs poppler-utils"
     out = subprocess.run([PDFTOTEXT, "-layout", "-", "-"], input=data, capture_output=True, check=True)
     return "".join(out.stdout.decode("utf-8").split())
 

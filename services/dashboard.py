@@ -562,32 +562,15 @@ class _YearPlan:
         kind, representative = self._rule_kinds(months)
         confirmed = (Incident.status == IncidentStatus.CONFIRMED, within)
         count = func.coalesce(Incident.count, 1)
+        # A cell (month, unit, staff, window, rule, exemption), then points, items and the day (singles).
+        cell = (tag, Incident.unit_id, Incident.staff_pk, Incident.window, kind, Incident.exempt)
         sums = (
-            select(
-                tag,
-                Incident.unit_id,
-                Incident.staff_pk,
-                Incident.window,
-                kind,
-                Incident.exempt,
-                func.sum(count),
-                func.count(),
-                literal(None, String).label("at"),
-            )
+            select(*cell, func.sum(count), func.count(), literal(None, String).label("at"))
             .where(*confirmed, ~daily)
             .group_by(text("1, 2, 3, 4, 5, 6"))
         )
-        singles = select(
-            tag,
-            Incident.unit_id,
-            Incident.staff_pk,
-            Incident.window,
-            kind,
-            Incident.exempt,
-            count,
-            literal(1),
-            cast(Incident.occurred_at, String),
-        ).where(*confirmed, daily)
+        day = cast(Incident.occurred_at, String)
+        singles = select(*cell, count, literal(1), day).where(*confirmed, daily)
         # Per (month, rule, exemption): the rule, or None where no item of it can be a deduction (a bonus,
         # an exempt D06, a rule the month's rulebook lacks: the scoring refuses those in the standings).
         deducting: dict[tuple[int, str, bool], object] = {}

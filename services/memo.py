@@ -7,6 +7,7 @@ the same moment (a change reaches a hundred hall screens at once), and bounds ea
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from threading import Lock
 from typing import TypeVar
@@ -58,20 +59,21 @@ def remember(cache: dict, key: tuple, make: Callable[[], T], *, most: int = 64, 
     return value
 
 
-_per_object: dict[tuple, tuple[object, object]] = {}
+_per_object: dict[tuple, tuple[weakref.ref, object]] = {}
 
 
 def kept_for(owner: object, key: tuple, make: Callable[[], T], *, most: int = 256) -> T:
     """`make()`, made once for the object `owner` and `key`: what is derived from a value the services
     already keep until its data change (a month's results), such as its rendered table or its JSON, lives
-    as long as that value does. Held by identity: an id reused by a newer object is no hit."""
+    as long as that value does. The owner is held weakly (a live month's results replaced by the next
+    change are not kept alive by their table), and by identity: an id reused by a newer object is no hit."""
     k = (id(owner), *key)
     found = _per_object.get(k)
-    if found is not None and found[0] is owner:
+    if found is not None and found[0]() is owner:
         return found[1]  # type: ignore[return-value]
     value = make()
     with _lock:
         if len(_per_object) > most:
             _per_object.clear()
-        _per_object[k] = (owner, value)
+        _per_object[k] = (weakref.ref(owner), value)
     return value

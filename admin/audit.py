@@ -23,6 +23,7 @@ from admin.forms import AuditFilterForm
 from auth.access import role_required
 from htmx import render_page_or_block
 from models import AuditLog, Incident, Role, Staff, Unit, User, db
+from page_cache import kept_page
 from scoring import RuleKind, parse_month
 from security import int_arg
 from services.audit import audit_listing
@@ -218,6 +219,7 @@ class AuditLine:
 
 @bp.route("/audit")
 @role_required(Role.ADMIN, Role.LEADER)
+@kept_page
 def audit_list():
     form = AuditFilterForm(request.args)
     form.action.choices = [("", "—")] + [(a, action_label(a)) for a in audit_actions()]

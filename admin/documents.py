@@ -10,14 +10,11 @@ from the browser) or, on a `.pdf` route or `?format=pdf`, the PDF of the same te
 from __future__ import annotations
 
 from datetime import date, datetime
-from functools import wraps
 from typing import Any
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField
 from wtforms.validators import InputRequired, Length
@@ -25,13 +22,13 @@ from wtforms.validators import InputRequired, Length
 from admin import bp
 from auth.access import STAFF_ROLES, role_required
 from models import Role, Unit, db
+from page_cache import kept_page
 from scoring import parse_month
 from security import int_arg
 from services import DomainError, export_jobs
 from services import documents as docs
 from services.bounds import check_month_in_range
 from services.clock import hall_today, to_hall
-from services.memo import database_key, newest_change, remember
 from services.paging import slice_of
 
 
@@ -57,35 +54,14 @@ def wants_pdf(as_pdf: bool = False) -> bool:
     return bool(as_pdf or request.environ.get(_PDF_FLAG) or request.args.get("format") == "pdf")
 
 
-# Document pages as answered, until the next audited change (every write the app makes is audited).
-_kept_pages: dict[tuple, str] = {}
+def _document_bypass() -> bool:
+    return wants_pdf() or bool(request.headers.get("HX-Boosted"))
 
 
-def kept_document(view):
-    """A document page answered from the text it gave last time, while nothing has changed since: same
-    address, reader (role and unit), language, hall day and newest audit row. Below the role check, so the
-    check runs first. Only a page (text) is kept: a PDF, a redirect or an error is answered afresh. For
-    views whose only writes are audited (a 文号 given the first time is an audit row: the next request
-    renders again and keeps that). A large hall's detail tables or blank patrol sheet render in 30–60 ms."""
-
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        if wants_pdf() or request.headers.get("HX-Boosted"):
-            return view(*args, **kwargs)
-        key = (
-            database_key(),
-            request.endpoint,
-            tuple(sorted(request.view_args.items())),
-            request.query_string,
-            current_user.role,
-            current_user.unit_id,
-            str(get_locale()),
-            hall_today(),
-            newest_change(),
-        )
-        return remember(_kept_pages, key, lambda: view(*args, **kwargs), keep=lambda v: isinstance(v, str))
-
-    return wrapped
+# A document page shows no reader (no name, no form token): one copy per role and unit. Only a page (text)
+# is kept: a PDF or a boosted request (answered with HX-Redirect) is answered afresh. A large hall's detail
+# tables or blank patrol sheet render in 30–60 ms.
+kept_document = kept_page(shared=True, bypass=_document_bypass)
 
 
 def document_page(template: str, *, filename: str, as_pdf: bool = False, **context: Any):

@@ -29,6 +29,7 @@ from admin import bp
 from auth.access import STAFF_ROLES, role_required
 from htmx import is_htmx, render_block
 from models import Job, Role, User, db
+from page_cache import kept_page
 from scoring import parse_month
 from security import whole_number
 from services import DomainError, export_jobs, exports, jobs, yearly
@@ -183,6 +184,7 @@ def tallies_export(year: int):
 @bp.route("/years", defaults={"year": None})
 @bp.route("/years/<int:year>")
 @role_required(*EXPORT_ROLES)
+@kept_page
 def year_summary(year: int | None):
     if year is None:
         text = (request.args.get("year") or "").strip()

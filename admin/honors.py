@@ -14,6 +14,7 @@ from admin import bp, flow
 from admin.forms import ActionForm
 from auth.access import role_required
 from models import Role, db
+from page_cache import kept_page
 from security import whole_number
 from services import DomainError, honors
 from services.rulebooks import rulebook_for_month
@@ -32,6 +33,7 @@ def _slug(kind: str, year: int, quarter: int) -> str:
 
 @bp.route("/honors")
 @role_required(Role.ADMIN, Role.LEADER)
+@kept_page
 def honor_list():
     quarters, years = honors.overview()
     return render_template("admin/honor_list.html", quarters=quarters, years=years)

@@ -30,6 +30,7 @@ from admin.incident_forms import (
 )
 from auth.access import own_unit_or_404, role_required
 from models import Evidence, Incident, IncidentStatus, Posting, Role, Unit, User, db
+from page_cache import kept_page
 from scoring import Rulebook, format_month, parse_month, signed_points
 from services import DomainError, incidents, warnings
 from services import evidence as evidence_service
@@ -178,6 +179,7 @@ def _render_form(form: IncidentForm, offered: Choices, status: int = 200):
 
 @bp.route("/incidents/new", methods=["GET", "POST"])
 @role_required(Role.ADMIN, Role.INSPECTOR)
+@kept_page
 def incident_new():
     """The desk form; GET with values (htmx) re-renders one of its blocks as the inputs change."""
     now = hall_now().replace(second=0, microsecond=0, tzinfo=None)
@@ -247,6 +249,7 @@ def _filter_choices(form: IncidentFilterForm, rulebook: Rulebook) -> None:
 
 @bp.route("/incidents")
 @role_required(Role.ADMIN, Role.INSPECTOR, Role.LEADER)
+@kept_page
 def incident_list():
     """Incidents of a month, filtered and paginated in the database; the filter form swaps only the table
     block (htmx). A page past the last one is empty (with a link back); bad filters are a 422."""
@@ -379,6 +382,7 @@ def _field_and_flash(form_field: Field):
 
 @bp.route("/incidents/<int:incident_id>")
 @role_required(Role.ADMIN, Role.INSPECTOR, Role.LEADER)
+@kept_page
 def incident_detail(incident_id: int):
     return _detail(_incident_or_404(incident_id))
 
@@ -418,6 +422,7 @@ def _correct_defaults(incident: Incident) -> dict:
 
 @bp.route("/incidents/<int:incident_id>/correct", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
+@kept_page
 def incident_correct(incident_id: int):
     incident = _incident_or_404(incident_id)
     form = CorrectForm(data=_correct_defaults(incident)) if request.method == "GET" else CorrectForm()

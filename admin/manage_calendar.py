@@ -14,6 +14,7 @@ from admin.forms import CalendarDayForm, OutageForm
 from auth.access import role_required
 from htmx import is_htmx, render_block
 from models import Role
+from page_cache import kept_page
 from scoring import format_month, next_month
 from scoring.calendar import prev_month
 from security import whole_number
@@ -54,6 +55,7 @@ def _page(year: int, month: int, outage: OutageForm | None = None, status: int =
 
 @bp.route("/calendar")
 @role_required(Role.ADMIN, Role.LEADER)
+@kept_page
 def calendar_page():
     return _page(*_year_month())
 

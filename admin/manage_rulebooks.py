@@ -17,6 +17,7 @@ from admin import bp
 from admin.forms import SETTING_LABELS, rulebook_form_class, setting_label, setting_text
 from auth.access import STAFF_ROLES, role_required
 from models import Role, db
+from page_cache import kept_page
 from scoring import ROLE_SETTINGS, RulebookError, Settings, rulebook_to_dict, signed_points
 from services import DomainError
 from services.clock import hall_today
@@ -62,6 +63,7 @@ def _version_or_404(key: str):
 
 @bp.route("/rulebooks")
 @role_required(*STAFF_ROLES)
+@kept_page
 def rulebook_list():
     in_force = version_in_force(hall_today())
     return render_template("admin/rulebook_list.html", rows=versions(), in_force=in_force)
@@ -69,6 +71,7 @@ def rulebook_list():
 
 @bp.route("/rulebooks/<key>")
 @role_required(*STAFF_ROLES)
+@kept_page
 def rulebook_detail(key: str):
     row = _version_or_404(key)
     rulebook = as_rulebook(row)
@@ -103,6 +106,7 @@ def rulebook_detail(key: str):
 
 @bp.route("/rulebooks/<key>/new", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
+@kept_page
 def rulebook_new(key: str):
     """A new version based on `key`: every points box, flag box and setting starts from the base."""
     base_row = _version_or_404(key)

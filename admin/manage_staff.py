@@ -14,6 +14,7 @@ from admin.forms import LeaveForm, StaffEndForm, StaffForm, StaffMoveForm, unit_
 from auth.access import role_required
 from htmx import render_page_or_block
 from models import Role, Staff, Unit, db
+from page_cache import kept_page
 from security import int_arg, whole_number
 from services import roster
 from services.calendar_admin import add_leave, leaves_of, list_units
@@ -23,6 +24,7 @@ from services.staff_list import staff_page
 
 @bp.route("/staff")
 @role_required(Role.ADMIN, Role.LEADER)
+@kept_page
 def staff_list():
     """The roster by staff id, 50 a page (the numbered pager of the incidents list), filtered by unit and
     by whether those who left are shown; an htmx page change swaps the table only."""
@@ -46,6 +48,7 @@ def staff_list():
 
 @bp.route("/staff/new", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
+@kept_page
 def staff_new():
     form = StaffForm()
     form.unit_id.choices = unit_choices(_("请选择单位"))
@@ -93,6 +96,7 @@ def _detail(staff: Staff, move=None, end=None, leave=None, status: int = 200):
 
 @bp.route("/staff/<int:staff_pk>")
 @role_required(Role.ADMIN, Role.LEADER)
+@kept_page
 def staff_detail(staff_pk: int):
     return _detail(db.get_or_404(Staff, staff_pk))
 

@@ -10,11 +10,13 @@ from admin import bp, flow
 from admin.forms import UnitForm
 from auth.access import role_required
 from models import Role, Unit, db
+from page_cache import kept_page
 from services.calendar_admin import list_units, save_unit
 
 
 @bp.route("/units")
 @role_required(Role.ADMIN, Role.LEADER)
+@kept_page
 def unit_list():
     """Leaders read the list; only admins see the add and edit buttons."""
     return render_template(
@@ -45,12 +47,14 @@ def _save(form: UnitForm, unit: Unit | None):
 
 @bp.route("/units/new", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
+@kept_page
 def unit_new():
     return _save(UnitForm(unit=None), None)
 
 
 @bp.route("/units/<int:unit_id>/edit", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
+@kept_page
 def unit_edit(unit_id: int):
     unit = db.get_or_404(Unit, unit_id)
     form = UnitForm(obj=unit, unit=unit)

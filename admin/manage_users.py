@@ -17,6 +17,7 @@ from admin import bp, flow
 from admin.forms import UserEditForm, UserNewForm, UserPasswordForm, unit_choices
 from auth.access import role_required
 from models import Role, Unit, User, db
+from page_cache import kept_page
 from services.imports import users as users_import
 from services.users import create_user, list_users, reset_password, update_user
 
@@ -31,6 +32,7 @@ def _unit(unit_id: int | None) -> Unit | None:
 
 @bp.route("/users")
 @role_required(Role.ADMIN, Role.LEADER)
+@kept_page
 def user_list():
     """Leaders read the list; only admins see the add and edit buttons."""
     return render_template(
@@ -40,6 +42,7 @@ def user_list():
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
+@kept_page
 def user_new():
     form = UserNewForm()
     form.unit_id.choices = unit_choices("—")
@@ -74,6 +77,7 @@ def _edit_page(
 
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
+@kept_page
 def user_edit(user_id: int):
     user = db.get_or_404(User, user_id)
     form = UserEditForm(prefix="user")

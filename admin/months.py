@@ -14,6 +14,7 @@ from admin.documents import document_page, kept_document
 from admin.forms import ActionForm, ReopenForm
 from auth.access import STAFF_ROLES, role_required
 from models import Role, db
+from page_cache import kept_page
 from scoring import format_month, parse_month
 from services import DomainError, appeals, documents, months
 from services.bounds import check_month_in_range
@@ -50,6 +51,7 @@ def _page(reopen: ReopenForm | None = None, reopen_label: str | None = None, sta
 
 @bp.route("/months")
 @role_required(Role.ADMIN, Role.LEADER)
+@kept_page
 def month_list():
     return _page()
 

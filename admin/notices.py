@@ -15,6 +15,7 @@ from auth.access import role_required
 from htmx import render_page_or_block
 from models import Role, Unit, db
 from models.notice import LETTER_FLAGS, NOTICE_STATES, Notice, NoticeAttachment
+from page_cache import kept_page
 from scoring import format_month, parse_month
 from security import int_arg, whole_number
 from services import evidence
@@ -48,6 +49,7 @@ def state_labels() -> dict[str, str]:
 
 @bp.route("/notices")
 @role_required(*READERS)
+@kept_page
 def notice_list():
     """Every notice, filtered by month, unit and state, a page at a time (counted and cut in SQL)."""
     args = request.args
@@ -101,6 +103,7 @@ def notice_list():
 
 @bp.route("/notices/<int:notice_id>")
 @role_required(*READERS)
+@kept_page
 def notice_detail(notice_id: int):
     notice = db.get_or_404(Notice, notice_id)
     return render_template(
@@ -146,6 +149,7 @@ def notice_document(notice_id: int):
 
 @bp.route("/letters")
 @role_required(*READERS)
+@kept_page
 def letter_list():
     """The closed months' letters to the discipline group and the leadership group."""
     return render_template(

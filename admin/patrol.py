@@ -27,6 +27,7 @@ from admin.documents import document_page, kept_document
 from admin.incident_forms import EVIDENCE_ACCEPT, PatrolTapForm, PatrolUndoForm
 from auth.access import role_required
 from models import Incident, IncidentStatus, Role, Unit, db
+from page_cache import kept_page
 from scoring import Rule, signed_points
 from security import int_arg, whole_number
 from services import DomainError
@@ -118,8 +119,16 @@ def _chosen_group(groups: list[patrol_service.Group], jump: int | None) -> patro
     return groups[number - 1] if 1 <= number <= len(groups) else groups[0]
 
 
+def _patrol_version() -> tuple | None:
+    """A sheet with one of the reader's taps still undoable (its cell counts down) is made afresh
+    (page_cache)."""
+    day, _error = _day_arg()
+    return None if patrol_service.recent_taps(day) else ()
+
+
 @bp.route("/patrol")
 @role_required(Role.ADMIN, Role.INSPECTOR)
+@kept_page(version=_patrol_version)
 def patrol_sheet():
     """A day's sheet (default today): windows × patrol items, each cell with that day's count; one group
     of units at a time (?group=N, or the group of ?unit=, whose rows alone are shown)."""

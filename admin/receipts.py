@@ -12,13 +12,15 @@ from flask import abort, render_template
 from admin import bp
 from auth.access import role_required
 from models import MonthStatus, Role
+from page_cache import kept_page
 from scoring import parse_month
-from services.notifications import bulletin_receipts
+from services.notifications import bulletin_receipts, receipts_version
 from services.standings import month_row
 
 
 @bp.route("/months/<month>/receipts")
 @role_required(Role.ADMIN, Role.LEADER)
+@kept_page(version=receipts_version)
 def month_receipts(month: str):
     try:
         year, mon = parse_month(month)

@@ -19,6 +19,7 @@ from wtforms import StringField, TextAreaField
 from admin import bp, flow
 from auth.access import own_unit_or_404, role_required
 from models import Appeal, BonusClaim, Incident, RectificationReport, RequestFile, Role, db
+from page_cache import kept_page
 from services import DomainError, appeals, claims, rectifications
 from services import evidence as evidence_service
 from services.bounds import typed_day
@@ -92,6 +93,7 @@ def request_counts() -> dict[str, int]:
 
 @bp.route("/requests")
 @role_required(Role.ADMIN, Role.LEADER)
+@kept_page
 def request_list():
     return _page()
 

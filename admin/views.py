@@ -14,6 +14,7 @@ from admin import bp
 from auth.access import STAFF_ROLES, role_required
 from htmx import is_htmx, render_page_or_block
 from models import Job, MonthStatus, Role, Unit, db
+from page_cache import kept_page
 from scoring import format_month, parse_month
 from security import int_arg, whole_number
 from services import DomainError, jobs
@@ -112,6 +113,7 @@ def quick_links(role: str) -> list[tuple[str, str]]:
 
 @bp.route("/")
 @role_required(*STAFF_ROLES)
+@kept_page
 def dashboard():
     year, month = board.current_month()
     waiting = {}
@@ -141,6 +143,7 @@ def dashboard():
 
 @bp.route("/standings")
 @role_required(*STAFF_ROLES)
+@kept_page
 def standings_page():
     year, month = month_arg()
     row = month_row(year, month)
@@ -159,6 +162,7 @@ def standings_page():
 
 @bp.route("/standings/<month>/units/<int:unit_id>")
 @role_required(*STAFF_ROLES)
+@kept_page
 def standings_items(month: str, unit_id: int):
     """One unit's items in a month (the standings row's htmx expansion); ?collapse=1 folds it again."""
     try:
@@ -194,6 +198,7 @@ def standings_items(month: str, unit_id: int):
 
 @bp.route("/tallies")
 @role_required(*STAFF_ROLES)
+@kept_page
 def tally_list():
     """One table at a time (by staff or by window), 50 rows a page, most points first: a hall of 2,000
     staff made a page of 30,000 cells."""

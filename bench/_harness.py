@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 
 # As the README's production line: `gunicorn -w 2 -k gthread --threads 8 -b 0.0.0.0:8000 'app:create_app()'`.
-GUNICORN = ["-w", "2", "-k", "gthread", "--threads", "8"]
+GUNICORN = os.environ.get("BENCH_GUNICORN", "-w 2 -k gthread --threads 8").split()  # the env: experiments
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 

@@ -13,8 +13,9 @@ from flask_babel import gettext as _
 from admin.documents import document_page, pdf_of
 from auth.access import role_required
 from models import Role, db
+from page_cache import kept_page
 from portal import bp
-from portal.inbox import bulletin_opened
+from portal.inbox import bulletin_opened, reader_version
 from portal.views import _month_or_404, _unit, item_notice
 from services import documents, portal
 from services.rulebooks import rulebook_for_month
@@ -36,6 +37,7 @@ def _published_or_404(year: int, month: int):
 
 @bp.route("/months/<month>/bulletin")
 @role_required(Role.UNIT)
+@kept_page(version=reader_version)
 def month_bulletin(month: str):
     """月度考核通报 of a published month (404 before it is published)."""
     _unit()
@@ -66,6 +68,7 @@ def month_bulletin_pdf(month: str):
 
 @bp.route("/months/<month>/details")
 @role_required(Role.UNIT)
+@kept_page(version=reader_version)
 def month_details(month: str):
     """The unit's own 考核评分明细表 of a released month (as its .xlsx)."""
     unit = _unit()

@@ -13,6 +13,7 @@ from flask_wtf import FlaskForm
 
 from auth.access import role_required
 from models import Month, MonthStatus, Role, db
+from page_cache import kept_page
 from portal import bp
 from security import safe_next
 from services import notifications
@@ -32,6 +33,12 @@ def unread_for_header() -> int:
     if _UNREAD_KEY not in request.environ:
         request.environ[_UNREAD_KEY] = notifications.unread_count(current_user)
     return request.environ[_UNREAD_KEY]
+
+
+def reader_version() -> tuple:
+    """What a kept portal page shows of the reader's own unaudited state (page_cache): reading a
+    notification writes no audit row, and the header's unread count (or the inbox's marks) moves with it."""
+    return (unread_for_header(),)
 
 
 @bp.app_context_processor
@@ -54,6 +61,7 @@ def _page_arg() -> int:
 
 @bp.route("/inbox")
 @role_required(Role.UNIT)
+@kept_page(version=reader_version)
 def inbox():
     if current_user.unit_id is None:
         abort(403)

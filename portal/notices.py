@@ -14,7 +14,9 @@ from admin.notices import BADGES
 from auth.access import role_required
 from models import Role, db
 from models.notice import NoticeAttachment
+from page_cache import kept_page
 from portal import bp
+from portal.inbox import reader_version
 from portal.views import _unit
 from security import int_arg
 from services import DomainError, evidence
@@ -53,6 +55,7 @@ def _notice_or_404(notice_id: int):
 
 @bp.route("/notices")
 @role_required(Role.UNIT)
+@kept_page(version=reader_version)
 def notice_list():
     unit = _unit()
     today = hall_today()
@@ -89,6 +92,7 @@ def _detail(unit, notice, form: AnswerForm | None = None, status: int = 200):
 
 @bp.route("/notices/<int:notice_id>")
 @role_required(Role.UNIT)
+@kept_page(version=reader_version)
 def notice_detail(notice_id: int):
     unit, notice = _notice_or_404(notice_id)
     return _detail(unit, notice)
@@ -146,6 +150,7 @@ def notice_attachment(attachment_id: int):
 
 @bp.route("/warnings")
 @role_required(Role.UNIT)
+@kept_page(version=reader_version)
 def warning_list():
     """The warnings (提醒) given to the unit, its windows and staff, newest first, a page at a time."""
     unit = _unit()

@@ -17,7 +17,9 @@ from wtforms import MultipleFileField, SelectField, StringField, TextAreaField
 from admin import flow
 from auth.access import role_required
 from models import Role
+from page_cache import kept_page
 from portal import bp
+from portal.inbox import reader_version
 from portal.views import _incident_or_404, _unit
 from services import appeals, claims, evidence, portal, rectifications
 from services.bounds import typed_day
@@ -55,6 +57,7 @@ def _files_of(result):
 
 @bp.route("/requests")
 @role_required(Role.UNIT)
+@kept_page(version=reader_version)
 def request_list():
     unit = _unit()
     return render_template(
@@ -195,6 +198,7 @@ def extension_new(incident_id: int):
 
 @bp.route("/claims/new", methods=["GET", "POST"])
 @role_required(Role.UNIT)
+@kept_page(version=reader_version)
 def claim_new():
     unit = _unit()
     form = ClaimForm()

@@ -15,9 +15,10 @@ from admin.incidents import notice_number
 from auth.access import own_unit_or_404, role_required
 from htmx import render_page_or_block
 from models import Role, Unit, db
+from page_cache import kept_page
 from portal import bp
 from portal.forms import MonthFilterForm
-from portal.inbox import bulletin_opened
+from portal.inbox import bulletin_opened, reader_version
 from scoring import RuleKind, format_month, parse_month
 from services import evidence as evidence_files
 from services import exports, portal
@@ -72,6 +73,7 @@ def _notice_title(rule) -> str:
 
 @bp.route("/")
 @role_required(Role.UNIT)
+@kept_page(version=reader_version)
 def home():
     unit = _unit()
     year, month = portal.current_month()
@@ -87,6 +89,7 @@ def home():
 
 @bp.route("/months/<month>")
 @role_required(Role.UNIT)
+@kept_page(version=reader_version)
 def month_detail(month: str):
     unit = _unit()
     year, m = _month_or_404(month)
@@ -119,6 +122,7 @@ def month_export(month: str):
 
 @bp.route("/items/<int:incident_id>")
 @role_required(Role.UNIT)
+@kept_page(version=reader_version)
 def item_detail(incident_id: int):
     unit, incident = _incident_or_404(incident_id)
     rule = portal.incident_rule(incident)
@@ -140,6 +144,7 @@ def item_detail(incident_id: int):
 
 @bp.route("/items/<int:incident_id>/notice")
 @role_required(Role.UNIT)
+@kept_page(version=reader_version)
 def item_notice(incident_id: int):
     unit, incident = _incident_or_404(incident_id)
     rule = portal.incident_rule(incident)
@@ -155,6 +160,7 @@ def item_notice(incident_id: int):
 
 @bp.route("/rankings")
 @role_required(Role.UNIT)
+@kept_page(version=reader_version)
 def rankings():
     unit = _unit()
     months = portal.portal_months()

@@ -302,6 +302,12 @@ def mark_all_read(user: User) -> int:
 # ------------------------------------------------------------------ bulletin read receipts
 
 
+def receipts_version() -> tuple:
+    """The newest bulletin receipt: a unit's first opening is written without an audit row, so a kept
+    receipts page (page_cache) names it (a reopened month deletes its receipts, and that is audited)."""
+    return (db.session.scalar(select(func.max(BulletinRead.id))),)
+
+
 def record_bulletin_read(user: User, month: Month | None) -> bool:
     """A unit user opened a published month's bulletin in the portal: the unit's first opening is kept
     (later ones change nothing, and only read). The first: INSERT … SELECT … WHERE NOT EXISTS, so two users

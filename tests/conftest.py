@@ -105,11 +105,13 @@ def clean_db(request):
     with app.app_context():
         wipe()
         # Ids restart after a wipe, so the standings cache (keyed by the newest audit id) must go too.
+        import page_cache
         from services import dashboard, standings, yearly
 
         standings._cache.clear()
         dashboard._tally_cache.clear()  # the tallies and the yearly summary are kept the same way
         yearly._cache.clear()
+        page_cache._pages.clear()  # kept pages too: a new test's user 1 is not the last one's
         ensure_shipped()
         db.session.commit()
         limiter.reset()

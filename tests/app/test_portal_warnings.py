@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from models import Warning, db
+from services.audit import record
 from services.clock import from_hall
 from tests.html import parse
 
@@ -15,6 +16,8 @@ def warn(unit, at: datetime, text: str, rule_code="D05b", staff=None, window=Non
         unit=unit, staff=staff, window=window, rule_code=rule_code, given_at=from_hall(at), text=text
     )
     db.session.add(row)
+    db.session.flush()
+    record("warning.create", f"warning:{row.id}")  # as every write of the app (kept pages follow it)
     db.session.commit()
     return row
 

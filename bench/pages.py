@@ -154,6 +154,54 @@ def targets(url: str) -> list[tuple[str, str]]:
     return out
 
 
+class Changes:
+    """`--change-every S`: an admin logs an incident on the desk form every S seconds while the pages are
+    measured (each one an audited change, so every kept page and the live standings are made again): how
+    the pages hold when the hall is at work, not only when it is quiet."""
+
+    def __init__(self, port: int, every: float, unit_id: int, window: str):
+        self.port, self.every, self.unit_id, self.window = port, every, unit_id, window
+        self.stop = threading.Event()
+        self.done: dict = {}
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        client = Client(self.port)
+        client.login("admin", LOGINS["admin"])
+        token = client.csrf("/admin/incidents/new")
+        n = 0
+        while not self.stop.wait(self.every):
+            n += 1
+            now = time.gmtime(time.time() + 8 * 3600 - 60)  # hall time (UTC+8), a minute ago
+            form = {
+                "csrf_token": token,
+                "unit_id": str(self.unit_id),
+                "occurred_at": time.strftime("%Y-%m-%dT%H:%M", now),
+                "rule_code": "D03",
+                "window": self.window,
+                "staff_pk": "",
+                "count": "1",
+                "note": f"bench-pages-change-{n}",
+                "public_text": "",
+            }
+            status, _text, _h = client.request("POST", "/admin/incidents/new", form)
+            self.done[status] = self.done.get(status, 0) + 1
+        client.close()
+
+
+def a_cell(url: str) -> tuple[int, str]:
+    """A unit with a window, for the changes."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        unit_id, windows = conn.execute(
+            text("SELECT id, windows FROM unit WHERE active AND windows <> '' ORDER BY id LIMIT 1")
+        ).one()
+    engine.dispose()
+    return unit_id, windows.split(";")[0]
+
+
 def measure(
     port: int, cookies: dict, path: str, clients: int, requests: int, warmup: int, max_seconds: float
 ) -> dict:
@@ -223,6 +271,9 @@ def main() -> int:
     parser.add_argument(
         "--max-seconds", type=float, default=20.0, help="a slow page stops after this long (fewer requests)"
     )
+    parser.add_argument(
+        "--change-every", type=float, default=0.0, help="seconds: an admin logs an incident this often"
+    )
     args = parser.parse_args()
 
     url = database_url(args.database)
@@ -244,6 +295,11 @@ def main() -> int:
         print(
             f"{'who':7} {'page':58} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'n':>4}  statuses", flush=True
         )
+        changes = None
+        if args.change_every > 0:
+            changes = Changes(args.port, args.change_every, *a_cell(url))
+            changes.thread.start()
+            print(f"An admin logs an incident every {args.change_every:g} s meanwhile.", flush=True)
         over = []
         for who, path in pages:
             # One request alone first: a page that takes seconds by itself is far over the aim, and 20 of
@@ -277,6 +333,10 @@ def main() -> int:
             )
             if mark:
                 over.append((who, path, f"p99 {r['p99']:.0f} ms"))
+        if changes is not None:
+            changes.stop.set()
+            changes.thread.join()
+            print(f"Changes logged meanwhile (HTTP status: count): {changes.done}")
         print(f"\n{len(pages) - len(over)} of {len(pages)} pages within p99 < {AIM_MS:.0f} ms.")
         for who, path, figure in over:
             print(f"  over: {who} {path} {figure}")

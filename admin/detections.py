@@ -3,7 +3,7 @@ proposal (htmx row swap, with an out-of-band swap keeping the pending-count badg
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -13,6 +13,7 @@ from admin.views import job_progress, month_arg, month_options, start_job
 from auth.access import role_required
 from htmx import is_htmx, render_block, render_page_or_block
 from models import Incident, Job, Role, db
+from page_cache import kept_page
 from scoring import format_month, signed_points
 from security import int_arg
 from services import detections
@@ -75,8 +76,14 @@ def _context(year: int, month: int, job: Job | None = None, bulk: DetectionBulkF
     }
 
 
+def _watching_a_job() -> bool:
+    """The page with ?job= shows a running detection's progress (a job's progress is not audited)."""
+    return bool(request.args.get("job"))
+
+
 @bp.route("/detections")
 @role_required(Role.ADMIN, Role.LEADER)
+@kept_page(bypass=_watching_a_job)
 def detection_list():
     year, month = month_arg()
     job_id = int_arg("job")

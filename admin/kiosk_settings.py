@@ -15,6 +15,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Regexp
 from admin import bp, flow
 from auth.access import role_required
 from models import KioskScreen, Role, db
+from page_cache import kept_page
 from services import kiosk
 
 _HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
@@ -123,6 +124,7 @@ class ScreenForm(FlaskForm):
 
 @bp.route("/kiosk", methods=["GET"])
 @role_required(Role.ADMIN, Role.LEADER)
+@kept_page(version=kiosk.screens_version)
 def kiosk_settings():
     """Admins get the settings form; a leader reads the same settings and the screens, without a form."""
     form = KioskSettingsForm(formdata=None)

@@ -809,6 +809,13 @@ class ScreenContact:
     silent: bool
 
 
+def screens_version() -> tuple:
+    """What the screens list shows beside audited changes: each screen's last contact, which its polls
+    write without an audit row (a kept settings page names the newest; contacts only move forward)."""
+    newest = select(func.count(KioskScreen.id), func.max(KioskScreen.last_seen_at))
+    return tuple(db.session.execute(newest).one())
+
+
 def screens() -> list[ScreenContact]:
     """Every registered screen with its last contact; silent when quiet for over two minutes (or never
     seen)."""

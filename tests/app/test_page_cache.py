@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 
 import page_cache
 from app import create_app
-from models import BulletinRead, Incident, Month, MonthStatus, Notification, db
+from models import BulletinRead, Incident, KioskScreen, Month, MonthStatus, Notification, db
 from services import months
+from services.clock import from_hall
 from services.notifications import notify_unit
 from tests.conftest import PASSWORD
 from tests.html import parse
@@ -177,3 +178,23 @@ def test_a_flashed_message_is_shown_once_and_never_kept(client, login, make):
     assert shown.all(".flash") != []
     again = parse(client.get(answer.headers["Location"]).get_data(as_text=True))
     assert again.all(".flash") == [] and "市人社局" in again.text
+
+
+def test_the_screens_list_follows_a_screens_contact(client, login):
+    """A hall screen's polls write its last contact without an audit row: the kept settings page names
+    the newest contact."""
+    login("admin")
+    answer = client.post("/admin/kiosk/screens", data={"name": "二楼东厅", "orientation": "landscape"})
+    assert answer.status_code in (200, 302)
+    client.get("/admin/kiosk")  # the registration's message, shown once
+
+    def page() -> str:
+        return parse(client.get("/admin/kiosk").get_data(as_text=True)).text_of("main")
+
+    before = page()
+    assert "二楼东厅" in before and "从未联络" in before and page() == before
+    screen = db.session.scalar(select(KioskScreen))
+    screen.last_seen_at = from_hall(datetime(2024, 3, 20, 9, 59, 30))  # its contacts, written in a batch
+    db.session.commit()
+    after = page()
+    assert "从未联络" not in after and "2024-03-20 09:59:30" in after

@@ -1,12 +1,13 @@
 """Pages answered from the text they gave last time, while nothing they show can have changed.
 
 `@kept_page` (below the role check, so the check runs first) keeps a GET page's HTML under: the address
-(endpoint, path values, query), the htmx headers (a fragment is not the page), the reader (the user, or
-for `shared` documents their role and unit), the language, the hall's time to the minute and the newest
-audit row. Every write the app makes is audited (services.audit), so a new audit row means "anything may
-have changed", and the minute bounds what depends on the clock (a form's default time, an undo window).
-What a page shows from an unaudited write is named by its `version` (a unit's unread notifications, the
-bulletin receipts); `version()` returning None answers afresh (a patrol sheet with an undo running).
+(host, endpoint, path values, query), the htmx headers a view answers by (a fragment is not the page), the
+reader (the user, or for `shared` documents their role and unit), the language, the hall's time to the
+minute and the newest audit row. Every write the app makes is audited (services.audit), so a new audit
+row means "anything may have changed", and the minute bounds what depends on the clock (a form's default
+time, an undo window). What a page shows of an unaudited write is named by its `version` (a unit's unread
+notifications, the bulletin receipts, the hall screens' contacts); `version()` returning None, or
+`bypass()` true, answers afresh (a patrol sheet with an undo running, a job's progress).
 
 Not kept: another method, a page with a flashed message, anything but text (a PDF, a redirect, a page
 answered with an error status). The form token is the reader's session's, so it is swapped on the way
@@ -32,7 +33,9 @@ from services.memo import database_key, newest_change, remember
 _pages: dict[tuple, str] = {}
 # Where the form token stood: NUL is refused in every input, so no page holds it otherwise.
 _TOKEN = "\x00form-token\x00"
-_HTMX_HEADERS = ("HX-Request", "HX-Boosted", "HX-Target", "HX-Trigger", "HX-Trigger-Name", "HX-Current-URL")
+# The request headers a view answers by (htmx.is_htmx: a fragment is not the page); not HX-Current-URL,
+# which differs with every page a boosted link is followed from.
+_HTMX_HEADERS = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request")
 
 
 def _reader(shared: bool) -> tuple:
@@ -44,6 +47,7 @@ def _reader(shared: bool) -> tuple:
 def _key(shared: bool, extra: tuple) -> tuple:
     return (
         database_key(),
+        request.host,  # an address given in full (a screen's link) names the host it was asked on
         request.endpoint,
         tuple(sorted(request.view_args.items())),
         request.query_string,

@@ -2,12 +2,13 @@
 
 `@kept_page` (below the role check, so the check runs first) keeps a GET page's HTML under: the address
 (host, endpoint, path values, query), the htmx headers a view answers by (a fragment is not the page), the
-reader (the user, or for `shared` documents their role and unit), the language, the hall's time to the
-minute and the newest audit row. Every write the app makes is audited (services.audit), so a new audit
-row means "anything may have changed", and the minute bounds what depends on the clock (a form's default
-time, an undo window). What a page shows of an unaudited write is named by its `version` (a unit's unread
-notifications, the bulletin receipts, the hall screens' contacts); `version()` returning None, or
-`bypass()` true, answers afresh (a patrol sheet with an undo running, a job's progress).
+reader (the user, or for `shared` documents their role and unit), the language, the hall's day and the
+newest audit row. Every write the app makes is audited (services.audit), so a new audit row means
+"anything may have changed"; deadlines and windows are counted in days. What else a page shows is named by
+its `version`: the time of day (the desk form's default time, `minute_version`), or an unaudited write (a
+unit's unread notifications, the bulletin receipts, the hall screens' contacts); `version()` returning
+None, or `bypass()` true, answers afresh (a patrol sheet with an undo running, a job's progress). Nothing
+else changes a key, so a page is not made again on the minute while twenty readers wait for it.
 
 Not kept: another method, a page with a flashed message, anything but text (a PDF, a redirect, a page
 answered with an error status). The form token is the reader's session's, so it is swapped on the way
@@ -54,8 +55,7 @@ def _key(shared: bool, extra: tuple) -> tuple:
         tuple(request.headers.get(h) for h in _HTMX_HEADERS),
         _reader(shared),
         str(get_locale()),
-        hall_today(),  # the hall's day and minute (each may be set apart in tests and demos)
-        hall_now().replace(second=0, microsecond=0),
+        hall_today(),
         newest_change(),
         extra,
     )
@@ -70,6 +70,11 @@ def _stored(answer):
         token = g.get("csrf_token")
         return answer.replace(token, _TOKEN) if token else answer
     return answer
+
+
+def minute_version() -> tuple:
+    """For a page that shows the hall's time of day (to the minute)."""
+    return (hall_now().replace(second=0, microsecond=0),)
 
 
 def kept_page(

@@ -30,7 +30,7 @@ from admin.incident_forms import (
 )
 from auth.access import own_unit_or_404, role_required
 from models import Evidence, Incident, IncidentStatus, Posting, Role, Unit, User, db
-from page_cache import kept_page
+from page_cache import kept_page, minute_version
 from scoring import Rulebook, format_month, parse_month, signed_points
 from services import DomainError, incidents, warnings
 from services import evidence as evidence_service
@@ -179,7 +179,7 @@ def _render_form(form: IncidentForm, offered: Choices, status: int = 200):
 
 @bp.route("/incidents/new", methods=["GET", "POST"])
 @role_required(Role.ADMIN, Role.INSPECTOR)
-@kept_page
+@kept_page(version=minute_version)
 def incident_new():
     """The desk form; GET with values (htmx) re-renders one of its blocks as the inputs change."""
     now = hall_now().replace(second=0, microsecond=0, tzinfo=None)

@@ -4,6 +4,8 @@
     .venv/bin/python bench/pages.py /tmp/large.db                      # SQLite
     .venv/bin/python bench/pages.py postgresql://postgres@127.0.0.1:5432/hs_b_large
     .venv/bin/python bench/pages.py /tmp/large.db --only incidents     # pages whose path has this
+    .venv/bin/python bench/pages.py /tmp/large.db --requests 1000      # the README's figures
+    .venv/bin/python bench/pages.py /tmp/large.db --change-every 1     # an admin logs an incident each second
 
 Starts gunicorn as the README runs it (`gunicorn -w 2 -k gthread --threads 8 'app:create_app()'`) on the
 given database, logs in as admin, leader and a unit user (unit1), picks real ids (the newest incident, a
@@ -16,6 +18,11 @@ pages whose p99 is over the aim (200 ms).
 The pages are the HTML pages a user opens (GET, 200 expected); downloads (.xlsx, .pdf) and evidence
 files are left out: they are documents, measured by the export benchmarks. The load generator runs on the
 same machine as the server: on 2 cores, a closed loop of 20 clients means p99 ≈ 20 × the page's cost.
+
+Pages are kept until the next audited change (page_cache): after its first request a page costs about what
+the login check does, so a quiet hall measures kept pages. `--change-every S` measures a working hall: an
+admin logs an incident on the desk form every S seconds meanwhile, and every page and the live standings
+are made again after each.
 """
 
 from __future__ import annotations

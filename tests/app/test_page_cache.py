@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 import page_cache
 from app import create_app
-from models import BulletinRead, Incident, KioskScreen, Month, MonthStatus, Notification, db
+from models import AuditLog, BulletinRead, Incident, KioskScreen, Month, MonthStatus, Notification, Unit, db
 from services import months
 from services.clock import from_hall
 from services.notifications import notify_unit
@@ -198,3 +198,19 @@ def test_the_screens_list_follows_a_screens_contact(client, login):
     db.session.commit()
     after = page()
     assert "从未联络" not in after and "2024-03-20 09:59:30" in after
+
+
+def test_a_change_committed_after_a_newer_one_is_seen(client, login, make):
+    """On PostgreSQL an audit id is taken at the INSERT: a writer may commit after another that took a
+    higher id. The kept page (and the live standings, by the same key) follows the late row too."""
+    make.unit("U01", name="市税务局")
+    login("admin")
+    newest = db.session.scalar(select(func.max(AuditLog.id)))
+    db.session.add(AuditLog(id=newest + 5, action="unit.update", target="unit:0"))  # the later writer
+    db.session.commit()
+    assert "市税务局" in parse(client.get("/admin/units").get_data(as_text=True)).text_of("main")
+    unit = db.session.scalar(select(Unit))
+    unit.name = "市税务局(新址)"  # the earlier writer, committing now with its lower id
+    db.session.add(AuditLog(id=newest + 2, action="unit.update", target=f"unit:{unit.id}"))
+    db.session.commit()
+    assert "市税务局(新址)" in parse(client.get("/admin/units").get_data(as_text=True)).text_of("main")

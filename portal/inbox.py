@@ -36,9 +36,11 @@ def unread_for_header() -> int:
 
 
 def reader_version() -> tuple:
-    """What a kept portal page shows of the reader's own unaudited state (page_cache): reading a
-    notification writes no audit row, and the header's unread count (or the inbox's marks) moves with it."""
-    return (unread_for_header(),)
+    """What a kept portal page shows of the reader's own unaudited state (page_cache): the unit's newest
+    message (the daily reminders are sent without an audit row) and the unread count (reading one writes
+    none). Between two new messages the count only falls, so the pair names the inbox as it stands."""
+    unit_id = current_user.unit_id if current_user.is_authenticated else None
+    return (unread_for_header(), notifications.newest_notification(unit_id))
 
 
 @bp.app_context_processor

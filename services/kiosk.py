@@ -811,9 +811,10 @@ class ScreenContact:
 
 def screens_version() -> tuple:
     """What the screens list shows beside audited changes: each screen's last contact, which its polls
-    write without an audit row (a kept settings page names the newest; contacts only move forward)."""
-    newest = select(func.count(KioskScreen.id), func.max(KioskScreen.last_seen_at))
-    return tuple(db.session.execute(newest).one())
+    write without an audit row (a kept settings page names how many have reported and the newest), and
+    whether a screen has gone silent, which the clock decides (the hall's minute)."""
+    newest = select(func.count(KioskScreen.last_seen_at), func.max(KioskScreen.last_seen_at))
+    return (*db.session.execute(newest).one(), hall_now().replace(second=0, microsecond=0))
 
 
 def screens() -> list[ScreenContact]:

@@ -303,9 +303,17 @@ def mark_all_read(user: User) -> int:
 
 
 def receipts_version() -> tuple:
-    """The newest bulletin receipt: a unit's first opening is written without an audit row, so a kept
-    receipts page (page_cache) names it (a reopened month deletes its receipts, and that is audited)."""
-    return (db.session.scalar(select(func.max(BulletinRead.id))),)
+    """The bulletin receipts, as a kept receipts page (page_cache) names them: a unit's first opening is
+    written without an audit row (a reopened month deletes its receipts, and that is audited). Their
+    number too, not only the newest id: on PostgreSQL two openings may commit out of id order."""
+    return tuple(db.session.execute(select(func.count(BulletinRead.id), func.max(BulletinRead.id))).one())
+
+
+def newest_notification(unit_id: int | None) -> int | None:
+    """The unit's newest message: reminders are sent by the daily timer without an audit row."""
+    if unit_id is None:
+        return None
+    return db.session.scalar(select(func.max(Notification.id)).where(Notification.unit_id == unit_id))
 
 
 def record_bulletin_read(user: User, month: Month | None) -> bool:

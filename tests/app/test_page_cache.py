@@ -214,3 +214,38 @@ def test_a_change_committed_after_a_newer_one_is_seen(client, login, make):
     db.session.add(AuditLog(id=newest + 2, action="unit.update", target=f"unit:{unit.id}"))
     db.session.commit()
     assert "市税务局(新址)" in parse(client.get("/admin/units").get_data(as_text=True)).text_of("main")
+
+
+def test_a_screen_gone_quiet_is_shown_as_silent(client, login, app, monkeypatch):
+    """Silence is a matter of the clock (no write at all): the kept settings page names the minute."""
+    login("admin")
+    client.post("/admin/kiosk/screens", data={"name": "二楼东厅", "orientation": "landscape"})
+    screen = db.session.scalar(select(KioskScreen))
+    screen.last_seen_at = from_hall(datetime(2024, 3, 20, 9, 59, 30))
+    db.session.commit()
+    client.get("/admin/kiosk")  # the registration's message, shown once
+    assert "未联络" not in " ".join(parse(client.get("/admin/kiosk").get_data(as_text=True)).texts("tbody"))
+    monkeypatch.setitem(app.config, "HALL_NOW", datetime(2024, 3, 20, 10, 5))
+    assert "已超过" in " ".join(parse(client.get("/admin/kiosk").get_data(as_text=True)).texts("tbody"))
+
+
+def test_a_reminder_sent_without_an_audit_row_reaches_a_kept_inbox(client, login, make):
+    """The daily timer's reminders are written without an audit row; reading one writes none either. The
+    inbox kept with 0 unread before the reminder is not the inbox after it was read (0 unread again)."""
+    unit = make.unit("U01", name="市税务局")
+    login("unit", unit=unit)
+    assert "整改期限提醒" not in parse(client.get("/portal/inbox").get_data(as_text=True)).text_of("main")
+    notify_unit(unit.id, "deadline", "整改期限提醒", key=str(uuid.uuid4()))
+    db.session.commit()
+    reminder = db.session.scalar(select(func.max(Notification.id)))
+    client.get(f"/portal/inbox/{reminder}")  # read: the unread count is 0 again
+    assert "整改期限提醒" in parse(client.get("/portal/inbox").get_data(as_text=True)).text_of("main")
+
+
+def test_a_page_that_flashes_its_own_message_is_not_kept(client, login, make):
+    """A view that flashes and renders in the same request (a month out of range) leaves nothing kept."""
+    make.unit("U01")
+    login("admin")
+    before = len(page_cache._pages)
+    page = parse(client.get("/admin/standings?month=9999-12").get_data(as_text=True))
+    assert page.all(".flash") != [] and len(page_cache._pages) == before

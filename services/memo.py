@@ -34,22 +34,25 @@ _LATE_COMMIT_WINDOW = 1_000
 
 def newest_change() -> tuple:
     """The newest audit row's id and time (ids alone repeat after a restore of an older backup), by the
-    primary key: MAX(at) would read the whole log (seconds at 2,000,000 rows on SQLite). And how many rows
-    the last 1,000 ids hold: on PostgreSQL an id is taken at the INSERT, so a writer may commit after
-    another that took a higher id; its row, below the newest, changes that count and not the newest (on
-    SQLite writers are serial). One statement: a small range of the primary key."""
-    later = aliased(AuditLog)
-    window = (
-        select(func.count())
-        .select_from(later)
-        .where(later.id > AuditLog.id - _LATE_COMMIT_WINDOW)
-        .correlate(AuditLog)
-        .scalar_subquery()
-    )
-    row = db.session.execute(
-        select(AuditLog.id, AuditLog.at, window).order_by(AuditLog.id.desc()).limit(1)
-    ).first()
-    return tuple(row) if row else (None, None, 0)
+    primary key: MAX(at) would read the whole log (seconds at 2,000,000 rows on SQLite).
+
+    On PostgreSQL also how many rows the last 1,000 ids hold: an id is taken at the INSERT, so a writer may
+    commit after another that took a higher id; its row, below the newest, changes that count and not the
+    newest. SQLite's writers are serial (the write lock is held to the commit), so ids come in commit order
+    there, and the count (0.3 ms a request) is left out."""
+    newest = select(AuditLog.id, AuditLog.at).order_by(AuditLog.id.desc()).limit(1)
+    if db.engine.dialect.name == "postgresql":
+        later = aliased(AuditLog)
+        window = (
+            select(func.count())
+            .select_from(later)
+            .where(later.id > AuditLog.id - _LATE_COMMIT_WINDOW)
+            .correlate(AuditLog)
+            .scalar_subquery()
+        )
+        newest = newest.add_columns(window)
+    row = db.session.execute(newest).first()
+    return tuple(row) if row else (None, None)
 
 
 def remember(cache: dict, key: tuple, make: Callable[[], T], *, most: int = 64, keep=None) -> T:

@@ -202,7 +202,11 @@ def test_the_screens_list_follows_a_screens_contact(client, login):
 
 def test_a_change_committed_after_a_newer_one_is_seen(client, login, make):
     """On PostgreSQL an audit id is taken at the INSERT: a writer may commit after another that took a
-    higher id. The kept page (and the live standings, by the same key) follows the late row too."""
+    higher id. The kept page (and the live standings, by the same key) follows the late row too. SQLite's
+    writers are serial (ids in commit order): there the key leaves this count out, and the case cannot
+    arise, so the suite's PostgreSQL run (`TEST_DATABASE_URL`, as `.ci/run` does) is where it is tested."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite's writers commit in id order")
     make.unit("U01", name="市税务局")
     login("admin")
     newest = db.session.scalar(select(func.max(AuditLog.id)))

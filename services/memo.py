@@ -28,30 +28,37 @@ def database_key() -> str:
 
 
 # How far below the newest audit id a late commit is still seen (see newest_change): a writer that commits
-# after 1,000 other audit rows were committed meanwhile is the only one missed.
-_LATE_COMMIT_WINDOW = 1_000
+# after 100 other audit rows were committed meanwhile is the only one missed.
+_LATE_COMMIT_WINDOW = 100
+
+
+def _newest_statements():
+    """newest_change's two statements, built once (building them cost more than running them)."""
+    newest = select(AuditLog.id, AuditLog.at).order_by(AuditLog.id.desc()).limit(1)
+    later = aliased(AuditLog)
+    window = (
+        select(func.count())
+        .select_from(later)
+        .where(later.id > AuditLog.id - _LATE_COMMIT_WINDOW)
+        .correlate(AuditLog)
+        .scalar_subquery()
+    )
+    return newest, newest.add_columns(window)
+
+
+_NEWEST, _NEWEST_AND_LATE = _newest_statements()
 
 
 def newest_change() -> tuple:
     """The newest audit row's id and time (ids alone repeat after a restore of an older backup), by the
     primary key: MAX(at) would read the whole log (seconds at 2,000,000 rows on SQLite).
 
-    On PostgreSQL also how many rows the last 1,000 ids hold: an id is taken at the INSERT, so a writer may
+    On PostgreSQL also how many rows the last 100 ids hold: an id is taken at the INSERT, so a writer may
     commit after another that took a higher id; its row, below the newest, changes that count and not the
     newest. SQLite's writers are serial (the write lock is held to the commit), so ids come in commit order
-    there, and the count (0.3 ms a request) is left out."""
-    newest = select(AuditLog.id, AuditLog.at).order_by(AuditLog.id.desc()).limit(1)
-    if db.engine.dialect.name == "postgresql":
-        later = aliased(AuditLog)
-        window = (
-            select(func.count())
-            .select_from(later)
-            .where(later.id > AuditLog.id - _LATE_COMMIT_WINDOW)
-            .correlate(AuditLog)
-            .scalar_subquery()
-        )
-        newest = newest.add_columns(window)
-    row = db.session.execute(newest).first()
+    there, and the count is left out."""
+    statement = _NEWEST_AND_LATE if db.engine.dialect.name == "postgresql" else _NEWEST
+    row = db.session.execute(statement).first()
     return tuple(row) if row else (None, None)
 
 

@@ -13,6 +13,8 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -31,6 +33,25 @@ def database_url(target: str) -> str:
         if target.startswith(prefix):
             return "postgresql+psycopg://" + target[len(prefix) :]
     return target
+
+
+@contextmanager
+def throwaway_schema(target: str, prefix: str) -> Iterator[tuple[str, str]]:
+    """A PostgreSQL schema of this run's own (`<prefix>_<pid>`) in the database `target` names, dropped at
+    the end: yields the psycopg 3 URL and the schema's name."""
+    from sqlalchemy import create_engine, text
+
+    url = database_url(target)
+    schema = f"{prefix}_{os.getpid()}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield url, schema
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
 
 
 class Server:

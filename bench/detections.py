@@ -82,22 +82,10 @@ def main() -> int:
         if not args.no_sqlite:
             bench("SQLite", f"sqlite:///{folder / 'bench.db'}", None, folder)
         if args.postgres:
-            from sqlalchemy import create_engine, text
+            from bench._harness import throwaway_schema
 
-            url = args.postgres
-            for prefix in ("postgres://", "postgresql://"):
-                if url.startswith(prefix):
-                    url = "postgresql+psycopg://" + url[len(prefix) :]
-            schema = f"bench_detections_{os.getpid()}"
-            engine = create_engine(url)
-            with engine.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            try:
+            with throwaway_schema(args.postgres, "bench_detections") as (url, schema):
                 bench("PostgreSQL", url, schema, folder)
-            finally:
-                with engine.begin() as conn:
-                    conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                engine.dispose()
     return 0
 
 

@@ -340,21 +340,10 @@ def verdict(ok: bool) -> str:
 
 
 def postgres(url: str, folder: Path, rows: int) -> list[str]:
-    from sqlalchemy import create_engine, text
+    from bench._harness import throwaway_schema
 
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            url = "postgresql+psycopg://" + url[len(prefix) :]
-    schema = f"bench_imports_{os.getpid()}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
+    with throwaway_schema(url, "bench_imports") as (url, schema):
         return bench("PostgreSQL", url, schema, folder, rows)
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
 
 
 def main() -> int:

@@ -246,21 +246,10 @@ def bench(label: str, url: str, incidents: int, years: int, schema: str | None =
 
 
 def _postgres(url: str, incidents: int, years: int) -> list[dict]:
-    from sqlalchemy import create_engine, text
+    from bench._harness import throwaway_schema
 
-    for prefix in ("postgres://", "postgresql://"):  # as config.database_url: the psycopg 3 driver
-        if url.startswith(prefix):
-            url = "postgresql+psycopg://" + url[len(prefix) :]
-    schema = f"bench_{os.getpid()}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
+    with throwaway_schema(url, "bench") as (url, schema):
         return bench("PostgreSQL", url, incidents, years, schema)
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
 
 
 def report(r: dict) -> str:

@@ -34,6 +34,7 @@ from services import DomainError
 from services import evidence as evidence_service
 from services import patrol as patrol_service
 from services.audit import acting_user_id
+from services.bounds import first_rulebook_day
 from services.clock import hall_today, to_hall
 
 SHEET = "admin/patrol_sheet.html"
@@ -57,13 +58,26 @@ def short_title(rule: Rule) -> str:
 
 
 def _day_arg() -> tuple[date, str | None]:
+    """The day asked for (?date=), or today with the reason when it is not a date, is still to come, or
+    is before the first rulebook (nothing was patrolled then)."""
     text = (request.args.get("date") or "").strip()
+    today = hall_today()
     if not text:
-        return hall_today(), None
+        return today, None
     try:
-        return date.fromisoformat(text), None
+        day = date.fromisoformat(text)
     except ValueError:
-        return hall_today(), _("日期格式应为 YYYY-MM-DD,如 2024-03-20;已显示今天")
+        return today, _("日期格式应为 YYYY-MM-DD,如 2024-03-20;已显示今天")
+    if day > today:
+        return today, _("%(day)s 还没有到,已显示今天", day=day.isoformat())
+    first = first_rulebook_day()
+    if first is not None and day < first:
+        return today, _(
+            "%(day)s 早于考核细则的生效日期 %(first)s,已显示今天",
+            day=day.isoformat(),
+            first=first.isoformat(),
+        )
+    return day, None
 
 
 def _cell(

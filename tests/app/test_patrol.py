@@ -14,6 +14,7 @@ from models import AuditLog, Evidence, Incident, IncidentHistory, IncidentStatus
 from services import months
 from services.clock import from_hall
 from tests import images
+from tests.html import parse
 
 HX = {"HX-Request": "true"}
 
@@ -479,3 +480,21 @@ def test_a_large_hall_shows_one_group_of_units_at_a_time(client, login, make):
     shown = [r for r in rows if " hidden>" not in r.split(">")[0] + ">"]
     assert len(rows) == 3 * 2 and len(shown) == 2
     assert all(f'data-unit="{target.id}"' in r for r in shown) and "第 2 / 2 组" in html
+
+
+@pytest.mark.parametrize(
+    "asked, message",
+    [
+        ("9999-12-31", "9999-12-31 还没有到,已显示今天"),
+        ("2024-03-21", "2024-03-21 还没有到,已显示今天"),
+        ("0001-01-01", "0001-01-01 早于考核细则的生效日期 2023-04-19,已显示今天"),
+    ],
+)
+def test_a_day_to_come_or_before_the_rulebook_shows_today_with_the_reason(
+    client, login, hall, asked, message
+):
+    login("inspector")
+    response = client.get(f"/admin/patrol?date={asked}")
+    page = parse(response.get_data(as_text=True))
+    assert response.status_code == 422 and page.texts(".flash-error") == [message]
+    assert page.one("#patrol-date").get("value") == "2024-03-20"  # the tests' hall day

@@ -32,7 +32,7 @@ from flask_wtf.csrf import generate_csrf
 from services.clock import hall_now, hall_today
 from services.memo import database_key, newest_change, remember
 
-_pages: dict[tuple, str] = {}
+_pages: dict[tuple, tuple[object, bool]] = {}  # key -> (the answer, kept)
 # Where the form token stood: NUL is refused in every input, so no page holds it otherwise.
 _TOKEN = "\x00form-token\x00"
 # The request headers a view answers by (htmx.is_htmx: a fragment is not the page); not HX-Current-URL,

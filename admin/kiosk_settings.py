@@ -15,7 +15,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Regexp
 from admin import bp, flow
 from auth.access import role_required
 from models import KioskScreen, Role, db
-from page_cache import kept_page
+from page_cache import kept_page, minute_version
 from services import kiosk
 
 _HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
@@ -122,9 +122,14 @@ class ScreenForm(FlaskForm):
         self.orientation.choices = list(kiosk.orientation_labels().items())
 
 
+def _screens_version() -> tuple:
+    """The screens' contacts, and the minute: a screen goes silent with the clock, without any write."""
+    return kiosk.screens_version() + minute_version()
+
+
 @bp.route("/kiosk", methods=["GET"])
 @role_required(Role.ADMIN, Role.LEADER)
-@kept_page(version=kiosk.screens_version)
+@kept_page(version=_screens_version)
 def kiosk_settings():
     """Admins get the settings form; a leader reads the same settings and the screens, without a form."""
     form = KioskSettingsForm(formdata=None)

@@ -811,10 +811,9 @@ class ScreenContact:
 
 def screens_version() -> tuple:
     """What the screens list shows beside audited changes: each screen's last contact, which its polls
-    write without an audit row (a kept settings page names how many have reported and the newest), and
-    whether a screen has gone silent, which the clock decides (the hall's minute)."""
+    write without an audit row (how many have reported, and the newest contact)."""
     newest = select(func.count(KioskScreen.last_seen_at), func.max(KioskScreen.last_seen_at))
-    return (*db.session.execute(newest).one(), hall_now().replace(second=0, microsecond=0))
+    return tuple(db.session.execute(newest).one())
 
 
 def screens() -> list[ScreenContact]:

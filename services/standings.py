@@ -427,22 +427,25 @@ def _score_counts(
         return result
     used = asked if callable(earlier_unqualified) else (earlier_unqualified or {})
     details = _MonthItems(year, month, today, rulebook, listed, overdue, used)
-    # Positional construction: `dataclasses.replace` per unit was a quarter of a live ranking's time.
+    # Built directly (by keyword: the fields' order may change): `dataclasses.replace` per unit was a
+    # quarter of a live ranking's time.
     return MonthResult(
-        result.year,
-        result.month,
-        result.rulebook_key,
-        tuple(
+        year=result.year,
+        month=result.month,
+        rulebook_key=result.rulebook_key,
+        units=tuple(
             UnitResult(
-                u.code,
-                u.name,
-                LazyItems(details, u.code),
-                u.deductions,
-                u.bonus,
-                u.score,
-                u.grade,
-                u.rank,
-                tuple(Flag(f.code, LazyReasons(details, u.code, f.code)) for f in u.flags) if u.flags else (),
+                code=u.code,
+                name=u.name,
+                items=LazyItems(details, u.code),
+                deductions=u.deductions,
+                bonus=u.bonus,
+                score=u.score,
+                grade=u.grade,
+                rank=u.rank,
+                flags=tuple(Flag(f.code, LazyReasons(details, u.code, f.code)) for f in u.flags)
+                if u.flags
+                else (),
             )
             for u in result.units
         ),
